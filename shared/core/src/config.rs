@@ -1,0 +1,353 @@
+//! Configuration, read once at start-up into typed structs. A missing or malformed value is an
+//! error naming the variable. The variable names are a contract shared with `infra/` (a test
+//! checks the template sets exactly what each function reads) and the CLI.
+
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::retry::{RetrySchedule, parse_duration};
+use crate::secret::Secret;
+use crate::signing::SigningKey;
+
+pub const STORE: &str = "PATCHBAY_STORE";
+pub const TABLE: &str = "PATCHBAY_TABLE";
+pub const KEYS_TABLE: &str = "PATCHBAY_KEYS_TABLE";
+pub const QUEUE_URL: &str = "PATCHBAY_QUEUE_URL";
+pub const INGEST_SECRET: &str = "PATCHBAY_INGEST_SECRET";
+pub const ADMIN_TOKEN: &str = "PATCHBAY_ADMIN_TOKEN";
+pub const RETRY_SCHEDULE: &str = "PATCHBAY_RETRY_SCHEDULE";
+pub const DELIVERY_TIMEOUT: &str = "PATCHBAY_DELIVERY_TIMEOUT";
+pub const ALLOW_CIDRS: &str = "PATCHBAY_ALLOW_CIDRS";
+pub const ATTEMPT_RETENTION: &str = "PATCHBAY_ATTEMPT_RETENTION";
+pub const AUTO_DISABLE_AFTER: &str = "PATCHBAY_AUTO_DISABLE_AFTER";
+
+/// Whether a function cannot start without a variable, or falls back to a default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Required,
+    Optional,
+}
+
+/// What each Lambda function reads. `infra/template.yaml` must set these, and only these.
+pub const INGEST_VARIABLES: &[(&str, Need)] = &[
+    (STORE, Need::Required),
+    (TABLE, Need::Required),
+    (QUEUE_URL, Need::Required),
+    (INGEST_SECRET, Need::Required),
+    (ADMIN_TOKEN, Need::Required),
+    (DELIVERY_TIMEOUT, Need::Optional),
+    (ALLOW_CIDRS, Need::Optional),
+    (ATTEMPT_RETENTION, Need::Optional),
+];
+pub const DELIVER_VARIABLES: &[(&str, Need)] = &[
+    (STORE, Need::Required),
+    (TABLE, Need::Required),
+    (QUEUE_URL, Need::Required),
+    (RETRY_SCHEDULE, Need::Optional),
+    (DELIVERY_TIMEOUT, Need::Optional),
+    (ALLOW_CIDRS, Need::Optional),
+    (ATTEMPT_RETENTION, Need::Optional),
+    (AUTO_DISABLE_AFTER, Need::Optional),
+];
+pub const LICENSE_CHECK_VARIABLES: &[(&str, Need)] = &[
+    (STORE, Need::Required),
+    (TABLE, Need::Required),
+    (KEYS_TABLE, Need::Required),
+    (ADMIN_TOKEN, Need::Required),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {problem}")]
+    Invalid { name: &'static str, problem: String },
+}
+
+fn invalid(name: &'static str, problem: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Invalid { name, problem: problem.to_string() }
+}
+
+/// Reads variables through a lookup function, so tests need not touch the process environment.
+pub struct Env<'a> {
+    lookup: Box<dyn Fn(&str) -> Option<String> + 'a>,
+}
+
+impl<'a> Env<'a> {
+    pub fn new(lookup: impl Fn(&str) -> Option<String> + 'a) -> Self {
+        Env { lookup: Box::new(lookup) }
+    }
+
+    #[must_use]
+    pub fn process() -> Env<'static> {
+        Env::new(|name| std::env::var(name).ok())
+    }
+
+    /// A set, non-blank value.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn require(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name).ok_or(ConfigError::Missing(name))
+    }
+}
+
+/// Where state lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// Embedded SQLite database file (`sqlite::memory:` for a throwaway one).
+    Sqlite(String),
+    /// DynamoDB tables and an SQS queue.
+    Aws { table: String, keys_table: Option<String>, queue_url: Option<String> },
+}
+
+impl StoreConfig {
+    /// # Errors
+    /// A missing or malformed `PATCHBAY_STORE`, or a missing AWS resource name it needs.
+    pub fn from_env(env: &Env<'_>, needs_keys: bool, needs_queue: bool) -> Result<Self, ConfigError> {
+        let store = env.require(STORE)?;
+        if let Some(path) = store.strip_prefix("sqlite:") {
+            if path.is_empty() {
+                return Err(invalid(STORE, "sqlite: needs a path, e.g. sqlite:.patchbay/patchbay.db"));
+            }
+            return Ok(StoreConfig::Sqlite(path.to_owned()));
+        }
+        if store != "aws" {
+            return Err(invalid(STORE, format!("{store:?} is neither sqlite:PATH nor aws")));
+        }
+        Ok(StoreConfig::Aws {
+            table: env.require(TABLE)?,
+            keys_table: if needs_keys { Some(env.require(KEYS_TABLE)?) } else { None },
+            queue_url: if needs_queue { Some(env.require(QUEUE_URL)?) } else { None },
+        })
+    }
+}
+
+/// How deliveries are sent (shared by the deliver worker and the management API's test sends).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendConfig {
+    pub timeout: Duration,
+    /// Address ranges the SSRF guard lets through although they are private or loopback.
+    pub allow_cidrs: Vec<IpNet>,
+    pub attempt_retention: Duration,
+}
+
+impl Default for SendConfig {
+    fn default() -> Self {
+        SendConfig {
+            timeout: Duration::from_secs(30),
+            allow_cidrs: Vec::new(),
+            attempt_retention: Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+impl SendConfig {
+    /// # Errors
+    /// A malformed duration or CIDR, naming the variable.
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let defaults = SendConfig::default();
+        Ok(SendConfig {
+            timeout: duration_or(env, DELIVERY_TIMEOUT, defaults.timeout)?,
+            allow_cidrs: match env.get(ALLOW_CIDRS) {
+                Some(text) => parse_cidrs(&text).map_err(|p| invalid(ALLOW_CIDRS, p))?,
+                None => defaults.allow_cidrs,
+            },
+            attempt_retention: duration_or(env, ATTEMPT_RETENTION, defaults.attempt_retention)?,
+        })
+    }
+}
+
+fn duration_or(env: &Env<'_>, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+    match env.get(name) {
+        None => Ok(default),
+        Some(text) => match parse_duration(&text) {
+            Some(d) if !d.is_zero() => Ok(d),
+            _ => Err(invalid(name, format!("{text:?} is not a duration like 30s, 5m, 2h or 30d"))),
+        },
+    }
+}
+
+/// `10.0.0.0/8, 127.0.0.1` (a bare address is a single-host range).
+///
+/// # Errors
+/// Names the first entry that is neither a CIDR nor an address.
+pub fn parse_cidrs(text: &str) -> Result<Vec<IpNet>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("{s:?} is not a CIDR like 10.0.0.0/8"))
+        })
+        .collect()
+}
+
+/// `functions/ingest`: events from the pipeline and the management API.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    pub store: StoreConfig,
+    pub ingest_secret: Secret,
+    pub admin_token: Secret,
+    pub send: SendConfig,
+}
+
+impl IngestConfig {
+    /// # Errors
+    /// The first missing or malformed variable.
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        Ok(IngestConfig {
+            store: StoreConfig::from_env(env, false, true)?,
+            ingest_secret: ingest_secret(env)?,
+            admin_token: admin_token(env)?,
+            send: SendConfig::from_env(env)?,
+        })
+    }
+}
+
+/// `functions/deliver`: the queue consumer.
+#[derive(Debug, Clone)]
+pub struct DeliverConfig {
+    pub store: StoreConfig,
+    pub retry: RetrySchedule,
+    pub send: SendConfig,
+    /// A webhook whose deliveries all failed for this long is disabled.
+    pub auto_disable_after: Duration,
+}
+
+impl DeliverConfig {
+    /// # Errors
+    /// The first missing or malformed variable.
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        Ok(DeliverConfig {
+            store: StoreConfig::from_env(env, false, true)?,
+            retry: retry_schedule(env)?,
+            send: SendConfig::from_env(env)?,
+            auto_disable_after: duration_or(env, AUTO_DISABLE_AFTER, Duration::from_secs(5 * 86_400))?,
+        })
+    }
+}
+
+/// `functions/license-check`: the key check and key administration.
+#[derive(Debug, Clone)]
+pub struct LicenseCheckConfig {
+    pub store: StoreConfig,
+    pub admin_token: Secret,
+}
+
+impl LicenseCheckConfig {
+    /// # Errors
+    /// The first missing or malformed variable.
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        Ok(LicenseCheckConfig {
+            store: StoreConfig::from_env(env, true, false)?,
+            admin_token: admin_token(env)?,
+        })
+    }
+}
+
+/// # Errors
+/// Missing, or not a valid `whsec_` secret.
+pub fn ingest_secret(env: &Env<'_>) -> Result<Secret, ConfigError> {
+    let secret = Secret::new(env.require(INGEST_SECRET)?);
+    SigningKey::from_secret(&secret).map_err(|e| invalid(INGEST_SECRET, e))?;
+    Ok(secret)
+}
+
+/// # Errors
+/// Missing, or too short to be a credential.
+pub fn admin_token(env: &Env<'_>) -> Result<Secret, ConfigError> {
+    let token = env.require(ADMIN_TOKEN)?;
+    if token.len() < 16 {
+        return Err(invalid(ADMIN_TOKEN, "must be at least 16 characters"));
+    }
+    Ok(Secret::new(token))
+}
+
+/// # Errors
+/// A malformed schedule, naming the variable.
+pub fn retry_schedule(env: &Env<'_>) -> Result<RetrySchedule, ConfigError> {
+    match env.get(RETRY_SCHEDULE) {
+        None => Ok(RetrySchedule::default()),
+        Some(text) => RetrySchedule::parse(&text).map_err(|e| invalid(RETRY_SCHEDULE, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    fn lookup(map: &HashMap<String, String>) -> Env<'_> {
+        Env::new(move |k| map.get(k).cloned())
+    }
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    #[test]
+    fn ingest_reads_every_variable() {
+        let vars = env(&[
+            (STORE, "aws"),
+            (TABLE, "main"),
+            (QUEUE_URL, "https://sqs/q"),
+            (INGEST_SECRET, SECRET),
+            (ADMIN_TOKEN, "0123456789abcdef"),
+            (DELIVERY_TIMEOUT, "10s"),
+            (ALLOW_CIDRS, "127.0.0.1, 10.0.0.0/8"),
+        ]);
+        let cfg = IngestConfig::from_env(&lookup(&vars)).unwrap();
+        assert_eq!(
+            cfg.store,
+            StoreConfig::Aws { table: "main".into(), keys_table: None, queue_url: Some("https://sqs/q".into()) }
+        );
+        assert_eq!(cfg.send.timeout, Duration::from_secs(10));
+        assert_eq!(cfg.send.allow_cidrs.len(), 2);
+        assert!(!format!("{cfg:?}").contains("0123456789abcdef"));
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let vars = env(&[(STORE, "aws")]);
+        assert_eq!(IngestConfig::from_env(&lookup(&vars)).unwrap_err(), ConfigError::Missing(TABLE));
+
+        let vars = env(&[(STORE, "postgres")]);
+        let err = IngestConfig::from_env(&lookup(&vars)).unwrap_err();
+        assert!(err.to_string().starts_with("PATCHBAY_STORE is invalid"), "{err}");
+
+        let vars = env(&[(STORE, "sqlite:x.db"), (INGEST_SECRET, "nope"), (ADMIN_TOKEN, "0123456789abcdef")]);
+        let err = IngestConfig::from_env(&lookup(&vars)).unwrap_err();
+        assert!(err.to_string().starts_with("PATCHBAY_INGEST_SECRET is invalid"), "{err}");
+
+        let vars = env(&[(STORE, "sqlite:x.db"), (RETRY_SCHEDULE, "1s,forever")]);
+        let err = DeliverConfig::from_env(&lookup(&vars)).unwrap_err();
+        assert!(err.to_string().starts_with("PATCHBAY_RETRY_SCHEDULE is invalid"), "{err}");
+
+        let vars = env(&[(STORE, "sqlite:x.db"), (ALLOW_CIDRS, "10.0.0.0/33")]);
+        let err = DeliverConfig::from_env(&lookup(&vars)).unwrap_err();
+        assert!(err.to_string().contains("10.0.0.0/33"), "{err}");
+    }
+
+    #[test]
+    fn deliver_defaults() {
+        let vars = env(&[(STORE, "sqlite:x.db")]);
+        let cfg = DeliverConfig::from_env(&lookup(&vars)).unwrap();
+        assert_eq!(cfg.retry, RetrySchedule::default());
+        assert_eq!(cfg.send, SendConfig::default());
+        assert_eq!(cfg.auto_disable_after, Duration::from_secs(5 * 86_400));
+    }
+
+    #[test]
+    fn license_check_needs_keys_table_on_aws() {
+        let vars = env(&[(STORE, "aws"), (TABLE, "t"), (ADMIN_TOKEN, "0123456789abcdef")]);
+        assert_eq!(LicenseCheckConfig::from_env(&lookup(&vars)).unwrap_err(), ConfigError::Missing(KEYS_TABLE));
+    }
+}

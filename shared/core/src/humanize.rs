@@ -1,0 +1,1 @@
+//! Sizes and durations for humans. STUB: being implemented by the template helper.

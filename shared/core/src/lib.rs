@@ -1,0 +1,12 @@
+//! Patchbay's core: the domain model, templates, signing, retry policy, ports and use cases.
+//! Nothing here knows about AWS; adapters live in `patchbay-adapters`.
+
+pub mod config;
+pub mod humanize;
+pub mod ids;
+pub mod model;
+pub mod ports;
+pub mod retry;
+pub mod secret;
+pub mod signing;
+pub mod template;

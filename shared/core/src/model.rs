@@ -1,0 +1,376 @@
+//! The nouns of Patchbay: what the pipeline tells us, what studios configure, what we record.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+
+/// The three events the publishing pipeline reports (PatchKit's names, kept verbatim).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventName {
+    VersionPublished,
+    VersionProcessed,
+    VersionProcessFailed,
+}
+
+impl EventName {
+    pub const ALL: [EventName; 3] = [
+        EventName::VersionPublished,
+        EventName::VersionProcessed,
+        EventName::VersionProcessFailed,
+    ];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventName::VersionPublished => "version_published",
+            EventName::VersionProcessed => "version_processed",
+            EventName::VersionProcessFailed => "version_process_failed",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(name: &str) -> Option<EventName> {
+        EventName::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+}
+
+impl fmt::Display for EventName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The application as the pipeline describes it in an event. This, not our stored `App`, is what
+/// templates render, so a redelivery shows exactly what the first delivery showed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AppInfo {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub group_name: Option<String>,
+    #[serde(default)]
+    pub download_url: Option<String>,
+    #[serde(default)]
+    pub direct_download_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct VersionInfo {
+    pub id: i64,
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub published_at: Option<DateTime<Utc>>,
+    /// Bytes.
+    #[serde(default)]
+    pub content_size: Option<u64>,
+    /// Bytes.
+    #[serde(default)]
+    pub diff_size: Option<u64>,
+    #[serde(default)]
+    pub changes: Option<String>,
+    #[serde(default)]
+    pub known_issues: Option<String>,
+    #[serde(default)]
+    pub processing_errors: Vec<String>,
+    #[serde(default)]
+    pub processing_started_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub processing_finished_at: Option<DateTime<Utc>>,
+}
+
+/// The body the pipeline posts to `POST /v1/events`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventBody {
+    pub event: EventName,
+    pub app: AppInfo,
+    pub version: VersionInfo,
+}
+
+/// HTTP methods a webhook may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum WebhookMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl WebhookMethod {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookMethod::Get => "GET",
+            WebhookMethod::Post => "POST",
+            WebhookMethod::Put => "PUT",
+            WebhookMethod::Patch => "PATCH",
+            WebhookMethod::Delete => "DELETE",
+        }
+    }
+
+    /// GET and DELETE carry the payload in the query string instead of a body.
+    #[must_use]
+    pub fn has_body(self) -> bool {
+        !matches!(self, WebhookMethod::Get | WebhookMethod::Delete)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PayloadFormat {
+    #[default]
+    Json,
+    Form,
+}
+
+/// The part of a webhook a studio writes: what to send, where, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookSpec {
+    pub events: Vec<EventName>,
+    pub method: WebhookMethod,
+    pub url: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub format: PayloadFormat,
+    #[serde(default = "empty_object")]
+    pub payload: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// The secrets a webhook signs with. During a rotation the previous secret keeps signing until
+/// `previous_expires_at`, so receivers can switch without a gap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningSecrets {
+    pub current: Secret,
+    #[serde(default)]
+    pub previous: Option<Secret>,
+    #[serde(default)]
+    pub previous_expires_at: Option<DateTime<Utc>>,
+}
+
+impl SigningSecrets {
+    #[must_use]
+    pub fn new(current: Secret) -> Self {
+        SigningSecrets { current, previous: None, previous_expires_at: None }
+    }
+
+    /// The secrets that sign a request sent at `now`: the current one, and the previous one while
+    /// its grace period lasts.
+    #[must_use]
+    pub fn active(&self, now: DateTime<Utc>) -> Vec<&Secret> {
+        let mut active = vec![&self.current];
+        if let (Some(previous), Some(expires)) = (&self.previous, self.previous_expires_at)
+            && now < expires
+        {
+            active.push(previous);
+        }
+        active
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: String,
+    pub app_id: String,
+    #[serde(flatten)]
+    pub spec: WebhookSpec,
+    pub enabled: bool,
+    pub secrets: SigningSecrets,
+    #[serde(default)]
+    pub disabled_reason: Option<String>,
+    #[serde(default)]
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Webhook {
+    #[must_use]
+    pub fn fires_on(&self, event: EventName) -> bool {
+        self.enabled && self.spec.events.contains(&event)
+    }
+}
+
+/// An application registered with Patchbay (owner of webhooks and license keys).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct App {
+    pub id: String,
+    pub name: String,
+    pub display_name: String,
+    pub app_secret: Secret,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where an event stands in its own ingestion: accepted (deliveries written, maybe not yet all
+/// enqueued) or complete (every delivery has its queue message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventState {
+    Accepted,
+    Complete,
+}
+
+/// One delivery as named in the ingest response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRef {
+    pub id: String,
+    pub webhook_id: String,
+}
+
+/// An event as received, with the outcome of its fan-out. The raw body is kept byte for byte.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// The pipeline's `webhook-id`.
+    pub id: String,
+    pub app_id: String,
+    pub name: EventName,
+    pub body: String,
+    pub deliveries: Vec<DeliveryRef>,
+    pub state: EventState,
+    /// Until when the request that holds the event may finish its fan-out undisturbed.
+    pub lease_until: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl DeliveryStatus {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    #[must_use]
+    pub fn parse(s: &str) -> Option<DeliveryStatus> {
+        match s {
+            "pending" => Some(DeliveryStatus::Pending),
+            "succeeded" => Some(DeliveryStatus::Succeeded),
+            "failed" => Some(DeliveryStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One webhook's copy of one event: retried until it succeeds, fails for good, or is skipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: String,
+    pub webhook_id: String,
+    pub app_id: String,
+    pub event_id: String,
+    pub event_name: EventName,
+    pub status: DeliveryStatus,
+    /// Outbox flag: the queue message for the current series has been sent.
+    pub enqueued: bool,
+    /// A test send from the management API (sample values, not a real event).
+    #[serde(default)]
+    pub test: bool,
+    /// Attempts made so far, across every series.
+    pub attempt_count: u32,
+    /// `attempt_count` when the current series (first delivery or a redelivery) started; the
+    /// retry schedule counts from here.
+    #[serde(default)]
+    pub series_start: u32,
+    /// Why it failed, or why it finished without sending.
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Delivery {
+    /// Attempts made in the current series.
+    #[must_use]
+    pub fn attempts_in_series(&self) -> u32 {
+        self.attempt_count.saturating_sub(self.series_start)
+    }
+}
+
+/// Why an attempt produced no HTTP status. These names are recorded and shown to studios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptError {
+    Timeout,
+    Dns,
+    Connect,
+    Tls,
+    BlockedAddress,
+    InvalidRequest,
+    Redirect,
+}
+
+impl AttemptError {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptError::Timeout => "timeout",
+            AttemptError::Dns => "dns",
+            AttemptError::Connect => "connect",
+            AttemptError::Tls => "tls",
+            AttemptError::BlockedAddress => "blocked_address",
+            AttemptError::InvalidRequest => "invalid_request",
+            AttemptError::Redirect => "redirect",
+        }
+    }
+
+    /// Retrying cannot help: the request itself is refused or malformed.
+    #[must_use]
+    pub fn is_permanent(self) -> bool {
+        matches!(self, AttemptError::BlockedAddress | AttemptError::InvalidRequest)
+    }
+}
+
+/// One try at sending a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub delivery_id: String,
+    pub number: u32,
+    pub at: DateTime<Utc>,
+    pub duration_ms: u64,
+    pub status_code: Option<u16>,
+    pub error: Option<AttemptError>,
+    /// Detail for `error` (never contains secrets).
+    #[serde(default)]
+    pub error_detail: Option<String>,
+    /// First 4 KiB of the response body, lossily decoded.
+    pub response_body: Option<String>,
+    pub retry_after: Option<String>,
+    /// When the store may forget this record (DynamoDB TTL).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A license key for Secure Running.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LicenseKey {
+    pub key: String,
+    pub app_id: String,
+    pub key_secret: Secret,
+    pub collection_id: Option<String>,
+    pub registrations: u64,
+    pub blocked: bool,
+    pub created_at: DateTime<Utc>,
+}

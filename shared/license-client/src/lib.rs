@@ -1,0 +1,1 @@
+//! Game-side client (see the license-check issue).
