@@ -1,0 +1,295 @@
+//! The HTTP call to the Keys service: `GET {base}/v2/keys/{key}?app_secret=…[&key_secret=…]`.
+
+use std::fmt;
+use std::io::Read;
+use std::time::Duration;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, HeaderValue, USER_AGENT};
+use url::Url;
+
+use crate::verdict::{KeyInfo, Verdict};
+
+/// Everything but RFC 3986 "unreserved" characters is escaped in the key's path segment, so
+/// `/`, `?`, `#`, `%`, `+`, spaces and control characters reach the server exactly as they are
+/// in `app_data.json`.
+const KEY_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A `200` body larger than this is not parsed (the verdict stays `Valid`).
+const MAX_BODY: usize = 64 * 1024;
+
+const USER_AGENT_VALUE: &str = concat!("patchbay-license-client/", env!("CARGO_PKG_VERSION"));
+
+/// Checks product keys against a Keys service.
+///
+/// Cheap to build and to keep; every check makes one request with its own short-lived HTTP
+/// client. Redirects are never followed (the query carries the app secret). `Debug` redacts
+/// both secrets.
+#[derive(Clone)]
+pub struct LicenseClient {
+    base_url: Url,
+    app_secret: String,
+    key_secret: Option<String>,
+    timeout: Duration,
+}
+
+/// The base URL given to [`LicenseClient::new`] cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("Keys service URL {url:?} is not a valid URL: {source}")]
+    InvalidBaseUrl {
+        url: String,
+        source: url::ParseError,
+    },
+    #[error("Keys service URL {url:?} must be an http:// or https:// URL")]
+    UnsupportedBaseUrl { url: String },
+}
+
+impl fmt::Debug for LicenseClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LicenseClient")
+            .field("base_url", &self.base_url.as_str())
+            .field("app_secret", &"***")
+            .field("key_secret", &self.key_secret.as_ref().map(|_| "***"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl LicenseClient {
+    /// How long a check may take, connection included, unless [`with_timeout`] says otherwise.
+    ///
+    /// [`with_timeout`]: LicenseClient::with_timeout
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// A client for the Keys service at `base_url` (e.g. `https://keys.example.com`, or one with
+    /// a path prefix such as `https://api.example.com/prod`; any query or fragment is dropped).
+    pub fn new(base_url: &str, app_secret: impl Into<String>) -> Result<Self, ConfigError> {
+        let mut url = Url::parse(base_url).map_err(|source| ConfigError::InvalidBaseUrl {
+            url: base_url.to_owned(),
+            source,
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+            return Err(ConfigError::UnsupportedBaseUrl {
+                url: base_url.to_owned(),
+            });
+        }
+        url.set_query(None);
+        url.set_fragment(None);
+        Ok(Self {
+            base_url: url,
+            app_secret: app_secret.into(),
+            key_secret: None,
+            timeout: Self::DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// Limits each check (connecting, sending, reading the answer) to `timeout`; past it the
+    /// verdict is [`Verdict::Unverified`].
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sends `key_secret` with each check. The service then verifies it and does not count a new
+    /// registration (a check without it registers one use of the key).
+    #[must_use]
+    pub fn with_key_secret(mut self, key_secret: impl Into<String>) -> Self {
+        self.key_secret = Some(key_secret.into());
+        self
+    }
+
+    /// The configured timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The configured base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.base_url
+    }
+
+    /// Checks `product_key`, asynchronously. Needs a Tokio runtime (reqwest's async client).
+    ///
+    /// Never fails: anything that keeps the service from answering is [`Verdict::Unverified`].
+    /// A key that cannot be a key (empty, `.` or `..`) is [`Verdict::Invalid`] without a request.
+    pub async fn check(&self, product_key: &str) -> Verdict {
+        let Some(url) = self.key_url(product_key) else {
+            return Verdict::Invalid;
+        };
+        let client = match reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+        {
+            Ok(client) => client,
+            Err(err) => return self.unverified_by(err),
+        };
+        let response = match client
+            .get(url)
+            .header(ACCEPT, HeaderValue::from_static("application/json"))
+            .header(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE))
+            .send()
+            .await
+        {
+            Ok(response) => response,
+            Err(err) => return self.unverified_by(err),
+        };
+        match verdict_for_status(response.status()) {
+            Some(verdict) => verdict,
+            None => Verdict::Valid {
+                info: read_body_async(response)
+                    .await
+                    .and_then(|b| KeyInfo::parse(&b)),
+            },
+        }
+    }
+
+    /// Checks `product_key`, blocking the calling thread for at most about the timeout.
+    ///
+    /// For games without an async runtime. Do not call it from inside one (reqwest's blocking
+    /// client panics there): use [`check`](LicenseClient::check), or call this from
+    /// `tokio::task::spawn_blocking` or a plain thread.
+    pub fn check_blocking(&self, product_key: &str) -> Verdict {
+        let Some(url) = self.key_url(product_key) else {
+            return Verdict::Invalid;
+        };
+        let client = match reqwest::blocking::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+        {
+            Ok(client) => client,
+            Err(err) => return self.unverified_by(err),
+        };
+        let response = match client
+            .get(url)
+            .header(ACCEPT, HeaderValue::from_static("application/json"))
+            .header(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE))
+            .send()
+        {
+            Ok(response) => response,
+            Err(err) => return self.unverified_by(err),
+        };
+        match verdict_for_status(response.status()) {
+            Some(verdict) => verdict,
+            None => {
+                let mut body = Vec::new();
+                let limit = u64::try_from(MAX_BODY + 1).unwrap_or(u64::MAX);
+                let info = match response.take(limit).read_to_end(&mut body) {
+                    Ok(_) if body.len() <= MAX_BODY => KeyInfo::parse(&body),
+                    _ => None,
+                };
+                Verdict::Valid { info }
+            }
+        }
+    }
+
+    /// The request URL, secrets included: never log it. `None` for keys that cannot be sent as
+    /// one path segment.
+    fn key_url(&self, product_key: &str) -> Option<Url> {
+        if matches!(product_key, "" | "." | "..") {
+            return None;
+        }
+        let mut url = self.base_url.clone();
+        // `new` rejected cannot-be-a-base URLs, so the path is always editable.
+        url.path_segments_mut()
+            .ok()?
+            .pop_if_empty()
+            .extend(["v2", "keys"]);
+        // The key segment is encoded here rather than by `path_segments_mut`, which drops tabs
+        // and newlines; `set_path` keeps the `%XX` escapes as they are.
+        let path = format!(
+            "{}/{}",
+            url.path(),
+            utf8_percent_encode(product_key, KEY_SEGMENT)
+        );
+        url.set_path(&path);
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("app_secret", &self.app_secret);
+            if let Some(key_secret) = &self.key_secret {
+                query.append_pair("key_secret", key_secret);
+            }
+        }
+        Some(url)
+    }
+
+    /// An `Unverified` verdict for a transport error, with the URL (and so the secrets) removed.
+    fn unverified_by(&self, err: reqwest::Error) -> Verdict {
+        let err = err.without_url();
+        let mut reason = if err.is_timeout() {
+            format!("no answer within {:?}", self.timeout)
+        } else if err.is_connect() {
+            String::from("could not connect to the Keys service")
+        } else {
+            String::from("request to the Keys service failed")
+        };
+        let mut source: Option<&dyn std::error::Error> = Some(&err);
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !reason.contains(&text) {
+                reason.push_str(": ");
+                reason.push_str(&text);
+            }
+            source = cause.source();
+        }
+        Verdict::Unverified {
+            reason: self.scrub(reason),
+        }
+    }
+
+    /// Belt and braces: no reason string may carry a secret, whatever an error chain says.
+    fn scrub(&self, mut text: String) -> String {
+        let secrets = std::iter::once(self.app_secret.as_str()).chain(self.key_secret.as_deref());
+        for secret in secrets.filter(|s| !s.is_empty()) {
+            let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+            for form in [secret, encoded.as_str()] {
+                if text.contains(form) {
+                    text = text.replace(form, "***");
+                }
+            }
+        }
+        text
+    }
+}
+
+/// The verdict a status code gives, or `None` for `200` (valid; the body is read next).
+fn verdict_for_status(status: StatusCode) -> Option<Verdict> {
+    let verdict = match status.as_u16() {
+        200 => return None,
+        400 | 404 => Verdict::Invalid,
+        401 | 403 => Verdict::Forbidden,
+        410 => Verdict::Blocked,
+        code @ 500..=599 => Verdict::Unverified {
+            reason: format!("Keys service error: HTTP {code}"),
+        },
+        code @ 300..=399 => Verdict::Unverified {
+            reason: format!("Keys service redirected (HTTP {code}); redirects are not followed"),
+        },
+        code => Verdict::Unverified {
+            reason: format!("unexpected answer from the Keys service: HTTP {code}"),
+        },
+    };
+    Some(verdict)
+}
+
+/// Reads a `200` body up to [`MAX_BODY`]; `None` if it is larger or cannot be read.
+async fn read_body_async(mut response: reqwest::Response) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.ok()? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Some(body)
+}
