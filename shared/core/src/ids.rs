@@ -36,6 +36,13 @@ pub fn key_fingerprint(key: &str) -> String {
     hex::encode(&digest[..4])
 }
 
+/// SHA-256 of a secret, hex: lets a store index apps by secret without making the secret a
+/// key attribute. Lookups by this hash leak nothing an attacker could use to forge the secret.
+#[must_use]
+pub fn secret_lookup_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
 /// A license key `XXXXX-XXXXX-XXXXX-XXXXX` (20 symbols of 30: ~98 bits) from the CSPRNG.
 #[must_use]
 pub fn license_key() -> String {

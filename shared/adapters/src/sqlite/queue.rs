@@ -1,0 +1,192 @@
+//! A queue with SQS's semantics on SQLite: at-least-once, visibility timeouts, receive counts,
+//! delays, and a dead-letter table after `max_receive_count` receives.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use patchbay_core::ports::{OutgoingMessage, Queue, QueueError, QueueResult, ReceivedMessage};
+use rand::Rng;
+use rusqlite::params;
+
+use super::Db;
+
+/// How often a long poll looks again for a visible message.
+const POLL_INTERVAL: Duration = Duration::from_millis(25);
+
+#[derive(Clone)]
+pub struct SqliteQueue {
+    db: Arc<Db>,
+    /// Like an SQS redrive policy: a message received this many times without being deleted
+    /// goes to `dead_letters` on its next receive. `None` keeps it forever.
+    max_receive_count: Option<u32>,
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn queue_err(err: rusqlite::Error) -> QueueError {
+    QueueError::Unavailable(err.to_string())
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 12];
+    rand::rng().fill(&mut bytes);
+    hex::encode(bytes)
+}
+
+impl SqliteQueue {
+    #[must_use]
+    pub fn new(db: Arc<Db>, max_receive_count: Option<u32>) -> Self {
+        SqliteQueue { db, max_receive_count }
+    }
+
+    /// Messages moved to the dead-letter table (for `patchbay dev` and tests).
+    ///
+    /// # Errors
+    /// The database fails.
+    pub fn dead_letters(&self) -> QueueResult<Vec<(String, String, u32)>> {
+        let conn = self.db.lock();
+        let mut stmt = conn
+            .prepare("SELECT message_id, body, receive_count FROM dead_letters ORDER BY dead_at")
+            .map_err(queue_err)?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(queue_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(queue_err)
+    }
+
+    /// How many messages are waiting, visible or not (for `patchbay dev` and tests).
+    ///
+    /// # Errors
+    /// The database fails.
+    pub fn depth(&self) -> QueueResult<u64> {
+        let conn = self.db.lock();
+        conn.query_row("SELECT COUNT(*) FROM queue", [], |r| r.get::<_, i64>(0))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(queue_err)
+    }
+
+    fn receive_now(&self, max: usize, visibility: Duration) -> QueueResult<Vec<ReceivedMessage>> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction().map_err(queue_err)?;
+        let now = now_ms();
+        let candidates: Vec<(i64, String, String, u32)> = {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT seq, message_id, body, receive_count FROM queue
+                     WHERE visible_at_ms <= ?1 ORDER BY visible_at_ms, seq LIMIT ?2",
+                )
+                .map_err(queue_err)?;
+            stmt.query_map(params![now, i64::try_from(max).unwrap_or(10)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .map_err(queue_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(queue_err)?
+        };
+        let mut received = Vec::with_capacity(candidates.len());
+        for (seq, message_id, body, count) in candidates {
+            if self.max_receive_count.is_some_and(|max| count >= max) {
+                tx.execute(
+                    "INSERT OR REPLACE INTO dead_letters (message_id, body, receive_count, dead_at)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![message_id, body, count, Utc::now().to_rfc3339()],
+                )
+                .map_err(queue_err)?;
+                tx.execute("DELETE FROM queue WHERE seq = ?1", [seq]).map_err(queue_err)?;
+                tracing::warn!(message_id, receive_count = count, "message moved to dead letters");
+                continue;
+            }
+            let receipt = format!("{message_id}.{}", random_token());
+            tx.execute(
+                "UPDATE queue SET visible_at_ms = ?2, receive_count = receive_count + 1, receipt = ?3
+                 WHERE seq = ?1",
+                params![seq, now.saturating_add(ms(visibility)), receipt],
+            )
+            .map_err(queue_err)?;
+            received.push(ReceivedMessage {
+                message_id,
+                receipt_handle: receipt,
+                body,
+                receive_count: count + 1,
+            });
+        }
+        tx.commit().map_err(queue_err)?;
+        Ok(received)
+    }
+}
+
+#[async_trait]
+impl Queue for SqliteQueue {
+    async fn send(&self, messages: &[OutgoingMessage]) -> QueueResult<()> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction().map_err(queue_err)?;
+        let now = now_ms();
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO queue (message_id, body, visible_at_ms) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(queue_err)?;
+            for m in messages {
+                // SQS caps DelaySeconds at 15 minutes.
+                let delay = m.delay.min(Duration::from_secs(900));
+                insert
+                    .execute(params![random_token(), m.body, now.saturating_add(ms(delay))])
+                    .map_err(queue_err)?;
+            }
+        }
+        tx.commit().map_err(queue_err)
+    }
+
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> QueueResult<Vec<ReceivedMessage>> {
+        let max = max.clamp(1, 10);
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let got = self.receive_now(max, visibility)?;
+            if !got.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Ok(got);
+            }
+            tokio::time::sleep(POLL_INTERVAL.min(deadline - tokio::time::Instant::now())).await;
+        }
+    }
+
+    async fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        visibility: Duration,
+    ) -> QueueResult<()> {
+        let conn = self.db.lock();
+        let visibility = visibility.min(patchbay_core::retry::MAX_DELAY);
+        let changed = conn
+            .execute(
+                "UPDATE queue SET visible_at_ms = ?2 WHERE receipt = ?1",
+                params![receipt_handle, now_ms().saturating_add(ms(visibility))],
+            )
+            .map_err(queue_err)?;
+        if changed == 0 {
+            return Err(QueueError::InvalidReceipt);
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, receipt_handle: &str) -> QueueResult<()> {
+        let conn = self.db.lock();
+        // Like SQS, deleting an already-deleted message succeeds: deletes are retried.
+        conn.execute("DELETE FROM queue WHERE receipt = ?1", [receipt_handle])
+            .map_err(queue_err)?;
+        Ok(())
+    }
+}

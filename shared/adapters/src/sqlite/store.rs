@@ -1,0 +1,415 @@
+//! Apps, webhooks, events, deliveries and attempts in SQLite.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use patchbay_core::ids::secret_lookup_hash;
+use patchbay_core::model::{
+    App, Attempt, Delivery, DeliveryStatus, EventState, StoredEvent, Webhook,
+};
+use patchbay_core::ports::{
+    AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, Page, StoreError,
+    StoreResult, WebhookStore,
+};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Db, db_err, from_doc, is_unique_violation, to_doc, ts};
+
+/// The SQLite implementation of every store port but license keys.
+#[derive(Clone)]
+pub struct SqliteStore {
+    db: Arc<Db>,
+}
+
+impl SqliteStore {
+    #[must_use]
+    pub fn new(db: Arc<Db>) -> Self {
+        SqliteStore { db }
+    }
+
+    fn update_doc(&self, sql: &str, id: &str, doc: &str, what: &str) -> StoreResult<()> {
+        let conn = self.db.lock();
+        let changed = conn.execute(sql, params![id, doc]).map_err(db_err)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("{what} {id}")));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AppStore for SqliteStore {
+    async fn create_app(&self, app: &App) -> StoreResult<()> {
+        let conn = self.db.lock();
+        conn.execute(
+            "INSERT INTO apps (id, secret_hash, doc) VALUES (?1, ?2, ?3)",
+            params![app.id, secret_lookup_hash(app.app_secret.expose()), to_doc(app)?],
+        )
+        .map(|_| ())
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::AlreadyExists(format!("app {}", app.id))
+            } else {
+                db_err(e)
+            }
+        })
+    }
+
+    async fn get_app(&self, id: &str) -> StoreResult<Option<App>> {
+        let conn = self.db.lock();
+        let doc: Option<String> = conn
+            .query_row("SELECT doc FROM apps WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(db_err)?;
+        doc.as_deref().map(from_doc).transpose()
+    }
+
+    async fn update_app(&self, app: &App) -> StoreResult<()> {
+        let conn = self.db.lock();
+        let changed = conn
+            .execute(
+                "UPDATE apps SET secret_hash = ?2, doc = ?3 WHERE id = ?1",
+                params![app.id, secret_lookup_hash(app.app_secret.expose()), to_doc(app)?],
+            )
+            .map_err(db_err)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("app {}", app.id)));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AppSecretIndex for SqliteStore {
+    async fn app_for_secret(&self, app_secret: &str) -> StoreResult<Option<App>> {
+        let conn = self.db.lock();
+        let doc: Option<String> = conn
+            .query_row(
+                "SELECT doc FROM apps WHERE secret_hash = ?1",
+                [secret_lookup_hash(app_secret)],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?;
+        doc.as_deref().map(from_doc).transpose()
+    }
+}
+
+#[async_trait]
+impl WebhookStore for SqliteStore {
+    async fn create_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
+        let conn = self.db.lock();
+        conn.execute(
+            "INSERT INTO webhooks (id, app_id, created_at, doc) VALUES (?1, ?2, ?3, ?4)",
+            params![webhook.id, webhook.app_id, ts(webhook.created_at), to_doc(webhook)?],
+        )
+        .map(|_| ())
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::AlreadyExists(format!("webhook {}", webhook.id))
+            } else {
+                db_err(e)
+            }
+        })
+    }
+
+    async fn get_webhook(&self, id: &str) -> StoreResult<Option<Webhook>> {
+        let conn = self.db.lock();
+        let doc: Option<String> = conn
+            .query_row("SELECT doc FROM webhooks WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(db_err)?;
+        doc.as_deref().map(from_doc).transpose()
+    }
+
+    async fn list_webhooks(&self, app_id: &str) -> StoreResult<Vec<Webhook>> {
+        let conn = self.db.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT doc FROM webhooks WHERE app_id = ?1 ORDER BY created_at, id")
+            .map_err(db_err)?;
+        let docs = stmt
+            .query_map([app_id], |r| r.get::<_, String>(0))
+            .map_err(db_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err)?;
+        docs.iter().map(|d| from_doc(d)).collect()
+    }
+
+    async fn update_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
+        self.update_doc(
+            "UPDATE webhooks SET doc = ?2 WHERE id = ?1",
+            &webhook.id,
+            &to_doc(webhook)?,
+            "webhook",
+        )
+    }
+
+    async fn delete_webhook(&self, id: &str) -> StoreResult<()> {
+        let conn = self.db.lock();
+        let changed = conn.execute("DELETE FROM webhooks WHERE id = ?1", [id]).map_err(db_err)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("webhook {id}")));
+        }
+        Ok(())
+    }
+}
+
+fn insert_delivery(conn: &rusqlite::Connection, d: &Delivery) -> StoreResult<bool> {
+    let changed = conn
+        .execute(
+            "INSERT OR IGNORE INTO deliveries (id, webhook_id, status, created_at, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![d.id, d.webhook_id, d.status.as_str(), ts(d.created_at), to_doc(d)?],
+        )
+        .map_err(db_err)?;
+    Ok(changed == 1)
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
+    async fn create_event(
+        &self,
+        event: &StoredEvent,
+        deliveries: &[Delivery],
+    ) -> StoreResult<EventCreation> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction().map_err(db_err)?;
+        let inserted = tx
+            .execute(
+                "INSERT OR IGNORE INTO events (id, lease_until, doc) VALUES (?1, ?2, ?3)",
+                params![event.id, ts(event.lease_until), to_doc(event)?],
+            )
+            .map_err(db_err)?;
+        if inserted == 0 {
+            let doc: String = tx
+                .query_row("SELECT doc FROM events WHERE id = ?1", [&event.id], |r| r.get(0))
+                .map_err(db_err)?;
+            return Ok(EventCreation::Exists(from_doc(&doc)?));
+        }
+        for d in deliveries {
+            insert_delivery(&tx, d)?;
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(EventCreation::Created)
+    }
+
+    async fn get_event(&self, id: &str) -> StoreResult<Option<StoredEvent>> {
+        let conn = self.db.lock();
+        let doc: Option<String> = conn
+            .query_row("SELECT doc FROM events WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(db_err)?;
+        doc.as_deref().map(from_doc).transpose()
+    }
+
+    async fn renew_event_lease(
+        &self,
+        id: &str,
+        expected_lease: DateTime<Utc>,
+        new_lease: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction().map_err(db_err)?;
+        let doc: Option<String> = tx
+            .query_row(
+                "SELECT doc FROM events WHERE id = ?1 AND lease_until = ?2",
+                params![id, ts(expected_lease)],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err)?;
+        let Some(doc) = doc else {
+            return Err(StoreError::Conflict(format!("event {id}")));
+        };
+        let mut event: StoredEvent = from_doc(&doc)?;
+        event.lease_until = new_lease;
+        tx.execute(
+            "UPDATE events SET lease_until = ?2, doc = ?3 WHERE id = ?1",
+            params![id, ts(new_lease), to_doc(&event)?],
+        )
+        .map_err(db_err)?;
+        tx.commit().map_err(db_err)
+    }
+
+    async fn set_event_state(
+        &self,
+        id: &str,
+        state: EventState,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction().map_err(db_err)?;
+        let doc: Option<String> = tx
+            .query_row("SELECT doc FROM events WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(db_err)?;
+        let Some(doc) = doc else {
+            return Err(StoreError::NotFound(format!("event {id}")));
+        };
+        let mut event: StoredEvent = from_doc(&doc)?;
+        event.state = state;
+        event.lease_until = lease_until;
+        tx.execute(
+            "UPDATE events SET lease_until = ?2, doc = ?3 WHERE id = ?1",
+            params![id, ts(lease_until), to_doc(&event)?],
+        )
+        .map_err(db_err)?;
+        tx.commit().map_err(db_err)
+    }
+}
+
+/// Cursor = the (created_at, id) of the last item returned, hex-encoded to stay opaque.
+fn encode_cursor(created_at: &str, id: &str) -> String {
+    hex::encode(format!("{created_at}|{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Option<(String, String)> {
+    let raw = String::from_utf8(hex::decode(cursor).ok()?).ok()?;
+    let (created_at, id) = raw.split_once('|')?;
+    Some((created_at.to_owned(), id.to_owned()))
+}
+
+#[async_trait]
+impl DeliveryStore for SqliteStore {
+    async fn ensure_deliveries(&self, deliveries: &[Delivery]) -> StoreResult<usize> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction().map_err(db_err)?;
+        let mut created = 0;
+        for d in deliveries {
+            if insert_delivery(&tx, d)? {
+                created += 1;
+            }
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(created)
+    }
+
+    async fn get_delivery(&self, id: &str) -> StoreResult<Option<Delivery>> {
+        let conn = self.db.lock();
+        let doc: Option<String> = conn
+            .query_row("SELECT doc FROM deliveries WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(db_err)?;
+        doc.as_deref().map(from_doc).transpose()
+    }
+
+    async fn update_delivery(&self, delivery: &Delivery) -> StoreResult<()> {
+        let conn = self.db.lock();
+        let changed = conn
+            .execute(
+                "UPDATE deliveries SET status = ?2, doc = ?3 WHERE id = ?1",
+                params![delivery.id, delivery.status.as_str(), to_doc(delivery)?],
+            )
+            .map_err(db_err)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(format!("delivery {}", delivery.id)));
+        }
+        Ok(())
+    }
+
+    async fn mark_enqueued(&self, ids: &[String]) -> StoreResult<()> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction().map_err(db_err)?;
+        for id in ids {
+            let doc: Option<String> = tx
+                .query_row("SELECT doc FROM deliveries WHERE id = ?1", [id], |r| r.get(0))
+                .optional()
+                .map_err(db_err)?;
+            let Some(doc) = doc else { continue };
+            let mut delivery: Delivery = from_doc(&doc)?;
+            delivery.enqueued = true;
+            tx.execute("UPDATE deliveries SET doc = ?2 WHERE id = ?1", params![id, to_doc(&delivery)?])
+                .map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    async fn list_deliveries(
+        &self,
+        webhook_id: &str,
+        status: Option<DeliveryStatus>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Page<Delivery>> {
+        let limit = limit.clamp(1, 1_000);
+        let (after_created, after_id) = match cursor {
+            Some(c) => decode_cursor(c)
+                .ok_or_else(|| StoreError::NotFound("cursor".to_owned()))?,
+            // Sorts after every real timestamp, so the first page starts at the newest.
+            None => ("~".to_owned(), String::new()),
+        };
+        let conn = self.db.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT created_at, id, doc FROM deliveries
+                 WHERE webhook_id = ?1 AND (?2 IS NULL OR status = ?2)
+                   AND (created_at < ?3 OR (created_at = ?3 AND id < ?4))
+                 ORDER BY created_at DESC, id DESC LIMIT ?5",
+            )
+            .map_err(db_err)?;
+        let rows = stmt
+            .query_map(
+                params![
+                    webhook_id,
+                    status.map(DeliveryStatus::as_str),
+                    after_created,
+                    after_id,
+                    i64::try_from(limit + 1).unwrap_or(i64::MAX)
+                ],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+            )
+            .map_err(db_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err)?;
+        let has_more = rows.len() > limit;
+        let rows = &rows[..rows.len().min(limit)];
+        let next_cursor = if has_more {
+            rows.last().map(|(created_at, id, _)| encode_cursor(created_at, id))
+        } else {
+            None
+        };
+        let items = rows.iter().map(|(_, _, doc)| from_doc(doc)).collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn record_attempt(&self, attempt: &Attempt) -> StoreResult<()> {
+        let conn = self.db.lock();
+        conn.execute(
+            "INSERT INTO attempts (delivery_id, number, expires_at, doc) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                attempt.delivery_id,
+                attempt.number,
+                attempt.expires_at.timestamp(),
+                to_doc(attempt)?
+            ],
+        )
+        .map(|_| ())
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::AlreadyExists(format!(
+                    "attempt {} of {}",
+                    attempt.number, attempt.delivery_id
+                ))
+            } else {
+                db_err(e)
+            }
+        })
+    }
+
+    async fn list_attempts(&self, delivery_id: &str) -> StoreResult<Vec<Attempt>> {
+        let conn = self.db.lock();
+        // Expired records are invisible, as they would be once DynamoDB's TTL sweeps them.
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT doc FROM attempts WHERE delivery_id = ?1 AND expires_at > ?2 ORDER BY number",
+            )
+            .map_err(db_err)?;
+        let docs = stmt
+            .query_map(params![delivery_id, Utc::now().timestamp()], |r| r.get::<_, String>(0))
+            .map_err(db_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err)?;
+        docs.iter().map(|d| from_doc(d)).collect()
+    }
+}
