@@ -2,11 +2,14 @@
 //! Nothing here knows about AWS; adapters live in `patchbay-adapters`.
 
 pub mod config;
+pub mod error;
+pub mod http;
 pub mod humanize;
 pub mod ids;
 pub mod model;
 pub mod ports;
 pub mod retry;
 pub mod secret;
+pub mod service;
 pub mod signing;
 pub mod template;

@@ -194,6 +194,9 @@ pub struct Webhook {
     pub disabled_reason: Option<String>,
     #[serde(default)]
     pub disabled_at: Option<DateTime<Utc>>,
+    /// First failed attempt since the last success; drives auto-disable.
+    #[serde(default)]
+    pub failing_since: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

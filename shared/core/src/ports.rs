@@ -242,3 +242,7 @@ pub struct SendOutcome {
 pub trait Sender: Send + Sync {
     async fn send(&self, request: &OutgoingRequest) -> SendOutcome;
 }
+
+/// Every port the main table serves, as one object-safe trait for `Arc<dyn Store>`.
+pub trait Store: AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore {}
+impl<T: AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore> Store for T {}

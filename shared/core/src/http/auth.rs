@@ -1,0 +1,24 @@
+//! The management API's bearer token, compared in constant time.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+use crate::secret::Secret;
+
+/// Middleware: 401 unless `Authorization: Bearer <PATCHBAY_ADMIN_TOKEN>`.
+pub async fn require_admin(State(token): State<Arc<Secret>>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+    match presented {
+        Some(candidate) if token.matches(candidate.trim()) => next.run(request).await,
+        Some(_) => ApiError::unauthorized("admin token is not valid").into_response(),
+        None => ApiError::unauthorized("send Authorization: Bearer <PATCHBAY_ADMIN_TOKEN>").into_response(),
+    }
+}

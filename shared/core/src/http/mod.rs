@@ -1,0 +1,61 @@
+//! The one HTTP router. The Lambda functions serve it through `lambda_http::run` (a tower
+//! service) and `patchbay dev` serves it through hyper, so local behaviour is Lambda behaviour.
+//!
+//! - [`ingest_router`]: `POST /v1/events` and the management API (the ingest function).
+//! - [`keys_router`]: `GET /v2/keys/{key}` and key administration (the license-check function).
+//! - `patchbay dev` merges both.
+
+mod auth;
+mod error;
+pub mod extract;
+mod routes_events;
+mod routes_keys;
+mod routes_manage;
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::secret::Secret;
+use crate::service::ingest::Ingest;
+use crate::service::key_admin::KeyAdmin;
+use crate::service::keys::KeyCheckService;
+use crate::service::manage::Manage;
+
+pub use error::{method_not_allowed, not_found};
+
+/// What the ingest function serves.
+pub struct IngestApi {
+    pub ingest: Ingest,
+    pub manage: Manage,
+    pub admin_token: Secret,
+}
+
+/// What the license-check function serves.
+pub struct KeysApi {
+    pub check: KeyCheckService,
+    pub admin: KeyAdmin,
+    pub admin_token: Secret,
+}
+
+/// Routes without a fallback, for merging.
+pub fn ingest_routes(api: Arc<IngestApi>) -> Router {
+    let token = Arc::new(api.admin_token.clone());
+    routes_events::routes(api.clone()).merge(routes_manage::routes(api, token))
+}
+
+/// Routes without a fallback, for merging.
+pub fn keys_routes(api: Arc<KeysApi>) -> Router {
+    let token = Arc::new(api.admin_token.clone());
+    routes_keys::check_routes(api.clone()).merge(routes_keys::admin_routes(api, token))
+}
+
+/// The ingest function's router.
+pub fn ingest_router(api: Arc<IngestApi>) -> Router {
+    ingest_routes(api).fallback(not_found)
+}
+
+/// The license-check function's router.
+pub fn keys_router(api: Arc<KeysApi>) -> Router {
+    keys_routes(api).fallback(not_found)
+}

@@ -1,0 +1,125 @@
+//! The management API: apps, webhooks, deliveries. Bearer `PATCHBAY_ADMIN_TOKEN`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router, middleware};
+
+use super::IngestApi;
+use super::auth::require_admin;
+use super::extract::{ApiJson, query_param};
+use crate::error::ApiError;
+use crate::secret::Secret;
+use crate::service::manage::{CreateApp, CreateWebhook, PatchWebhook, TestRequest};
+
+type Api = State<Arc<IngestApi>>;
+type Answer = Result<Response, ApiError>;
+
+pub fn routes(api: Arc<IngestApi>, token: Arc<Secret>) -> Router {
+    Router::new()
+        .route("/v1/apps", post(create_app))
+        .route("/v1/apps/{app_id}", get(get_app))
+        .route("/v1/apps/{app_id}/rotate-secret", post(rotate_app_secret))
+        .route("/v1/apps/{app_id}/webhooks", post(create_webhook).get(list_webhooks))
+        .route("/v1/webhooks/{id}", get(get_webhook).patch(patch_webhook).delete(delete_webhook))
+        .route("/v1/webhooks/{id}/enable", post(enable))
+        .route("/v1/webhooks/{id}/disable", post(disable))
+        .route("/v1/webhooks/{id}/rotate-secret", post(rotate_webhook_secret))
+        .route("/v1/webhooks/{id}/test", post(test_webhook))
+        .route("/v1/webhooks/{id}/deliveries", get(list_deliveries))
+        .route("/v1/webhooks/{id}/replay", post(replay))
+        .route("/v1/deliveries/{id}", get(get_delivery))
+        .route("/v1/deliveries/{id}/redeliver", post(redeliver))
+        .route_layer(middleware::from_fn_with_state(token, require_admin))
+        .with_state(api)
+}
+
+fn created(value: impl serde::Serialize) -> Response {
+    (StatusCode::CREATED, Json(value)).into_response()
+}
+
+fn ok(value: impl serde::Serialize) -> Response {
+    Json(value).into_response()
+}
+
+async fn create_app(State(api): Api, ApiJson(req): ApiJson<CreateApp>) -> Answer {
+    Ok(created(api.manage.create_app(req).await?))
+}
+
+async fn get_app(State(api): Api, Path(app_id): Path<String>) -> Answer {
+    Ok(ok(api.manage.get_app(&app_id).await?))
+}
+
+async fn rotate_app_secret(State(api): Api, Path(app_id): Path<String>) -> Answer {
+    Ok(ok(api.manage.rotate_app_secret(&app_id).await?))
+}
+
+async fn create_webhook(State(api): Api, Path(app_id): Path<String>, ApiJson(req): ApiJson<CreateWebhook>) -> Answer {
+    Ok(created(api.manage.create_webhook(&app_id, req).await?))
+}
+
+async fn list_webhooks(State(api): Api, Path(app_id): Path<String>) -> Answer {
+    Ok(ok(serde_json::json!({ "webhooks": api.manage.list_webhooks(&app_id).await? })))
+}
+
+async fn get_webhook(State(api): Api, Path(id): Path<String>) -> Answer {
+    Ok(ok(api.manage.get_webhook(&id).await?))
+}
+
+async fn patch_webhook(State(api): Api, Path(id): Path<String>, ApiJson(req): ApiJson<PatchWebhook>) -> Answer {
+    Ok(ok(api.manage.patch_webhook(&id, req).await?))
+}
+
+async fn delete_webhook(State(api): Api, Path(id): Path<String>) -> Answer {
+    api.manage.delete_webhook(&id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn enable(State(api): Api, Path(id): Path<String>) -> Answer {
+    Ok(ok(api.manage.set_webhook_enabled(&id, true).await?))
+}
+
+async fn disable(State(api): Api, Path(id): Path<String>) -> Answer {
+    Ok(ok(api.manage.set_webhook_enabled(&id, false).await?))
+}
+
+async fn rotate_webhook_secret(State(api): Api, Path(id): Path<String>) -> Answer {
+    Ok(ok(api.manage.rotate_webhook_secret(&id).await?))
+}
+
+async fn test_webhook(State(api): Api, Path(id): Path<String>, ApiJson(req): ApiJson<TestRequest>) -> Answer {
+    Ok(ok(api.manage.test_webhook(&id, req).await?))
+}
+
+async fn list_deliveries(State(api): Api, Path(id): Path<String>, uri: Uri) -> Answer {
+    let query = uri.query();
+    let limit = match query_param(query, "limit") {
+        None => None,
+        Some(l) => Some(l.parse().map_err(|_| ApiError::invalid_field("limit", "must be a number"))?),
+    };
+    let page = api
+        .manage
+        .list_deliveries(&id, query_param(query, "status").as_deref(), query_param(query, "cursor").as_deref(), limit)
+        .await?;
+    Ok(ok(page))
+}
+
+async fn get_delivery(State(api): Api, Path(id): Path<String>) -> Answer {
+    Ok(ok(api.manage.get_delivery(&id).await?))
+}
+
+async fn redeliver(State(api): Api, Path(id): Path<String>) -> Answer {
+    Ok((StatusCode::ACCEPTED, Json(api.manage.redeliver(&id).await?)).into_response())
+}
+
+async fn replay(State(api): Api, Path(id): Path<String>, uri: Uri) -> Answer {
+    let query = uri.query();
+    let replayed = api
+        .manage
+        .replay(&id, query_param(query, "status").as_deref(), query_param(query, "since").as_deref())
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "replayed": replayed }))).into_response())
+}

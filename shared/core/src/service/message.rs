@@ -1,0 +1,24 @@
+//! The body of a delivery-queue message: just a reference, so the queue never holds event data
+//! or secrets, and a redelivery always renders from the stored event.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ports::OutgoingMessage;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryMessage {
+    pub delivery_id: String,
+}
+
+impl DeliveryMessage {
+    #[must_use]
+    pub fn outgoing(delivery_id: &str) -> OutgoingMessage {
+        let body = serde_json::json!({ "delivery_id": delivery_id }).to_string();
+        OutgoingMessage { body, delay: std::time::Duration::ZERO }
+    }
+
+    #[must_use]
+    pub fn parse(body: &str) -> Option<DeliveryMessage> {
+        serde_json::from_str(body).ok()
+    }
+}
