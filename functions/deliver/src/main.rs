@@ -1,1 +1,16 @@
-fn main() {}
+use lambda_runtime::{LambdaEvent, service_fn};
+use patchbay_core::config::{DeliverConfig, Env};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = DeliverConfig::from_env(&Env::process())?;
+    let handler = deliver::Handler::from_config(&config).await?;
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<SqsBatchResponse, lambda_runtime::Error>(handler.handle(event.payload).await)
+    }))
+    .await
+}

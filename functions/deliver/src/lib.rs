@@ -1,0 +1,74 @@
+//! The deliver function: an SQS batch in, a partial batch response out. Each record is one
+//! attempt; a record that must be retried gets its visibility set to the retry schedule's
+//! next delay and is reported as failed so SQS keeps it.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use patchbay_adapters::assemble;
+use patchbay_adapters::backends::Backends;
+use patchbay_core::config::DeliverConfig;
+use patchbay_core::ports::Queue;
+use patchbay_core::service::deliver::{Deliverer, MessageOutcome};
+use patchbay_core::service::worker::process_batch;
+
+pub struct Handler {
+    pub deliverer: Arc<Deliverer>,
+    pub queue: Arc<dyn Queue>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Store(#[from] patchbay_core::ports::StoreError),
+    #[error(transparent)]
+    Assemble(#[from] assemble::AssembleError),
+}
+
+impl Handler {
+    /// # Errors
+    /// The store cannot be opened, or no queue is configured.
+    pub async fn from_config(config: &DeliverConfig) -> Result<Handler, InitError> {
+        let backends = Backends::from_config(&config.store).await?;
+        Handler::with_backends(&backends, config)
+    }
+
+    /// # Errors
+    /// No queue configured, or the HTTP client cannot be built.
+    pub fn with_backends(backends: &Backends, config: &DeliverConfig) -> Result<Handler, InitError> {
+        let queue = backends.queue.clone().ok_or(assemble::AssembleError::NoQueue)?;
+        let sender = assemble::sender(&config.send)?;
+        let deliverer =
+            assemble::deliverer(backends, sender, config.retry.clone(), &config.send, config.auto_disable_after);
+        Ok(Handler { deliverer, queue })
+    }
+
+    /// One batch. Never fails as a whole: every record's fate is in the response.
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let records = event.records;
+        let bodies = records.iter().map(|r| r.body.clone().unwrap_or_default()).collect();
+        let outcomes = process_batch(&self.deliverer, bodies).await;
+        let mut response = SqsBatchResponse::default();
+        for (record, outcome) in records.iter().zip(outcomes) {
+            let id = record.message_id.clone().unwrap_or_default();
+            match outcome {
+                Ok(MessageOutcome::Done) => {}
+                Ok(MessageOutcome::RetryIn(delay)) => {
+                    // Hide it until the next attempt; if that fails the message comes back
+                    // after the queue's default visibility, which is only earlier, never lost.
+                    if let Some(receipt) = record.receipt_handle.as_deref()
+                        && let Err(err) = self.queue.change_visibility(receipt, delay).await
+                    {
+                        tracing::warn!(message_id = %id, error = %err, "could not set retry delay");
+                    }
+                    response.add_failure(id);
+                }
+                Err(err) => {
+                    tracing::error!(message_id = %id, error = %err, "record failed; SQS will retry it");
+                    response.add_failure(id);
+                }
+            }
+        }
+        response
+    }
+}
