@@ -1,1 +1,10 @@
-//! Adapters.
+//! Adapters for Patchbay's ports: the embedded SQLite default, DynamoDB and SQS through the
+//! AWS SDK, and the SSRF-guarded HTTP sender. AWS SDK types never leave this crate.
+
+pub mod assemble;
+pub mod aws;
+pub mod backends;
+pub mod dynamo;
+pub mod sender;
+pub mod sqlite;
+pub mod sqs;

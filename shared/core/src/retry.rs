@@ -6,8 +6,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 
-/// SQS cannot hide a message for longer than this, so no delay exceeds it.
+/// SQS cannot hide a message for longer than this, so no step may exceed it.
 pub const MAX_DELAY: Duration = Duration::from_secs(12 * 60 * 60);
+/// SQS counts its 12 h ceiling from the receive, and some time has passed by the time we ask:
+/// an actual delay stays five minutes under it so `ChangeMessageVisibility` is never refused.
+pub const MAX_VISIBLE_DELAY: Duration = Duration::from_secs(12 * 60 * 60 - 300);
 /// ±20 % jitter spreads retries of many deliveries that failed together.
 const JITTER: f64 = 0.20;
 
@@ -104,7 +107,7 @@ impl RetrySchedule {
             Some(asked) if asked > jittered => asked,
             _ => jittered,
         };
-        Some(chosen.min(MAX_DELAY))
+        Some(chosen.min(MAX_VISIBLE_DELAY))
     }
 }
 
@@ -167,7 +170,7 @@ mod tests {
         for (i, nominal) in s.delays().iter().enumerate() {
             for _ in 0..50 {
                 let d = s.next_delay(u32::try_from(i).unwrap() + 1, None, &mut r).unwrap();
-                assert!(d >= nominal.mul_f64(0.8) && d <= nominal.mul_f64(1.2).min(MAX_DELAY), "{i}: {d:?}");
+                assert!(d >= nominal.mul_f64(0.8).min(MAX_VISIBLE_DELAY) && d <= nominal.mul_f64(1.2).min(MAX_VISIBLE_DELAY), "{i}: {d:?}");
             }
         }
         assert_eq!(s.next_delay(s.max_attempts(), None, &mut r), None);
@@ -181,7 +184,7 @@ mod tests {
         assert_eq!(s.next_delay(1, Some(Duration::from_secs(2)), &mut r), Some(Duration::from_secs(2)));
         let short = s.next_delay(1, Some(Duration::from_millis(1)), &mut r).unwrap();
         assert!(short >= Duration::from_millis(800));
-        assert_eq!(s.next_delay(1, Some(Duration::from_secs(100_000)), &mut r), Some(MAX_DELAY));
+        assert_eq!(s.next_delay(1, Some(Duration::from_secs(100_000)), &mut r), Some(MAX_VISIBLE_DELAY));
         assert_eq!(s.next_delay(3, Some(Duration::from_secs(2)), &mut r), None);
     }
 

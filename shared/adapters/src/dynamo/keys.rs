@@ -1,0 +1,365 @@
+//! License keys in their own table (hash key `key`). The layout is documented on the parent
+//! module.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, WriteRequest,
+};
+use patchbay_core::ids::key_fingerprint;
+use patchbay_core::model::LicenseKey;
+use patchbay_core::ports::{KeyCheck, KeyStore, StoreError, StoreResult};
+use patchbay_core::secret::Secret;
+
+use super::schema::KEY;
+use super::{
+    Item, Transaction, attr_bool, attr_opt_s, attr_s, attr_ts, attr_u64, build_error, n, reason_is_condition,
+    s, transact, ts, unavailable,
+};
+
+/// `TransactWriteItems` takes at most 100 actions, `BatchGetItem` 100 keys.
+const CHUNK: usize = 100;
+/// `BatchWriteItem` takes at most 25 requests.
+const BATCH_WRITE: usize = 25;
+/// Rounds of retrying unprocessed batch items before giving up.
+const BATCH_ROUNDS: u32 = 8;
+
+/// License keys in DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoKeyStore {
+    client: Client,
+    table: String,
+}
+
+fn key_of(key: &str) -> Item {
+    HashMap::from([(KEY.to_owned(), s(key))])
+}
+
+fn key_item(k: &LicenseKey) -> Item {
+    let mut item = key_of(&k.key);
+    item.insert("app_id".into(), s(&k.app_id));
+    item.insert("key_secret".into(), s(k.key_secret.expose()));
+    if let Some(collection) = &k.collection_id {
+        item.insert("collection_id".into(), s(collection));
+    }
+    item.insert("registrations".into(), n(k.registrations));
+    item.insert("blocked".into(), AttributeValue::Bool(k.blocked));
+    item.insert("created_at".into(), s(ts(k.created_at)));
+    item
+}
+
+fn key_from_item(item: &Item) -> StoreResult<LicenseKey> {
+    Ok(LicenseKey {
+        key: attr_s(item, KEY)?.to_owned(),
+        app_id: attr_s(item, "app_id")?.to_owned(),
+        key_secret: Secret::new(attr_s(item, "key_secret")?),
+        collection_id: attr_opt_s(item, "collection_id")?.map(str::to_owned),
+        registrations: attr_u64(item, "registrations")?,
+        blocked: attr_bool(item, "blocked")?,
+        created_at: attr_ts(item, "created_at")?,
+    })
+}
+
+/// Why a key fails the check for `app_id`, or `Valid` when it passes. Another app's key is
+/// `Forbidden` whatever its state, so its state does not leak.
+fn classify(item: Option<&Item>, app_id: &str) -> StoreResult<KeyCheck> {
+    let Some(item) = item.filter(|i| !i.is_empty()) else {
+        return Ok(KeyCheck::NotFound);
+    };
+    if attr_s(item, "app_id")? != app_id {
+        return Ok(KeyCheck::Forbidden);
+    }
+    if attr_bool(item, "blocked")? {
+        return Ok(KeyCheck::Blocked);
+    }
+    Ok(KeyCheck::Valid(key_from_item(item)?))
+}
+
+fn not_found(key: &str) -> StoreError {
+    StoreError::NotFound(format!("key {}", key_fingerprint(key)))
+}
+
+fn is_condition_failure(
+    err: &aws_sdk_dynamodb::error::SdkError<UpdateItemError, impl std::fmt::Debug>,
+) -> bool {
+    err.as_service_error().is_some_and(UpdateItemError::is_conditional_check_failed_exception)
+}
+
+impl DynamoKeyStore {
+    #[must_use]
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoKeyStore { client, table: table.into() }
+    }
+
+    #[must_use]
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Which of these keys exist (strongly consistent `BatchGetItem`s of up to 100).
+    async fn existing(&self, keys: &[&str]) -> StoreResult<HashSet<String>> {
+        let mut found = HashSet::new();
+        for chunk in keys.chunks(CHUNK) {
+            let mut request = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.iter().map(|k| key_of(k)).collect()))
+                .projection_expression("#k")
+                .expression_attribute_names("#k", KEY)
+                .consistent_read(true)
+                .build()
+                .map_err(build_error)?;
+            for round in 0.. {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
+                    found.insert(attr_s(&item, KEY)?.to_owned());
+                }
+                match out.unprocessed_keys.unwrap_or_default().remove(&self.table) {
+                    Some(rest) if !rest.keys().is_empty() => {
+                        if round >= BATCH_ROUNDS {
+                            return Err(StoreError::Unavailable("key lookup throttled".into()));
+                        }
+                        request = rest;
+                        tokio::time::sleep(Duration::from_millis(25 << round.min(5))).await;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Best effort: delete keys this call wrote before a later chunk failed.
+    async fn roll_back(&self, written: &[&str]) {
+        let mut left = 0usize;
+        for chunk in written.chunks(BATCH_WRITE) {
+            let mut requests: Vec<WriteRequest> = Vec::with_capacity(chunk.len());
+            for key in chunk {
+                match DeleteRequest::builder().set_key(Some(key_of(key))).build() {
+                    Ok(delete) => requests.push(WriteRequest::builder().delete_request(delete).build()),
+                    Err(_) => left += 1,
+                }
+            }
+            for round in 0..=BATCH_ROUNDS {
+                if requests.is_empty() {
+                    break;
+                }
+                match self.client.batch_write_item().request_items(&self.table, requests.clone()).send().await
+                {
+                    Ok(out) => {
+                        requests =
+                            out.unprocessed_items.unwrap_or_default().remove(&self.table).unwrap_or_default();
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&err), "rolling back a key import");
+                    }
+                }
+                if !requests.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(25 << round.min(5))).await;
+                }
+            }
+            left += requests.len();
+        }
+        if left > 0 {
+            tracing::error!(left, "a failed key import left keys behind; they were not rolled back");
+        }
+    }
+
+    fn put_action(&self, k: &LicenseKey) -> StoreResult<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(key_item(k)))
+            .condition_expression("attribute_not_exists(#k)")
+            .expression_attribute_names("#k", KEY)
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+}
+
+#[async_trait]
+impl KeyStore for DynamoKeyStore {
+    /// All or nothing within one chunk of 100 (one transaction); across chunks, a failure
+    /// deletes what earlier chunks wrote again, best effort. A key given twice counts as
+    /// existing (its second occurrence), as it would for a store that inserts one by one.
+    async fn create_keys(&self, keys: &[LicenseKey]) -> StoreResult<Vec<String>> {
+        let mut seen = HashSet::new();
+        let mut duplicates: Vec<String> = Vec::new();
+        let mut unique: Vec<&LicenseKey> = Vec::with_capacity(keys.len());
+        for k in keys {
+            if seen.insert(k.key.as_str()) {
+                unique.push(k);
+            } else {
+                duplicates.push(k.key.clone());
+            }
+        }
+        let names: Vec<&str> = unique.iter().map(|k| k.key.as_str()).collect();
+        let existing = self.existing(&names).await?;
+        duplicates.extend(names.iter().filter(|k| existing.contains(**k)).map(|k| (*k).to_owned()));
+        if !duplicates.is_empty() {
+            return Ok(duplicates);
+        }
+
+        let mut written: Vec<&str> = Vec::with_capacity(unique.len());
+        for chunk in unique.chunks(CHUNK) {
+            let actions = match chunk.iter().map(|k| self.put_action(k)).collect::<StoreResult<Vec<_>>>() {
+                Ok(actions) => actions,
+                Err(err) => {
+                    self.roll_back(&written).await;
+                    return Err(err);
+                }
+            };
+            match transact(&self.client, actions).await {
+                Ok(Transaction::Committed) => written.extend(chunk.iter().map(|k| k.key.as_str())),
+                // Someone created some of these since our check.
+                Ok(Transaction::ConditionsFailed(reasons)) => {
+                    self.roll_back(&written).await;
+                    return Ok(chunk
+                        .iter()
+                        .zip(&reasons)
+                        .filter(|(_, r)| reason_is_condition(r))
+                        .map(|(k, _)| k.key.clone())
+                        .collect());
+                }
+                Err(err) => {
+                    self.roll_back(&written).await;
+                    return Err(err);
+                }
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    async fn get_key(&self, key: &str) -> StoreResult<Option<LicenseKey>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item.as_ref().map(key_from_item).transpose()
+    }
+
+    async fn check_key(&self, key: &str, app_id: &str, register: bool) -> StoreResult<KeyCheck> {
+        if !register {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(key_of(key)))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            return classify(out.item.as_ref(), app_id);
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(key)))
+            .update_expression("ADD #reg :one")
+            .condition_expression("attribute_exists(#k) AND #app = :app AND #blocked = :false")
+            .expression_attribute_names("#k", KEY)
+            .expression_attribute_names("#reg", "registrations")
+            .expression_attribute_names("#app", "app_id")
+            .expression_attribute_names("#blocked", "blocked")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":app", s(app_id))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(KeyCheck::Valid(key_from_item(&out.attributes.unwrap_or_default())?)),
+            Err(err) if is_condition_failure(&err) => {
+                // The failure carries the item as it was (none: there is no such key).
+                let old = match err.into_service_error() {
+                    UpdateItemError::ConditionalCheckFailedException(e) => e.item,
+                    _ => None,
+                };
+                match classify(old.as_ref(), app_id)? {
+                    // The condition failed on an item that passes it: a malformed record.
+                    KeyCheck::Valid(_) => {
+                        Err(StoreError::Unavailable(format!("corrupt record: key {}", key_fingerprint(key))))
+                    }
+                    verdict => Ok(verdict),
+                }
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    async fn set_key_blocked(&self, key: &str, blocked: bool) -> StoreResult<LicenseKey> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(key)))
+            .update_expression("SET #blocked = :blocked")
+            .condition_expression("attribute_exists(#k)")
+            .expression_attribute_names("#k", KEY)
+            .expression_attribute_names("#blocked", "blocked")
+            .expression_attribute_values(":blocked", AttributeValue::Bool(blocked))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => key_from_item(&out.attributes.unwrap_or_default()),
+            Err(err) if is_condition_failure(&err) => Err(not_found(key)),
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    fn sample() -> LicenseKey {
+        LicenseKey {
+            key: "AAAAA-BBBBB".into(),
+            app_id: "app_1".into(),
+            key_secret: Secret::new("s3cret"),
+            collection_id: None,
+            registrations: 3,
+            blocked: false,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn items_round_trip() {
+        let k = sample();
+        assert_eq!(key_from_item(&key_item(&k)).unwrap(), k);
+        let with_collection = LicenseKey { collection_id: Some("c".into()), ..sample() };
+        assert_eq!(key_from_item(&key_item(&with_collection)).unwrap(), with_collection);
+    }
+
+    #[test]
+    fn classification_hides_other_apps_state() {
+        let mut k = sample();
+        k.blocked = true;
+        let item = key_item(&k);
+        assert_eq!(classify(None, "app_1").unwrap(), KeyCheck::NotFound);
+        assert_eq!(classify(Some(&item), "app_2").unwrap(), KeyCheck::Forbidden);
+        assert_eq!(classify(Some(&item), "app_1").unwrap(), KeyCheck::Blocked);
+        k.blocked = false;
+        assert_eq!(classify(Some(&key_item(&k)), "app_1").unwrap(), KeyCheck::Valid(k));
+    }
+}

@@ -1,0 +1,47 @@
+//! The adapter contract, run against DynamoDB and SQS on moto (started by `./scripts/test`).
+//! Without `AWS_ENDPOINT_URL` every clause is skipped, unless `PATCHBAY_REQUIRE_MOTO=1`, where it
+//! fails. Each clause gets fresh, uniquely named tables and queues.
+
+#![allow(clippy::unwrap_used)]
+
+use patchbay_adapters::aws::testing::{
+    aws_endpoint_available, create_keys_table, create_main_table, create_queue, unique_name,
+};
+use patchbay_adapters::aws::{aws_config, dynamodb_client, sqs_client};
+use patchbay_adapters::dynamo::{DynamoKeyStore, DynamoStore};
+use patchbay_adapters::sqs::SqsQueue;
+
+async fn main_store() -> Option<DynamoStore> {
+    if !aws_endpoint_available("contract_aws") {
+        return None;
+    }
+    let client = dynamodb_client(&aws_config().await);
+    let table = unique_name("contract-main");
+    create_main_table(&client, &table).await.unwrap();
+    Some(DynamoStore::new(client, table))
+}
+
+async fn key_store() -> Option<DynamoKeyStore> {
+    if !aws_endpoint_available("contract_aws") {
+        return None;
+    }
+    let client = dynamodb_client(&aws_config().await);
+    let table = unique_name("contract-keys");
+    create_keys_table(&client, &table).await.unwrap();
+    Some(DynamoKeyStore::new(client, table))
+}
+
+async fn queue() -> Option<SqsQueue> {
+    if !aws_endpoint_available("contract_aws") {
+        return None;
+    }
+    let client = sqs_client(&aws_config().await);
+    let url = create_queue(&client, &unique_name("contract-q"), None).await.unwrap();
+    Some(SqsQueue::new(client, url))
+}
+
+patchbay_contract::adapter_contract!(
+    main: main_store(),
+    keys: key_store(),
+    queue: queue(),
+);
