@@ -1,0 +1,143 @@
+//! `patchbay dev`: the whole system on one machine. The same routers the Lambda functions
+//! serve, under hyper, over the embedded SQLite store and queue, with a delivery worker.
+
+mod demo;
+mod receiver;
+mod settings;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use clap::Args;
+use patchbay_adapters::assemble;
+use patchbay_adapters::backends::Backends;
+use patchbay_core::config::StoreConfig;
+use patchbay_core::service::worker;
+use tokio::sync::watch;
+
+#[derive(Args, Clone)]
+pub struct DevArgs {
+    /// Where to listen.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Where the SQLite database and generated local secrets live.
+    #[arg(long, default_value = ".patchbay")]
+    pub data: PathBuf,
+    /// Seed a demo app, license key and webhook (pointed at the built-in receiver) and print
+    /// the commands to try them.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+pub fn run(args: DevArgs) -> ExitCode {
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("patchbay dev: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Human-readable logs locally (`RUST_LOG` to tune); the Lambda functions log JSON.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
+}
+
+async fn serve(args: DevArgs) -> Result<(), String> {
+    std::fs::create_dir_all(&args.data).map_err(|e| format!("{}: {e}", args.data.display()))?;
+    let settings = settings::Settings::load(&args.data).map_err(|e| e.to_string())?;
+    let backends = Backends::from_config(&settings.store).await.map_err(|e| e.to_string())?;
+    let StoreConfig::Sqlite(_) = &settings.store else {
+        return Err("patchbay dev runs on the embedded store: set PATCHBAY_STORE=sqlite:PATH or leave it unset".into());
+    };
+
+    let sender = assemble::sender(&settings.send).map_err(|e| e.to_string())?;
+    let deliverer = assemble::deliverer(
+        &backends,
+        sender.clone(),
+        settings.retry.clone(),
+        &settings.send,
+        settings.auto_disable_after,
+    );
+    let ingest = assemble::ingest_api(
+        &backends,
+        settings.ingest_secret.clone(),
+        settings.admin_token.clone(),
+        sender,
+        deliverer.clone(),
+    )
+    .map_err(|e| e.to_string())?;
+    let keys = assemble::keys_api(&backends, settings.admin_token.clone()).map_err(|e| e.to_string())?;
+    let received = receiver::Received::new(backends.store.clone());
+    let router: Router = patchbay_core::http::ingest_routes(Arc::new(ingest))
+        .merge(patchbay_core::http::keys_routes(Arc::new(keys)))
+        .merge(receiver::routes(received))
+        .fallback(patchbay_core::http::not_found);
+
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+
+    if args.demo {
+        let seeded = demo::seed(&backends, addr, &settings).await.map_err(|e| e.to_string())?;
+        demo::print_instructions(&seeded, &settings, addr);
+    }
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let queue = backends.queue.clone().ok_or("no queue")?;
+    // A message stays hidden long enough for one send to time out, then comes back: a killed
+    // worker's in-flight deliveries return to the queue on their own.
+    let visibility = settings.send.timeout + Duration::from_secs(5);
+    let worker = tokio::spawn(worker::run(deliverer, queue, visibility, stop_rx.clone()));
+
+    eprintln!("patchbay dev listening on http://{addr} (data in {})", args.data.display());
+    let mut server_stop = stop_rx;
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        let _ = server_stop.changed().await;
+    });
+    let server = tokio::spawn(async move { server.await });
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests and deliveries");
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    let _ = server.await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,128 @@
+//! `patchbay dev --demo`: an app, a license key and a webhook pointed at the built-in
+//! receiver, so a newcomer sees a signed delivery within a minute. Idempotent across restarts.
+
+use std::net::SocketAddr;
+
+use chrono::Utc;
+use patchbay_adapters::backends::Backends;
+use patchbay_core::ids::{license_key, random_id};
+use patchbay_core::model::{
+    App, EventName, LicenseKey, PayloadFormat, SigningSecrets, Webhook, WebhookMethod, WebhookSpec,
+};
+use patchbay_core::ports::StoreError;
+use patchbay_core::secret::Secret;
+use patchbay_core::signing::generate_secret;
+
+use super::settings::Settings;
+
+pub const DEMO_APP: &str = "demo";
+
+pub struct Seeded {
+    pub app: App,
+    pub webhook: Webhook,
+    pub key: String,
+}
+
+/// # Errors
+/// The store fails.
+pub async fn seed(backends: &Backends, addr: SocketAddr, settings: &Settings) -> Result<Seeded, StoreError> {
+    let store = &backends.store;
+    let app = match store.get_app(DEMO_APP).await? {
+        Some(app) => app,
+        None => {
+            let app = App {
+                id: DEMO_APP.to_owned(),
+                name: "demo-game".to_owned(),
+                display_name: "Demo Game".to_owned(),
+                app_secret: Secret::random_alphanumeric(40),
+                created_at: Utc::now(),
+            };
+            store.create_app(&app).await?;
+            app
+        }
+    };
+    let url = format!("http://{addr}/dev/receiver?event={{{{event.name}}}}");
+    let existing = store.list_webhooks(DEMO_APP).await?;
+    let webhook = match existing.into_iter().find(|w| w.spec.url == url) {
+        Some(w) => w,
+        None => {
+            let now = Utc::now();
+            let webhook = Webhook {
+                id: random_id("wh"),
+                app_id: DEMO_APP.to_owned(),
+                spec: WebhookSpec {
+                    events: EventName::ALL.to_vec(),
+                    method: WebhookMethod::Post,
+                    url,
+                    headers: [("X-Demo-App".to_owned(), "{{app.display_name}}".to_owned())].into_iter().collect(),
+                    format: PayloadFormat::Json,
+                    payload: serde_json::json!({
+                        "text": "{{app.display_name}} {{version.label}}: {{event.name}}",
+                        "changes": "{{version.changes}}",
+                        "size": "{{version.humanized_content_size}}",
+                    }),
+                },
+                enabled: true,
+                secrets: SigningSecrets::new(generate_secret()),
+                disabled_reason: None,
+                disabled_at: None,
+                failing_since: None,
+                created_at: now,
+                updated_at: now,
+            };
+            store.create_webhook(&webhook).await?;
+            webhook
+        }
+    };
+    let keys = backends.keys.as_ref().ok_or_else(|| StoreError::Unavailable("no key store".into()))?;
+    let key = match settings.demo_key() {
+        Some(k) if keys.get_key(&k).await?.is_some() => k,
+        _ => {
+            let key = LicenseKey {
+                key: license_key(),
+                app_id: DEMO_APP.to_owned(),
+                key_secret: Secret::random_alphanumeric(32),
+                collection_id: Some("demo".to_owned()),
+                registrations: 0,
+                blocked: false,
+                created_at: Utc::now(),
+            };
+            keys.create_keys(std::slice::from_ref(&key)).await?;
+            if let Err(e) = settings.remember_demo_key(&key.key) {
+                tracing::warn!(error = %e, "could not remember the demo key");
+            }
+            key.key
+        }
+    };
+    Ok(Seeded { app, webhook, key })
+}
+
+/// The commands to try, with this run's real values. Printed for a person at a terminal.
+pub fn print_instructions(seeded: &Seeded, settings: &Settings, addr: SocketAddr) {
+    let base = format!("http://{addr}");
+    let token = settings.admin_token.expose();
+    let ingest = settings.ingest_secret.expose();
+    let lines = [
+        String::new(),
+        "Demo ready. In another terminal:".to_owned(),
+        String::new(),
+        "  # 1. post a signed version_published event for the demo app".to_owned(),
+        format!(
+            "  PATCHBAY_API={base} PATCHBAY_INGEST_SECRET={ingest} cargo run --release --bin patchbay -- events send --demo --app {}",
+            seeded.app.id
+        ),
+        String::new(),
+        "  # 2. see the delivery and its attempts (and what the built-in receiver got)".to_owned(),
+        format!("  curl -s -H 'Authorization: Bearer {token}' {base}/v1/webhooks/{}/deliveries", seeded.webhook.id),
+        format!("  curl -s {base}/dev/receiver"),
+        String::new(),
+        "  # 3. check the demo license key (200 = valid; again without app_secret = 400)".to_owned(),
+        format!("  curl -s '{base}/v2/keys/{}?app_secret={}'", seeded.key, seeded.app.app_secret.expose()),
+        String::new(),
+        format!("  admin token: PATCHBAY_ADMIN_TOKEN={token}"),
+        format!("  webhook {} signs with {}", seeded.webhook.id, seeded.webhook.secrets.current.expose()),
+        String::new(),
+    ];
+    // User-facing output, not a log line.
+    println!("{}", lines.join("\n"));
+}
