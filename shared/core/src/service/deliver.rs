@@ -280,6 +280,13 @@ fn attempt_record(delivery_id: &str, number: u32, tried: &Tried, retention: Dura
 
 /// The first 4 KiB, cut on a character boundary.
 fn kept_body(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(KEPT_BODY_BYTES)]).into_owned();
-    text
+    let mut kept = &body[..body.len().min(KEPT_BODY_BYTES)];
+    // A character the cut split in two leaves an incomplete sequence at the very end: drop it
+    // rather than decode it to U+FFFD (which would also push the text past 4 KiB).
+    if let Some(last) = kept.utf8_chunks().last()
+        && std::str::from_utf8(last.invalid()).is_err_and(|e| e.error_len().is_none())
+    {
+        kept = &kept[..kept.len() - last.invalid().len()];
+    }
+    String::from_utf8_lossy(kept).into_owned()
 }
