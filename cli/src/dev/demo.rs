@@ -108,7 +108,7 @@ pub fn print_instructions(seeded: &Seeded, settings: &Settings, addr: SocketAddr
         String::new(),
         "  # 1. post a signed version_published event for the demo app".to_owned(),
         format!(
-            "  PATCHBAY_API={base} PATCHBAY_INGEST_SECRET={ingest} cargo run --release --bin patchbay -- events send --demo --app {}",
+            "  PATCHBAY_API={base} PATCHBAY_INGEST_SECRET={ingest} cargo run -q -p patchbay -- events send --demo --app {}",
             seeded.app.id
         ),
         String::new(),
