@@ -101,11 +101,15 @@ impl Db {
             Connection::open(path)
         }
         .map_err(StoreError::unavailable)?;
-        // WAL + NORMAL: durable across a process kill (the WAL is fsynced at checkpoints and
-        // survives the process), and fast enough for a local worker.
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;",
-        )
+        // WAL + NORMAL: durable across a process kill (the WAL is in the file system, not in
+        // the process), and fast enough for a local worker. One process owns the file, so an
+        // exclusive lock taken once saves two fcntl calls per transaction (a third of the
+        // local pipeline's kernel time before this).
+        let locking = if path == ":memory:" { "NORMAL" } else { "EXCLUSIVE" };
+        conn.execute_batch(&format!(
+            "PRAGMA locking_mode = {locking}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA busy_timeout = 5000;"
+        ))
         .map_err(StoreError::unavailable)?;
         conn.execute_batch(SCHEMA).map_err(StoreError::unavailable)?;
         Ok(Arc::new(Db { conn: Mutex::new(conn) }))

@@ -185,7 +185,8 @@ impl Queue for SqliteQueue {
     async fn delete(&self, receipt_handle: &str) -> QueueResult<()> {
         let conn = self.db.lock();
         // Like SQS, deleting an already-deleted message succeeds: deletes are retried.
-        conn.execute("DELETE FROM queue WHERE receipt = ?1", [receipt_handle])
+        conn.prepare_cached("DELETE FROM queue WHERE receipt = ?1")
+            .and_then(|mut stmt| stmt.execute([receipt_handle]))
             .map_err(queue_err)?;
         Ok(())
     }

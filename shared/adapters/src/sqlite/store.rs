@@ -58,10 +58,7 @@ impl AppStore for SqliteStore {
 
     async fn get_app(&self, id: &str) -> StoreResult<Option<App>> {
         let conn = self.db.lock();
-        let doc: Option<String> = conn
-            .query_row("SELECT doc FROM apps WHERE id = ?1", [id], |r| r.get(0))
-            .optional()
-            .map_err(db_err)?;
+        let doc = doc_by_id(&conn, "SELECT doc FROM apps WHERE id = ?1", id)?;
         doc.as_deref().map(from_doc).transpose()
     }
 
@@ -116,10 +113,7 @@ impl WebhookStore for SqliteStore {
 
     async fn get_webhook(&self, id: &str) -> StoreResult<Option<Webhook>> {
         let conn = self.db.lock();
-        let doc: Option<String> = conn
-            .query_row("SELECT doc FROM webhooks WHERE id = ?1", [id], |r| r.get(0))
-            .optional()
-            .map_err(db_err)?;
+        let doc = doc_by_id(&conn, "SELECT doc FROM webhooks WHERE id = ?1", id)?;
         doc.as_deref().map(from_doc).transpose()
     }
 
@@ -153,6 +147,13 @@ impl WebhookStore for SqliteStore {
         }
         Ok(())
     }
+}
+
+/// A record's JSON by primary key, through the statement cache (these reads are the hot path
+/// of every delivery).
+fn doc_by_id(conn: &rusqlite::Connection, sql: &str, id: &str) -> StoreResult<Option<String>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db_err)?;
+    stmt.query_row([id], |r| r.get(0)).optional().map_err(db_err)
 }
 
 fn insert_delivery(conn: &rusqlite::Connection, d: &Delivery) -> StoreResult<bool> {
@@ -196,10 +197,7 @@ impl EventStore for SqliteStore {
 
     async fn get_event(&self, id: &str) -> StoreResult<Option<StoredEvent>> {
         let conn = self.db.lock();
-        let doc: Option<String> = conn
-            .query_row("SELECT doc FROM events WHERE id = ?1", [id], |r| r.get(0))
-            .optional()
-            .map_err(db_err)?;
+        let doc = doc_by_id(&conn, "SELECT doc FROM events WHERE id = ?1", id)?;
         doc.as_deref().map(from_doc).transpose()
     }
 
@@ -240,10 +238,7 @@ impl EventStore for SqliteStore {
     ) -> StoreResult<()> {
         let mut conn = self.db.lock();
         let tx = conn.transaction().map_err(db_err)?;
-        let doc: Option<String> = tx
-            .query_row("SELECT doc FROM events WHERE id = ?1", [id], |r| r.get(0))
-            .optional()
-            .map_err(db_err)?;
+        let doc = doc_by_id(&tx, "SELECT doc FROM events WHERE id = ?1", id)?;
         let Some(doc) = doc else {
             return Err(StoreError::NotFound(format!("event {id}")));
         };
@@ -287,20 +282,16 @@ impl DeliveryStore for SqliteStore {
 
     async fn get_delivery(&self, id: &str) -> StoreResult<Option<Delivery>> {
         let conn = self.db.lock();
-        let doc: Option<String> = conn
-            .query_row("SELECT doc FROM deliveries WHERE id = ?1", [id], |r| r.get(0))
-            .optional()
-            .map_err(db_err)?;
+        let doc = doc_by_id(&conn, "SELECT doc FROM deliveries WHERE id = ?1", id)?;
         doc.as_deref().map(from_doc).transpose()
     }
 
     async fn update_delivery(&self, delivery: &Delivery) -> StoreResult<()> {
         let conn = self.db.lock();
+        let doc = to_doc(delivery)?;
         let changed = conn
-            .execute(
-                "UPDATE deliveries SET status = ?2, doc = ?3 WHERE id = ?1",
-                params![delivery.id, delivery.status.as_str(), to_doc(delivery)?],
-            )
+            .prepare_cached("UPDATE deliveries SET status = ?2, doc = ?3 WHERE id = ?1")
+            .and_then(|mut stmt| stmt.execute(params![delivery.id, delivery.status.as_str(), doc]))
             .map_err(db_err)?;
         if changed == 0 {
             return Err(StoreError::NotFound(format!("delivery {}", delivery.id)));
@@ -312,10 +303,7 @@ impl DeliveryStore for SqliteStore {
         let mut conn = self.db.lock();
         let tx = conn.transaction().map_err(db_err)?;
         for id in ids {
-            let doc: Option<String> = tx
-                .query_row("SELECT doc FROM deliveries WHERE id = ?1", [id], |r| r.get(0))
-                .optional()
-                .map_err(db_err)?;
+            let doc = doc_by_id(&tx, "SELECT doc FROM deliveries WHERE id = ?1", id)?;
             let Some(doc) = doc else { continue };
             let mut delivery: Delivery = from_doc(&doc)?;
             delivery.enqueued = true;
@@ -375,15 +363,11 @@ impl DeliveryStore for SqliteStore {
 
     async fn record_attempt(&self, attempt: &Attempt) -> StoreResult<()> {
         let conn = self.db.lock();
-        conn.execute(
-            "INSERT INTO attempts (delivery_id, number, expires_at, doc) VALUES (?1, ?2, ?3, ?4)",
-            params![
-                attempt.delivery_id,
-                attempt.number,
-                attempt.expires_at.timestamp(),
-                to_doc(attempt)?
-            ],
-        )
+        let doc = to_doc(attempt)?;
+        conn.prepare_cached("INSERT INTO attempts (delivery_id, number, expires_at, doc) VALUES (?1, ?2, ?3, ?4)")
+            .and_then(|mut stmt| {
+                stmt.execute(params![attempt.delivery_id, attempt.number, attempt.expires_at.timestamp(), doc])
+            })
         .map(|_| ())
         .map_err(|e| {
             if is_unique_violation(&e) {
