@@ -69,9 +69,11 @@ fn invalid(name: &'static str, problem: impl std::fmt::Display) -> ConfigError {
     ConfigError::Invalid { name, problem: problem.to_string() }
 }
 
+type Lookup<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
+
 /// Reads variables through a lookup function, so tests need not touch the process environment.
 pub struct Env<'a> {
-    lookup: Box<dyn Fn(&str) -> Option<String> + 'a>,
+    lookup: Lookup<'a>,
 }
 
 impl<'a> Env<'a> {
