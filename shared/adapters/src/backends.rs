@@ -7,6 +7,7 @@ use patchbay_core::config::StoreConfig;
 use patchbay_core::ports::{KeyStore, Queue, Store, StoreError};
 
 use crate::dynamo::{DynamoKeyStore, DynamoStore};
+#[cfg(feature = "sqlite")]
 use crate::sqlite::{Db, SqliteKeyStore, SqliteQueue, SqliteStore};
 use crate::sqs::SqsQueue;
 
@@ -20,8 +21,6 @@ pub struct Backends {
     pub keys: Option<Arc<dyn KeyStore>>,
     /// Present when the configuration names a queue (always for SQLite).
     pub queue: Option<Arc<dyn Queue>>,
-    /// The SQLite queue itself, for the local runtime's status output.
-    pub local_queue: Option<SqliteQueue>,
 }
 
 impl Backends {
@@ -29,16 +28,20 @@ impl Backends {
     /// The SQLite file cannot be opened.
     pub async fn from_config(config: &StoreConfig) -> Result<Backends, StoreError> {
         match config {
+            #[cfg(feature = "sqlite")]
             StoreConfig::Sqlite(path) => {
                 let db = Db::open(path)?;
                 let queue = SqliteQueue::new(db.clone(), Some(LOCAL_MAX_RECEIVE_COUNT));
                 Ok(Backends {
                     store: Arc::new(SqliteStore::new(db.clone())),
                     keys: Some(Arc::new(SqliteKeyStore::new(db))),
-                    queue: Some(Arc::new(queue.clone())),
-                    local_queue: Some(queue),
+                    queue: Some(Arc::new(queue)),
                 })
             }
+            #[cfg(not(feature = "sqlite"))]
+            StoreConfig::Sqlite(_) => Err(StoreError::Unavailable(
+                "this build has no SQLite support (the Lambda functions run on PATCHBAY_STORE=aws)".to_owned(),
+            )),
             StoreConfig::Aws { table, keys_table, queue_url } => {
                 let sdk = crate::aws::aws_config().await;
                 let dynamo = crate::aws::dynamodb_client(&sdk);
@@ -50,7 +53,6 @@ impl Backends {
                     queue: queue_url.as_ref().map(|url| {
                         Arc::new(SqsQueue::new(crate::aws::sqs_client(&sdk), url.clone())) as Arc<dyn Queue>
                     }),
-                    local_queue: None,
                 })
             }
         }
@@ -76,6 +78,7 @@ pub mod testing {
     ///
     /// # Panics
     /// The file cannot be created.
+    #[cfg(feature = "sqlite")]
     pub async fn sqlite() -> Backends {
         let path = std::env::temp_dir().join(format!("{}.db", unique_name("patchbay-test")));
         #[allow(clippy::expect_used)]

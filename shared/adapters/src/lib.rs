@@ -6,5 +6,6 @@ pub mod aws;
 pub mod backends;
 pub mod dynamo;
 pub mod sender;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod sqs;

@@ -78,7 +78,6 @@ impl Harness {
             store: backends.store.clone(),
             keys: backends.keys.clone(),
             queue: Some(queue),
-            local_queue: backends.local_queue.clone(),
         };
         let mut harness = Harness::build(&wrapped, real.clone());
         harness.queue = real;
