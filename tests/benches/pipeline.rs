@@ -187,7 +187,7 @@ async fn main() {
     println!("| local delivery pipeline (ingest → SQLite queue → worker → 200 receiver) | {p:.0} deliveries/s | goal ≥ 2000/s |");
     println!("| bare reqwest POST loop, {CONCURRENCY} concurrent, same receiver | {b:.0} requests/s | baseline |");
     println!("| pipeline / bare | {:.2} | goal ≥ 0.5 |", p / b);
-    for fan in [1, 10, 100] {
+    for fan in [1, 5, 10, 100] {
         let events = if fan == 100 { 30 } else { 300 };
         let rounds: Vec<f64> = {
             let mut v = Vec::new();
