@@ -175,6 +175,8 @@ async fn management_api_refuses_bad_requests_with_one_error_shape() {
         (Method::GET, format!("/v1/webhooks/{webhook_id}/deliveries?cursor=zz"), None, 400, "bad_request"),
         (Method::POST, format!("/v1/webhooks/{webhook_id}/replay?since=yesterday"), None, 422, "invalid_field"),
         (Method::GET, "/v1/nothing-here".into(), None, 404, "no_route"),
+        (Method::GET, "/v1/webhooks/%FF%FE".into(), None, 400, "bad_request"),
+        (Method::POST, "/v1/keys/%C3%28/block".into(), None, 400, "bad_request"),
     ];
     for (method, path, body, status, code) in cases {
         let (got, answer) = dev.admin(method.clone(), &path, body).await;

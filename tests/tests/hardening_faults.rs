@@ -440,6 +440,8 @@ async fn ingest_survives_a_store_fault_at_every_call() {
         assert_eq!(h.faulty.fail_at.load(Ordering::SeqCst), HEALTHY, "{context}: the fault did not fire");
 
         let (final_status, conflicts) = retry_until_done(&h, &id, &app_id, &context).await;
+        // A failed request gives its lease back, so the very next retry finishes.
+        assert_eq!(conflicts, 0, "{context}: the failed request kept its lease");
         eprintln!("ingest, fault at {n} ({}): {status}, then {conflicts} x 409, then {final_status}", clean[n]);
         let queued = h.drain_queue().await;
         h.assert_ingested(&id, &webhooks, &queued, &context).await;
@@ -496,6 +498,8 @@ async fn resumed_ingest_survives_a_store_fault_at_every_call() {
         assert!(status >= 500 || status == 409, "{context}: the failure was not visible: {status} {body}");
         assert_eq!(h.faulty.fail_at.load(Ordering::SeqCst), HEALTHY, "{context}: the fault did not fire");
         let (final_status, conflicts) = retry_until_done(&h, &id, &app_id, &context).await;
+        // A failed request gives its lease back, so the very next retry finishes.
+        assert_eq!(conflicts, 0, "{context}: the failed request kept its lease");
         eprintln!("resume, fault at {n} ({}): {status}, then {conflicts} x 409, then {final_status}", clean[n]);
         let queued = h.drain_queue().await;
         h.assert_ingested(&id, &webhooks, &queued, &context).await;

@@ -134,7 +134,7 @@ pub enum PayloadFormat {
 }
 
 /// The part of a webhook a studio writes: what to send, where, and how.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhookSpec {
     pub events: Vec<EventName>,
     pub method: WebhookMethod,
@@ -145,6 +145,21 @@ pub struct WebhookSpec {
     pub format: PayloadFormat,
     #[serde(default = "empty_object")]
     pub payload: serde_json::Value,
+}
+
+/// Header values often hold a studio's own credentials (`Authorization: Bearer …`): `Debug`
+/// shows their names only.
+impl fmt::Debug for WebhookSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookSpec")
+            .field("events", &self.events)
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("format", &self.format)
+            .field("payload", &self.payload)
+            .finish()
+    }
 }
 
 fn empty_object() -> serde_json::Value {

@@ -11,7 +11,7 @@ use axum::{Json, Router, middleware};
 
 use super::KeysApi;
 use super::auth::require_admin;
-use super::extract::{ApiJson, query_param};
+use super::extract::{ApiJson, ApiPath, query_param};
 use crate::error::ApiError;
 use crate::secret::Secret;
 use crate::service::key_admin::{GenerateKeys, ImportKeys};
@@ -60,24 +60,24 @@ async fn check_key(State(api): State<Arc<KeysApi>>, key: Result<Path<String>, Pa
     }
 }
 
-async fn generate(State(api): State<Arc<KeysApi>>, Path(app_id): Path<String>, ApiJson(req): ApiJson<GenerateKeys>) -> Result<Response, ApiError> {
+async fn generate(State(api): State<Arc<KeysApi>>, ApiPath(app_id): ApiPath, ApiJson(req): ApiJson<GenerateKeys>) -> Result<Response, ApiError> {
     let keys = api.admin.generate(&app_id, req).await?;
     Ok((StatusCode::CREATED, Json(keys)).into_response())
 }
 
-async fn import(State(api): State<Arc<KeysApi>>, Path(app_id): Path<String>, ApiJson(req): ApiJson<ImportKeys>) -> Result<Response, ApiError> {
+async fn import(State(api): State<Arc<KeysApi>>, ApiPath(app_id): ApiPath, ApiJson(req): ApiJson<ImportKeys>) -> Result<Response, ApiError> {
     let result = api.admin.import(&app_id, req).await?;
     Ok(Json(result).into_response())
 }
 
-async fn show(State(api): State<Arc<KeysApi>>, Path(key): Path<String>) -> Result<Response, ApiError> {
+async fn show(State(api): State<Arc<KeysApi>>, ApiPath(key): ApiPath) -> Result<Response, ApiError> {
     Ok(Json(api.admin.get(&key).await?).into_response())
 }
 
-async fn block(State(api): State<Arc<KeysApi>>, Path(key): Path<String>) -> Result<Response, ApiError> {
+async fn block(State(api): State<Arc<KeysApi>>, ApiPath(key): ApiPath) -> Result<Response, ApiError> {
     Ok(Json(api.admin.set_blocked(&key, true).await?).into_response())
 }
 
-async fn unblock(State(api): State<Arc<KeysApi>>, Path(key): Path<String>) -> Result<Response, ApiError> {
+async fn unblock(State(api): State<Arc<KeysApi>>, ApiPath(key): ApiPath) -> Result<Response, ApiError> {
     Ok(Json(api.admin.set_blocked(&key, false).await?).into_response())
 }

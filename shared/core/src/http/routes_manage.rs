@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -10,7 +10,7 @@ use axum::{Json, Router, middleware};
 
 use super::IngestApi;
 use super::auth::require_admin;
-use super::extract::{ApiJson, query_param};
+use super::extract::{ApiJson, ApiPath, query_param};
 use crate::error::ApiError;
 use crate::secret::Secret;
 use crate::service::manage::{CreateApp, CreateWebhook, PatchWebhook, TestRequest};
@@ -49,52 +49,52 @@ async fn create_app(State(api): Api, ApiJson(req): ApiJson<CreateApp>) -> Answer
     Ok(created(api.manage.create_app(req).await?))
 }
 
-async fn get_app(State(api): Api, Path(app_id): Path<String>) -> Answer {
+async fn get_app(State(api): Api, ApiPath(app_id): ApiPath) -> Answer {
     Ok(ok(api.manage.get_app(&app_id).await?))
 }
 
-async fn rotate_app_secret(State(api): Api, Path(app_id): Path<String>) -> Answer {
+async fn rotate_app_secret(State(api): Api, ApiPath(app_id): ApiPath) -> Answer {
     Ok(ok(api.manage.rotate_app_secret(&app_id).await?))
 }
 
-async fn create_webhook(State(api): Api, Path(app_id): Path<String>, ApiJson(req): ApiJson<CreateWebhook>) -> Answer {
+async fn create_webhook(State(api): Api, ApiPath(app_id): ApiPath, ApiJson(req): ApiJson<CreateWebhook>) -> Answer {
     Ok(created(api.manage.create_webhook(&app_id, req).await?))
 }
 
-async fn list_webhooks(State(api): Api, Path(app_id): Path<String>) -> Answer {
+async fn list_webhooks(State(api): Api, ApiPath(app_id): ApiPath) -> Answer {
     Ok(ok(serde_json::json!({ "webhooks": api.manage.list_webhooks(&app_id).await? })))
 }
 
-async fn get_webhook(State(api): Api, Path(id): Path<String>) -> Answer {
+async fn get_webhook(State(api): Api, ApiPath(id): ApiPath) -> Answer {
     Ok(ok(api.manage.get_webhook(&id).await?))
 }
 
-async fn patch_webhook(State(api): Api, Path(id): Path<String>, ApiJson(req): ApiJson<PatchWebhook>) -> Answer {
+async fn patch_webhook(State(api): Api, ApiPath(id): ApiPath, ApiJson(req): ApiJson<PatchWebhook>) -> Answer {
     Ok(ok(api.manage.patch_webhook(&id, req).await?))
 }
 
-async fn delete_webhook(State(api): Api, Path(id): Path<String>) -> Answer {
+async fn delete_webhook(State(api): Api, ApiPath(id): ApiPath) -> Answer {
     api.manage.delete_webhook(&id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn enable(State(api): Api, Path(id): Path<String>) -> Answer {
+async fn enable(State(api): Api, ApiPath(id): ApiPath) -> Answer {
     Ok(ok(api.manage.set_webhook_enabled(&id, true).await?))
 }
 
-async fn disable(State(api): Api, Path(id): Path<String>) -> Answer {
+async fn disable(State(api): Api, ApiPath(id): ApiPath) -> Answer {
     Ok(ok(api.manage.set_webhook_enabled(&id, false).await?))
 }
 
-async fn rotate_webhook_secret(State(api): Api, Path(id): Path<String>) -> Answer {
+async fn rotate_webhook_secret(State(api): Api, ApiPath(id): ApiPath) -> Answer {
     Ok(ok(api.manage.rotate_webhook_secret(&id).await?))
 }
 
-async fn test_webhook(State(api): Api, Path(id): Path<String>, ApiJson(req): ApiJson<TestRequest>) -> Answer {
+async fn test_webhook(State(api): Api, ApiPath(id): ApiPath, ApiJson(req): ApiJson<TestRequest>) -> Answer {
     Ok(ok(api.manage.test_webhook(&id, req).await?))
 }
 
-async fn list_deliveries(State(api): Api, Path(id): Path<String>, uri: Uri) -> Answer {
+async fn list_deliveries(State(api): Api, ApiPath(id): ApiPath, uri: Uri) -> Answer {
     let query = uri.query();
     let limit = match query_param(query, "limit") {
         None => None,
@@ -107,15 +107,15 @@ async fn list_deliveries(State(api): Api, Path(id): Path<String>, uri: Uri) -> A
     Ok(ok(page))
 }
 
-async fn get_delivery(State(api): Api, Path(id): Path<String>) -> Answer {
+async fn get_delivery(State(api): Api, ApiPath(id): ApiPath) -> Answer {
     Ok(ok(api.manage.get_delivery(&id).await?))
 }
 
-async fn redeliver(State(api): Api, Path(id): Path<String>) -> Answer {
+async fn redeliver(State(api): Api, ApiPath(id): ApiPath) -> Answer {
     Ok((StatusCode::ACCEPTED, Json(api.manage.redeliver(&id).await?)).into_response())
 }
 
-async fn replay(State(api): Api, Path(id): Path<String>, uri: Uri) -> Answer {
+async fn replay(State(api): Api, ApiPath(id): ApiPath, uri: Uri) -> Answer {
     let query = uri.query();
     let replayed = api
         .manage

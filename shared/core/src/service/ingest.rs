@@ -94,8 +94,14 @@ impl Ingest {
             EventCreation::Created => {
                 // Deliveries written with the event may be missing if the adapter had to split
                 // a very large fan-out; re-ensuring is idempotent.
-                self.store.ensure_deliveries(&deliveries).await?;
-                self.finish(&stored, &deliveries).await?;
+                let fanned_out = match self.store.ensure_deliveries(&deliveries).await {
+                    Ok(_) => self.finish(&stored, &deliveries).await,
+                    Err(err) => Err(err.into()),
+                };
+                if let Err(err) = fanned_out {
+                    self.release(&stored).await;
+                    return Err(err);
+                }
                 tracing::info!(event_id, app_id = %stored.app_id, event = %stored.name, deliveries = deliveries.len(), "event accepted");
                 Ok(IngestOutcome::Accepted(response(&stored)))
             }
@@ -118,6 +124,14 @@ impl Ingest {
         let mut taken = existing.clone();
         taken.lease_until = now + LEASE;
         self.store.renew_event_lease(&existing.id, existing.lease_until, taken.lease_until).await?;
+        if let Err(err) = self.complete_resumed(&existing, &taken).await {
+            self.release(&taken).await;
+            return Err(err);
+        }
+        Ok(IngestOutcome::Duplicate(response(&existing)))
+    }
+
+    async fn complete_resumed(&self, existing: &StoredEvent, taken: &StoredEvent) -> Result<(), ApiError> {
         let deliveries: Vec<Delivery> = existing
             .deliveries
             .iter()
@@ -131,24 +145,25 @@ impl Ingest {
                 _ => pending.push(d.clone()),
             }
         }
-        self.finish(&taken, &pending).await?;
+        self.finish(taken, &pending).await?;
         tracing::info!(event_id = %existing.id, resumed = pending.len(), "event ingestion resumed");
-        Ok(IngestOutcome::Duplicate(response(&existing)))
+        Ok(())
     }
 
-    /// Enqueue, flag, complete. On a queue failure, give the lease back so a retry can start
-    /// at once instead of waiting for it to lapse.
+    /// Give the lease back after a failure, so the pipeline's retry can finish the job at once
+    /// instead of waiting for the lease to lapse. Best effort: if the store is down, the lease
+    /// lapses on its own.
+    async fn release(&self, event: &StoredEvent) {
+        let released = Utc::now() - TimeDelta::milliseconds(1);
+        if let Err(err) = self.store.renew_event_lease(&event.id, event.lease_until, released).await {
+            tracing::warn!(event_id = %event.id, error = %err, "could not release lease; a retry waits for it to lapse");
+        }
+    }
+
+    /// Enqueue, flag, complete. The caller releases the lease if any step fails.
     async fn finish(&self, event: &StoredEvent, deliveries: &[Delivery]) -> Result<(), ApiError> {
         let messages: Vec<_> = deliveries.iter().map(|d| DeliveryMessage::outgoing(&d.id)).collect();
-        if let Err(err) = self.queue.send(&messages).await {
-            let released = Utc::now() - TimeDelta::milliseconds(1);
-            if let Err(release_err) =
-                self.store.renew_event_lease(&event.id, event.lease_until, released).await
-            {
-                tracing::warn!(event_id = %event.id, error = %release_err, "could not release lease; a retry waits for it to lapse");
-            }
-            return Err(err.into());
-        }
+        self.queue.send(&messages).await?;
         let ids: Vec<String> = deliveries.iter().map(|d| d.id.clone()).collect();
         self.store.mark_enqueued(&ids).await?;
         self.store.set_event_state(&event.id, EventState::Complete, Utc::now()).await?;
