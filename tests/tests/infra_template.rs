@@ -68,6 +68,7 @@ const SAMPLE_ADMIN_TOKEN: &str = "0123456789abcdef0123";
 const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/v1/events", "IngestFunction"),
     ("POST", "/v1/apps", "IngestFunction"),
+    ("GET", "/v1/apps/app_1", "IngestFunction"),
     ("POST", "/v1/apps/app_1/rotate-secret", "IngestFunction"),
     ("POST", "/v1/apps/app_1/webhooks", "IngestFunction"),
     ("GET", "/v1/apps/app_1/webhooks", "IngestFunction"),
