@@ -86,29 +86,29 @@ impl KeyStore for SqliteKeyStore {
 
     async fn check_key(&self, key: &str, app_id: &str, register: bool) -> StoreResult<KeyCheck> {
         let conn = self.db.lock();
-        let increment = i64::from(register);
+        // A verification (no registration) only reads: it must not take SQLite's write lock or
+        // append to the WAL. Both statements are prepared once per connection.
+        let sql = if register {
+            "UPDATE license_keys SET registrations = registrations + 1
+             WHERE key = ?1 AND app_id = ?2 AND blocked = 0
+             RETURNING key, app_id, key_secret, collection_id, registrations, blocked, created_at"
+        } else {
+            "SELECT key, app_id, key_secret, collection_id, registrations, blocked, created_at
+             FROM license_keys WHERE key = ?1 AND app_id = ?2 AND blocked = 0"
+        };
         let valid = conn
-            .query_row(
-                &format!(
-                    "UPDATE license_keys SET registrations = registrations + ?3
-                     WHERE key = ?1 AND app_id = ?2 AND blocked = 0 RETURNING {COLUMNS}"
-                ),
-                params![key, app_id, increment],
-                read_key,
-            )
-            .optional()
+            .prepare_cached(sql)
+            .and_then(|mut stmt| stmt.query_row(params![key, app_id], read_key).optional())
             .map_err(db_err)?;
         if let Some(k) = valid {
             return Ok(KeyCheck::Valid(k));
         }
         // Only the failure path needs a second look, to say why.
         let found = conn
-            .query_row(
-                "SELECT app_id, blocked FROM license_keys WHERE key = ?1",
-                [key],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)),
-            )
-            .optional()
+            .prepare_cached("SELECT app_id, blocked FROM license_keys WHERE key = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row([key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?))).optional()
+            })
             .map_err(db_err)?;
         Ok(match found {
             None => KeyCheck::NotFound,
