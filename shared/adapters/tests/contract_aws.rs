@@ -40,8 +40,10 @@ async fn queue() -> Option<SqsQueue> {
     Some(SqsQueue::new(client, url))
 }
 
+// moto's UpdateItem is not atomic under concurrency (real DynamoDB's ADD is): see `Counting`.
 patchbay_contract::adapter_contract!(
     main: main_store(),
     keys: key_store(),
     queue: queue(),
+    counting: patchbay_contract::Counting::MayLoseUpdates,
 );
