@@ -7,7 +7,6 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -405,30 +404,6 @@ impl<'a> From<&'a patchbay_core::model::LicenseKey> for LicenseKeyView<'a> {
             k.created_at,
         )
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fifty_concurrent_registrations_add_fifty() {
-    let Some(keys) = key_store("fifty_concurrent_registrations_add_fifty").await else { return };
-    let keys = Arc::new(keys);
-    let key = sample_key("app_n");
-    keys.create_keys(std::slice::from_ref(&key)).await.unwrap();
-    let tasks: Vec<_> = (0..50)
-        .map(|_| {
-            let (keys, k) = (keys.clone(), key.key.clone());
-            tokio::spawn(async move { keys.check_key(&k, "app_n", true).await.unwrap() })
-        })
-        .collect();
-    let mut counts = Vec::new();
-    for task in tasks {
-        match task.await.unwrap() {
-            KeyCheck::Valid(k) => counts.push(k.registrations),
-            other => panic!("{other:?}"),
-        }
-    }
-    counts.sort_unstable();
-    assert_eq!(counts, (1..=50).collect::<Vec<u64>>());
-    assert_eq!(keys.get_key(&key.key).await.unwrap().unwrap().registrations, 50);
 }
 
 async fn queue(test: &str, dlq: Option<(&str, u32)>) -> Option<(SqsQueue, aws_sdk_sqs::Client)> {
