@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use patchbay_adapters::assemble;
+use patchbay_adapters::assemble::{self, InitError};
 use patchbay_adapters::backends::Backends;
 use patchbay_core::config::DeliverConfig;
 use patchbay_core::ports::Queue;
@@ -15,14 +15,6 @@ use patchbay_core::service::worker::process_batch;
 pub struct Handler {
     pub deliverer: Arc<Deliverer>,
     pub queue: Arc<dyn Queue>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum InitError {
-    #[error(transparent)]
-    Store(#[from] patchbay_core::ports::StoreError),
-    #[error(transparent)]
-    Assemble(#[from] assemble::AssembleError),
 }
 
 impl Handler {

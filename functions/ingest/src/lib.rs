@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use patchbay_adapters::assemble::{self, AssembleError};
+use patchbay_adapters::assemble::{self, InitError};
 use patchbay_adapters::backends::Backends;
 use patchbay_core::config::{IngestConfig, SendConfig};
 use patchbay_core::retry::RetrySchedule;
@@ -13,14 +13,6 @@ use patchbay_core::retry::RetrySchedule;
 const NO_AUTO_DISABLE: std::time::Duration = std::time::Duration::from_secs(u64::MAX / 4);
 
 const TEST_SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
-
-#[derive(Debug, thiserror::Error)]
-pub enum InitError {
-    #[error(transparent)]
-    Store(#[from] patchbay_core::ports::StoreError),
-    #[error(transparent)]
-    Assemble(#[from] AssembleError),
-}
 
 /// Build the router once per sandbox: SDK clients, the HTTP sender and the services.
 ///

@@ -3,17 +3,9 @@
 
 use std::sync::Arc;
 
-use patchbay_adapters::assemble::{self, AssembleError};
+use patchbay_adapters::assemble::{self, InitError};
 use patchbay_adapters::backends::Backends;
 use patchbay_core::config::LicenseCheckConfig;
-
-#[derive(Debug, thiserror::Error)]
-pub enum InitError {
-    #[error(transparent)]
-    Store(#[from] patchbay_core::ports::StoreError),
-    #[error(transparent)]
-    Assemble(#[from] AssembleError),
-}
 
 /// # Errors
 /// The store cannot be opened, or no keys table is configured.

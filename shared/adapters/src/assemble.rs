@@ -28,6 +28,15 @@ pub enum AssembleError {
     Sender(String),
 }
 
+/// Why a function could not start: its store, or a component it needs.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Store(#[from] patchbay_core::ports::StoreError),
+    #[error(transparent)]
+    Assemble(#[from] AssembleError),
+}
+
 /// The SSRF-guarded sender, built once.
 ///
 /// # Errors
