@@ -27,7 +27,8 @@ impl Request {
 #[derive(Default)]
 struct Shared {
     seen: Vec<Request>,
-    /// Statuses to answer, in order; 200 once they run out.
+    /// Statuses to answer, in order; 200 once they run out. `HANG` sleeps past any test
+    /// timeout instead of answering.
     script: VecDeque<u16>,
 }
 
@@ -59,9 +60,18 @@ impl Receiver {
     }
 }
 
+/// A script entry that makes the receiver hang (3 s) instead of answering in time.
+pub const HANG: u16 = 0;
+
 async fn handle(State(shared): State<Arc<Mutex<Shared>>>, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let mut shared = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    shared.seen.push(Request { uri: uri.to_string(), headers, body });
-    let status = shared.script.pop_front().unwrap_or(200);
+    let status = {
+        let mut shared = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        shared.seen.push(Request { uri: uri.to_string(), headers, body });
+        shared.script.pop_front().unwrap_or(200)
+    };
+    if status == HANG {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        return StatusCode::OK;
+    }
     StatusCode::from_u16(status).unwrap_or(StatusCode::OK)
 }

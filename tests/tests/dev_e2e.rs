@@ -228,17 +228,18 @@ async fn sigkill_mid_batch_loses_nothing() {
             .await;
         assert_eq!(status, 201);
     }
+    // 1 000 deliveries (200 events × 5 webhooks), the process SIGKILLed four times while they flow.
     let mut deliveries = Vec::new();
-    for i in 0..40 {
+    for i in 0..200 {
         let (status, body) = dev.post_event(&format!("msg_kill_{i}"), &event("version_published", "app_kill", i)).await;
         assert_eq!(status, 202, "{body}");
         deliveries.extend(body["deliveries"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_owned()));
-        if i % 10 == 9 {
+        if i % 50 == 49 {
             dev.kill();
             dev.restart();
         }
     }
-    assert_eq!(deliveries.len(), 200);
+    assert_eq!(deliveries.len(), 1000);
     for id in &deliveries {
         dev.wait_for_delivery(id, "succeeded", Duration::from_secs(60)).await;
     }
@@ -251,6 +252,37 @@ async fn sigkill_mid_batch_loses_nothing() {
     }
     let duplicates: usize = per_id.values().map(|n| n - 1).sum();
     eprintln!("sigkill: {} deliveries, {} duplicate receipts (same webhook-id)", deliveries.len(), duplicates);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receiver_outage_then_recovery_delivers_everything_on_schedule() {
+    use patchbay_e2e::receiver::HANG;
+    // 1 s timeout, five retries a second apart: an outage of 5xx and hangs, then recovery.
+    let dev = DevServer::start(&[("PATCHBAY_DELIVERY_TIMEOUT", "1s"), ("PATCHBAY_RETRY_SCHEDULE", "1s,1s,1s,1s,1s")]);
+    let outage: Vec<u16> = (0..24).map(|i| if i % 3 == 0 { HANG } else { 503 }).collect();
+    let receiver = Receiver::start(&outage).await;
+    app_and_webhook(&dev, "app_outage", &receiver.url("/hook")).await;
+    let mut deliveries = Vec::new();
+    for i in 0..8 {
+        let (status, body) = dev.post_event(&format!("msg_outage_{i}"), &event("version_published", "app_outage", i)).await;
+        assert_eq!(status, 202, "{body}");
+        deliveries.push(body["deliveries"][0]["id"].as_str().unwrap().to_owned());
+    }
+    for id in &deliveries {
+        let done = dev.wait_for_delivery(id, "succeeded", Duration::from_secs(60)).await;
+        let attempts = done["attempts"].as_array().unwrap();
+        assert!(attempts.len() <= 6, "more attempts than the schedule allows: {done}");
+        for failed in &attempts[..attempts.len() - 1] {
+            assert!(failed["status_code"] == 503 || failed["error"] == "timeout", "{failed}");
+        }
+        // Attempts follow the schedule: about a second apart, never before the delay is up.
+        let times: Vec<chrono::DateTime<chrono::Utc>> =
+            attempts.iter().map(|a| a["at"].as_str().unwrap().parse().unwrap()).collect();
+        for pair in times.windows(2) {
+            assert!((pair[1] - pair[0]).num_milliseconds() >= 700, "retried early: {done}");
+        }
+    }
+    assert!(receiver.seen().len() >= 8 + 24, "the outage was not exercised");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
