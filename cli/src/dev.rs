@@ -63,7 +63,10 @@ async fn serve(args: DevArgs) -> Result<(), String> {
     let settings = settings::Settings::load(&args.data).map_err(|e| e.to_string())?;
     let backends = Backends::from_config(&settings.store).await.map_err(|e| e.to_string())?;
     let StoreConfig::Sqlite(_) = &settings.store else {
-        return Err("patchbay dev runs on the embedded store: set PATCHBAY_STORE=sqlite:PATH or leave it unset".into());
+        return Err(
+            "patchbay dev runs on the embedded store: set PATCHBAY_STORE=sqlite:PATH or leave it unset"
+                .into(),
+        );
     };
 
     let sender = assemble::sender(&settings.send).map_err(|e| e.to_string())?;

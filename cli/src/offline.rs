@@ -145,7 +145,8 @@ pub fn render(args: &RenderArgs) -> ExitCode {
             Err(e) => return fail(2, format!("{}: {}", path.display(), e.message)),
         }
     };
-    let rendered = match template::compile(&webhook.spec).and_then(|c| c.render(&Values::from_event(&event))) {
+    let rendered = match template::compile(&webhook.spec).and_then(|c| c.render(&Values::from_event(&event)))
+    {
         Ok(r) => r,
         Err(e) => return fail(2, e),
     };

@@ -109,12 +109,25 @@ fn in_process_server() -> Server {
     let (listener, router) = runtime.block_on(async {
         let backends = Backends::from_config(&StoreConfig::Sqlite(db)).await.unwrap();
         // Test sends go to a receiver on loopback, which the SSRF guard refuses by default.
-        let send = SendConfig::from_env(&Env::new(|name| (name == ALLOW_CIDRS).then(|| "127.0.0.0/8".to_owned()))).unwrap();
+        let send =
+            SendConfig::from_env(&Env::new(|name| (name == ALLOW_CIDRS).then(|| "127.0.0.0/8".to_owned())))
+                .unwrap();
         let sender = assemble::sender(&send).unwrap();
-        let deliverer =
-            assemble::deliverer(&backends, sender.clone(), RetrySchedule::default(), &send, Duration::from_secs(86_400));
-        let ingest = assemble::ingest_api(&backends, Secret::new(INGEST_SECRET), Secret::new(ADMIN_TOKEN), sender, deliverer)
-            .unwrap();
+        let deliverer = assemble::deliverer(
+            &backends,
+            sender.clone(),
+            RetrySchedule::default(),
+            &send,
+            Duration::from_secs(86_400),
+        );
+        let ingest = assemble::ingest_api(
+            &backends,
+            Secret::new(INGEST_SECRET),
+            Secret::new(ADMIN_TOKEN),
+            sender,
+            deliverer,
+        )
+        .unwrap();
         let keys = assemble::keys_api(&backends, Secret::new(ADMIN_TOKEN)).unwrap();
         let router = patchbay_core::http::ingest_routes(Arc::new(ingest))
             .merge(patchbay_core::http::keys_routes(Arc::new(keys)))
@@ -206,13 +219,27 @@ impl Server {
     }
 
     fn create_app(&self, id: &str) -> Value {
-        self.run(&["apps", "create", "--id", id, "--name", id, "--display-name", "Test Game", "--json"]).ok().json()
+        self.run(&["apps", "create", "--id", id, "--name", id, "--display-name", "Test Game", "--json"])
+            .ok()
+            .json()
     }
 
     fn create_webhook(&self, app: &str, url: &str) -> Value {
-        self.run(&["webhooks", "create", "--app", app, "--event", "version_published", "--method", "POST", "--url", url, "--json"])
-            .ok()
-            .json()
+        self.run(&[
+            "webhooks",
+            "create",
+            "--app",
+            app,
+            "--event",
+            "version_published",
+            "--method",
+            "POST",
+            "--url",
+            url,
+            "--json",
+        ])
+        .ok()
+        .json()
     }
 }
 
@@ -229,7 +256,8 @@ fn lines(text: &str) -> Vec<&str> {
 #[test]
 fn apps_create_show_rotate() {
     let srv = server();
-    let created = srv.run(&["apps", "create", "--id", "game", "--name", "game", "--display-name", "The Game"]).ok();
+    let created =
+        srv.run(&["apps", "create", "--id", "game", "--name", "game", "--display-name", "The Game"]).ok();
     assert!(created.stdout.starts_with("created app game\n"), "{}", created.stdout);
     assert!(created.stdout.contains("app secret"), "{}", created.stdout);
 
@@ -259,11 +287,24 @@ fn webhooks_from_flags_and_file_list_disable_enable_update_delete() {
     srv.create_app("game");
     let made = srv
         .run(&[
-            "webhooks", "create", "--app", "game",
-            "--event", "version_published,version_processed", "--event", "version_process_failed",
-            "--method", "post", "--url", "https://example.com/hook?v={{version.id}}",
-            "--header", "X-Game: {{app.name}}", "--format", "json",
-            "--payload", r#"{"text":"{{app.display_name}} {{version.label}}"}"#,
+            "webhooks",
+            "create",
+            "--app",
+            "game",
+            "--event",
+            "version_published,version_processed",
+            "--event",
+            "version_process_failed",
+            "--method",
+            "post",
+            "--url",
+            "https://example.com/hook?v={{version.id}}",
+            "--header",
+            "X-Game: {{app.name}}",
+            "--format",
+            "json",
+            "--payload",
+            r#"{"text":"{{app.display_name}} {{version.label}}"}"#,
         ])
         .ok();
     assert!(made.stdout.starts_with("created webhook wh_"), "{}", made.stdout);
@@ -294,11 +335,17 @@ fn webhooks_from_flags_and_file_list_disable_enable_update_delete() {
 
     let off = srv.run(&["webhooks", "disable", &first_id, "--json"]).ok().json();
     assert_eq!(off["enabled"], false);
-    assert!(srv.run(&["webhooks", "show", &first_id]).ok().stdout.contains("enabled     no (disabled by an operator"));
+    assert!(
+        srv.run(&["webhooks", "show", &first_id])
+            .ok()
+            .stdout
+            .contains("enabled     no (disabled by an operator")
+    );
     let on = srv.run(&["webhooks", "enable", &first_id, "--json"]).ok().json();
     assert_eq!(on["enabled"], true);
 
-    let updated = srv.run(&["webhooks", "update", &first_id, "--url", "https://example.org/x", "--json"]).ok().json();
+    let updated =
+        srv.run(&["webhooks", "update", &first_id, "--url", "https://example.org/x", "--json"]).ok().json();
     assert_eq!(updated["url"], "https://example.org/x");
     assert_eq!(updated["events"].as_array().unwrap().len(), 3, "fields not given are kept");
     let patch = srv.file("patch.json", r#"{"method":"PUT","format":"form"}"#);
@@ -319,7 +366,18 @@ fn bad_template_shows_the_api_message_and_exits_1() {
     let srv = server();
     srv.create_app("game");
     let run = srv
-        .run(&["webhooks", "create", "--app", "game", "--event", "version_published", "--method", "POST", "--url", "https://x/{{nope}}"])
+        .run(&[
+            "webhooks",
+            "create",
+            "--app",
+            "game",
+            "--event",
+            "version_published",
+            "--method",
+            "POST",
+            "--url",
+            "https://x/{{nope}}",
+        ])
         .fails(1);
     assert!(run.stderr.contains("url: unknown variable"), "{}", run.stderr);
     assert!(run.stderr.contains("HTTP 422, invalid_field"), "{}", run.stderr);
@@ -332,16 +390,54 @@ fn usage_errors_exit_2_before_sending() {
     let run = srv.run(&["webhooks", "create", "--app", "game", "--event", "version_published"]).fails(2);
     assert!(run.stderr.contains("--method, --url"), "{}", run.stderr);
     let run = srv
-        .run(&["webhooks", "create", "--app", "game", "--event", "version_published", "--method", "POST", "--url", "https://x", "--header", "no colon"])
+        .run(&[
+            "webhooks",
+            "create",
+            "--app",
+            "game",
+            "--event",
+            "version_published",
+            "--method",
+            "POST",
+            "--url",
+            "https://x",
+            "--header",
+            "no colon",
+        ])
         .fails(2);
     assert!(run.stderr.contains("'Name: value'"), "{}", run.stderr);
     let run = srv
-        .run(&["webhooks", "create", "--app", "game", "--event", "version_published", "--method", "POST", "--url", "https://x", "--payload", "{oops"])
+        .run(&[
+            "webhooks",
+            "create",
+            "--app",
+            "game",
+            "--event",
+            "version_published",
+            "--method",
+            "POST",
+            "--url",
+            "https://x",
+            "--payload",
+            "{oops",
+        ])
         .fails(2);
     assert!(run.stderr.contains("--payload is not JSON"), "{}", run.stderr);
     srv.run(&["webhooks", "create", "--app", "game", "--file", "/no/such/file.json"]).fails(2);
     srv.run(&["webhooks", "update", "wh_x"]).fails(2);
-    srv.run(&["webhooks", "create", "--app", "game", "--event", "nope", "--method", "POST", "--url", "https://x"]).fails(2);
+    srv.run(&[
+        "webhooks",
+        "create",
+        "--app",
+        "game",
+        "--event",
+        "nope",
+        "--method",
+        "POST",
+        "--url",
+        "https://x",
+    ])
+    .fails(2);
     srv.run(&["webhooks", "replay", "wh_x", "--since", "yesterday"]).fails(2);
     let run = srv.run_with(&["apps", "show", "game"], &[("PATCHBAY_ADMIN_TOKEN", "")], None).fails(2);
     assert!(run.stderr.contains("PATCHBAY_ADMIN_TOKEN"), "{}", run.stderr);
@@ -353,7 +449,9 @@ fn wrong_token_is_401_and_exit_1() {
     let srv = server();
     let run = srv.run(&["apps", "show", "game", "--token", "wrong-token-wrong-token"]).fails(1);
     assert!(run.stderr.contains("admin token is not valid (HTTP 401, unauthorized)"), "{}", run.stderr);
-    let run = srv.run_with(&["keys", "show", "K"], &[("PATCHBAY_ADMIN_TOKEN", "also-wrong-also-wrong")], None).fails(1);
+    let run = srv
+        .run_with(&["keys", "show", "K"], &[("PATCHBAY_ADMIN_TOKEN", "also-wrong-also-wrong")], None)
+        .fails(1);
     assert!(run.stderr.contains("HTTP 401"), "{}", run.stderr);
 }
 
@@ -388,8 +486,12 @@ fn webhook_test_and_deliveries() {
     let table = srv.run(&["deliveries", "list", "--webhook", id, "--limit", "1"]).ok().stdout;
     assert!(table.starts_with("ID "), "{table}");
     assert!(table.contains("succeeded (test)"), "{table}");
-    let cursor = table.lines().find_map(|l| l.strip_prefix("next cursor: ")).expect("a next cursor").to_owned();
-    let next = srv.run(&["deliveries", "list", "--webhook", id, "--limit", "1", "--cursor", &cursor, "--json"]).ok().json();
+    let cursor =
+        table.lines().find_map(|l| l.strip_prefix("next cursor: ")).expect("a next cursor").to_owned();
+    let next = srv
+        .run(&["deliveries", "list", "--webhook", id, "--limit", "1", "--cursor", &cursor, "--json"])
+        .ok()
+        .json();
     assert_eq!(next["deliveries"].as_array().unwrap().len(), 1);
     assert_ne!(next["deliveries"][0]["id"], deliveries[0]["id"]);
 
@@ -420,7 +522,20 @@ fn keys_generate_in_two_batches_then_show_block_unblock() {
     let srv = server();
     srv.create_app("game");
     let out = srv.dir.path().join("keys.txt");
-    let run = srv.run(&["keys", "generate", "--app", "game", "--count", "25000", "--collection", "launch", "--out", s(&out)]).ok();
+    let run = srv
+        .run(&[
+            "keys",
+            "generate",
+            "--app",
+            "game",
+            "--count",
+            "25000",
+            "--collection",
+            "launch",
+            "--out",
+            s(&out),
+        ])
+        .ok();
     assert!(run.stderr.contains("generated 25000 keys for app game"), "{}", run.stderr);
     let text = std::fs::read_to_string(&out).unwrap();
     let keys = lines(&text);
@@ -465,7 +580,10 @@ fn keys_import_lines_and_csv_with_duplicates() {
     assert_eq!(srv.run(&["keys", "show", "IMP-3", "--json"]).ok().json()["collection_id"], "resellers");
 
     // A lone `key` header is CSV too; stdin works with `-`.
-    let doc = srv.run_with(&["keys", "import", "--app", "game", "-", "--json"], &[], Some("key\nIMP-4\nIMP-1\n")).ok().json();
+    let doc = srv
+        .run_with(&["keys", "import", "--app", "game", "-", "--json"], &[], Some("key\nIMP-4\nIMP-1\n"))
+        .ok()
+        .json();
     assert_eq!(doc["imported"], 1);
     assert_eq!(doc["duplicates"], serde_json::json!(["IMP-1"]));
 
@@ -503,17 +621,24 @@ fn events_send_demo_is_202_then_200_for_the_same_id() {
     assert!(again.stdout.starts_with("HTTP 200: event msg_cli_1 was received before"), "{}", again.stdout);
 
     // --json: the API's answer; a random id; another sample event; the default demo app.
-    let doc = srv.run(&["events", "send", "--demo", "--event", "version_process_failed", "--json"]).ok().json();
+    let doc =
+        srv.run(&["events", "send", "--demo", "--event", "version_process_failed", "--json"]).ok().json();
     assert!(doc["event_id"].as_str().unwrap().starts_with("msg_"));
     assert_eq!(doc["deliveries"], serde_json::json!([]));
 
     // A file, sent byte for byte, to an explicit --url.
-    let event = srv.file("event.json", r#"{"event":"version_published","app":{"id":"game"},"version":{"id":7}}"#);
+    let event =
+        srv.file("event.json", r#"{"event":"version_published","app":{"id":"game"},"version":{"id":7}}"#);
     let url = format!("{}/v1/events", srv.base);
-    let doc = srv.run(&["events", "send", "--file", s(&event), "--url", &url, "--api", "http://127.0.0.1:1", "--json"]).ok().json();
+    let doc = srv
+        .run(&["events", "send", "--file", s(&event), "--url", &url, "--api", "http://127.0.0.1:1", "--json"])
+        .ok()
+        .json();
     assert_eq!(doc["deliveries"].as_array().unwrap().len(), 1);
 
-    let run = srv.run(&["events", "send", "--demo", "--secret", "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ=="]).fails(1);
+    let run = srv
+        .run(&["events", "send", "--demo", "--secret", "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ=="])
+        .fails(1);
     assert!(run.stderr.contains("HTTP 401"), "{}", run.stderr);
     srv.run(&["events", "send", "--demo", "--secret", "not-a-secret"]).fails(2);
     srv.run(&["events", "send"]).fails(2);

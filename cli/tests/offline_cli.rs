@@ -35,7 +35,10 @@ fn sign_prints_the_standard_webhooks_vector() {
 
 #[test]
 fn verify_exits_zero_when_valid_and_one_with_the_reason() {
-    let ok = patchbay(&["verify", "--secret", SECRET, "--id", ID, "--timestamp", TS, "--signature", SIGNATURE, "--now", TS], BODY);
+    let ok = patchbay(
+        &["verify", "--secret", SECRET, "--id", ID, "--timestamp", TS, "--signature", SIGNATURE, "--now", TS],
+        BODY,
+    );
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
 
     let tampered = patchbay(
@@ -45,7 +48,10 @@ fn verify_exits_zero_when_valid_and_one_with_the_reason() {
     assert_eq!(tampered.status.code(), Some(1));
     assert!(text(&tampered.stderr).contains("no signature"), "{}", text(&tampered.stderr));
 
-    let stale = patchbay(&["verify", "--secret", SECRET, "--id", ID, "--timestamp", TS, "--signature", SIGNATURE], BODY);
+    let stale = patchbay(
+        &["verify", "--secret", SECRET, "--id", ID, "--timestamp", TS, "--signature", SIGNATURE],
+        BODY,
+    );
     assert_eq!(stale.status.code(), Some(1));
     assert!(text(&stale.stderr).contains("tolerance"), "{}", text(&stale.stderr));
 }
@@ -84,7 +90,11 @@ fn render_prints_the_exact_request() {
     assert_eq!(body["text"], "Space Race: Fixed \"jump\"\nNew map");
 
     // Without a secret the request is shown unsigned; --sample uses the test-send values.
-    let unsigned = write(dir.path(), "u.json", r#"{"events":["version_published"],"method":"GET","url":"https://example.com/x","payload":{"app":"{{app.name}}"}}"#);
+    let unsigned = write(
+        dir.path(),
+        "u.json",
+        r#"{"events":["version_published"],"method":"GET","url":"https://example.com/x","payload":{"app":"{{app.name}}"}}"#,
+    );
     let out = patchbay(&["render", "--webhook", &unsigned, "--sample"], "");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let request: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -96,8 +106,16 @@ fn render_prints_the_exact_request() {
 #[test]
 fn render_exits_two_on_a_template_error() {
     let dir = tempfile::tempdir().unwrap();
-    let webhook = write(dir.path(), "w.json", r#"{"events":["version_published"],"method":"POST","url":"https://example.com","payload":{"a":"{{app.nmae}}"}}"#);
+    let webhook = write(
+        dir.path(),
+        "w.json",
+        r#"{"events":["version_published"],"method":"POST","url":"https://example.com","payload":{"a":"{{app.nmae}}"}}"#,
+    );
     let out = patchbay(&["render", "--webhook", &webhook, "--sample"], "");
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("payload.a") && text(&out.stderr).contains("app.nmae"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("payload.a") && text(&out.stderr).contains("app.nmae"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -112,10 +112,16 @@ async fn pipeline_round(url: &str, hits: &AtomicU64, events: usize, fan_out: usi
     let before = hits.load(Ordering::Relaxed);
     let send = send_config();
     let sender = assemble::sender(&send).unwrap();
-    let deliverer = assemble::deliverer(&backends, sender, RetrySchedule::default(), &send, Duration::from_secs(86_400));
+    let deliverer =
+        assemble::deliverer(&backends, sender, RetrySchedule::default(), &send, Duration::from_secs(86_400));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let started = Instant::now();
-    let worker = tokio::spawn(worker::run(deliverer, backends.queue.clone().unwrap(), Duration::from_secs(60), stop_rx));
+    let worker = tokio::spawn(worker::run(
+        deliverer,
+        backends.queue.clone().unwrap(),
+        Duration::from_secs(60),
+        stop_rx,
+    ));
     while hits.load(Ordering::Relaxed) - before < total {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
@@ -124,7 +130,11 @@ async fn pipeline_round(url: &str, hits: &AtomicU64, events: usize, fan_out: usi
     worker.await.unwrap();
     // Sanity: the store agrees every delivery succeeded.
     let webhooks = backends.store.list_webhooks(&app_id).await.unwrap();
-    let page = backends.store.list_deliveries(&webhooks[0].id, Some(DeliveryStatus::Succeeded), None, 1000).await.unwrap();
+    let page = backends
+        .store
+        .list_deliveries(&webhooks[0].id, Some(DeliveryStatus::Succeeded), None, 1000)
+        .await
+        .unwrap();
     assert_eq!(page.items.len(), events);
     total as f64 / elapsed.as_secs_f64()
 }
@@ -140,7 +150,13 @@ async fn bare_round(url: &str, total: usize) -> f64 {
             let (client, url, body) = (client.clone(), url.to_owned(), body.clone());
             tokio::spawn(async move {
                 for _ in 0..per_task {
-                    let r = client.post(&url).header("content-type", "application/json").body(body.clone()).send().await.unwrap();
+                    let r = client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .unwrap();
                     assert!(r.status().is_success());
                 }
             })
@@ -161,7 +177,9 @@ async fn fan_out_round(fan_out: usize, events: usize) -> f64 {
     let secret = generate_secret();
     let ingest = Ingest::new(backends.store.clone(), backends.queue.clone().unwrap(), secret.clone());
     let bodies: Vec<(String, String)> = (0..events)
-        .map(|i| (random_id("msg"), event("version_published", &app_id, i64::try_from(i).unwrap()).to_string()))
+        .map(|i| {
+            (random_id("msg"), event("version_published", &app_id, i64::try_from(i).unwrap()).to_string())
+        })
         .collect();
     let started = Instant::now();
     for (id, body) in &bodies {
@@ -184,8 +202,12 @@ async fn main() {
         bare.push(bare_round(&url, events * fan_out).await);
     }
     let (p, b) = (median(pipeline), median(bare));
-    println!("| local delivery pipeline (ingest → SQLite queue → worker → 200 receiver) | {p:.0} deliveries/s | goal ≥ 2000/s |");
-    println!("| bare reqwest POST loop, {CONCURRENCY} concurrent, same receiver | {b:.0} requests/s | baseline |");
+    println!(
+        "| local delivery pipeline (ingest → SQLite queue → worker → 200 receiver) | {p:.0} deliveries/s | goal ≥ 2000/s |"
+    );
+    println!(
+        "| bare reqwest POST loop, {CONCURRENCY} concurrent, same receiver | {b:.0} requests/s | baseline |"
+    );
     println!("| pipeline / bare | {:.2} | goal ≥ 0.5 |", p / b);
     for fan in [1, 5, 10, 100] {
         let events = if fan == 100 { 30 } else { 300 };
@@ -197,6 +219,9 @@ async fn main() {
             v
         };
         let eps = median(rounds);
-        println!("| ingest fan-out {fan:>3} webhooks/event (SQLite) | {eps:.0} events/s = {:.0} deliveries/s | — |", eps * fan as f64);
+        println!(
+            "| ingest fan-out {fan:>3} webhooks/event (SQLite) | {eps:.0} events/s = {:.0} deliveries/s | — |",
+            eps * fan as f64
+        );
     }
 }

@@ -162,8 +162,14 @@ impl DevServer {
         reqwest::Client::new()
     }
 
-    pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
-        let mut request = self.http().request(method, format!("{}{path}", self.base)).bearer_auth(&self.admin_token);
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request =
+            self.http().request(method, format!("{}{path}", self.base)).bearer_auth(&self.admin_token);
         if let Some(body) = body {
             request = request.header("content-type", "application/json").body(body.to_string());
         }
@@ -202,7 +208,11 @@ impl DevServer {
             if code == 200 && body["status"] == status {
                 return body;
             }
-            assert!(Instant::now() < deadline, "delivery {id} did not reach {status}; last: {body}\nlogs:\n{}", self.logs());
+            assert!(
+                Instant::now() < deadline,
+                "delivery {id} did not reach {status}; last: {body}\nlogs:\n{}",
+                self.logs()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

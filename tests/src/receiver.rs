@@ -41,7 +41,8 @@ pub struct Receiver {
 impl Receiver {
     /// Start on a random 127.0.0.1 port, answering `script` in order, then 200.
     pub async fn start(script: &[u16]) -> Receiver {
-        let shared = Arc::new(Mutex::new(Shared { seen: Vec::new(), script: script.iter().copied().collect() }));
+        let shared =
+            Arc::new(Mutex::new(Shared { seen: Vec::new(), script: script.iter().copied().collect() }));
         let app = Router::new().fallback(any(handle)).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind receiver");
         let addr = listener.local_addr().expect("addr");
@@ -63,7 +64,12 @@ impl Receiver {
 /// A script entry that makes the receiver hang (3 s) instead of answering in time.
 pub const HANG: u16 = 0;
 
-async fn handle(State(shared): State<Arc<Mutex<Shared>>>, uri: Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn handle(
+    State(shared): State<Arc<Mutex<Shared>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let status = {
         let mut shared = shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         shared.seen.push(Request { uri: uri.to_string(), headers, body });

@@ -15,7 +15,11 @@ const FAST: &[(&str, &str)] = &[("PATCHBAY_RETRY_SCHEDULE", "1s,1s"), ("PATCHBAY
 
 async fn app_and_webhook(dev: &DevServer, app_id: &str, url: &str) -> Value {
     let (status, app) = dev
-        .admin(Method::POST, "/v1/apps", Some(json!({"id": app_id, "name": "space-race", "display_name": "Space Race"})))
+        .admin(
+            Method::POST,
+            "/v1/apps",
+            Some(json!({"id": app_id, "name": "space-race", "display_name": "Space Race"})),
+        )
         .await;
     assert_eq!(status, 201, "{app}");
     let (status, webhook) = dev
@@ -39,7 +43,8 @@ async fn app_and_webhook(dev: &DevServer, app_id: &str, url: &str) -> Value {
 
 fn verify(request: &patchbay_e2e::receiver::Request, secret: &str) {
     let now = chrono::Utc::now().timestamp();
-    verify_headers(&Secret::new(secret), &request.headers, &request.body, now, 300).expect("signature verifies");
+    verify_headers(&Secret::new(secret), &request.headers, &request.body, now, 300)
+        .expect("signature verifies");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,14 +93,16 @@ async fn failing_receiver_is_retried_then_redelivered_and_replayed() {
     let (_, body) = dev.post_event("msg_retry", &event("version_published", "app_retry", 7)).await;
     let delivery_id = body["deliveries"][0]["id"].as_str().unwrap().to_owned();
     let delivery = dev.wait_for_delivery(&delivery_id, "succeeded", Duration::from_secs(30)).await;
-    let codes: Vec<&Value> = delivery["attempts"].as_array().unwrap().iter().map(|a| &a["status_code"]).collect();
+    let codes: Vec<&Value> =
+        delivery["attempts"].as_array().unwrap().iter().map(|a| &a["status_code"]).collect();
     assert_eq!(codes, [&json!(500), &json!(503), &json!(200)]);
     let seen = receiver.seen();
     assert_eq!(seen.len(), 3);
     assert!(seen.iter().all(|r| r.header("webhook-id") == Some(delivery_id.as_str())), "stable webhook-id");
 
     // Redeliver: a new series, same webhook-id.
-    let (status, redelivered) = dev.admin(Method::POST, &format!("/v1/deliveries/{delivery_id}/redeliver"), None).await;
+    let (status, redelivered) =
+        dev.admin(Method::POST, &format!("/v1/deliveries/{delivery_id}/redeliver"), None).await;
     assert_eq!(status, 202, "{redelivered}");
     let delivery = dev.wait_for_attempts(&delivery_id, 4).await;
     assert_eq!(delivery["status"], "succeeded");
@@ -103,20 +110,26 @@ async fn failing_receiver_is_retried_then_redelivered_and_replayed() {
     assert_eq!(receiver.seen()[3].header("webhook-id"), Some(delivery_id.as_str()));
 
     // Replay of failed deliveries: none failed yet.
-    let (status, replay) = dev.admin(Method::POST, &format!("/v1/webhooks/{webhook_id}/replay?status=failed"), None).await;
+    let (status, replay) =
+        dev.admin(Method::POST, &format!("/v1/webhooks/{webhook_id}/replay?status=failed"), None).await;
     assert_eq!(status, 202);
     assert_eq!(replay["replayed"], 0);
     // Replay of succeeded ones since the start of the test: exactly ours.
     let since = "2000-01-01T00:00:00Z";
     let (status, replay) = dev
-        .admin(Method::POST, &format!("/v1/webhooks/{webhook_id}/replay?status=succeeded&since={since}"), None)
+        .admin(
+            Method::POST,
+            &format!("/v1/webhooks/{webhook_id}/replay?status=succeeded&since={since}"),
+            None,
+        )
         .await;
     assert_eq!(status, 202, "{replay}");
     assert_eq!(replay["replayed"], 1);
     dev.wait_for_attempts(&delivery_id, 5).await;
 
     // Listing, newest first, filtered.
-    let (status, page) = dev.admin(Method::GET, &format!("/v1/webhooks/{webhook_id}/deliveries?status=succeeded"), None).await;
+    let (status, page) =
+        dev.admin(Method::GET, &format!("/v1/webhooks/{webhook_id}/deliveries?status=succeeded"), None).await;
     assert_eq!(status, 200);
     assert_eq!(page["deliveries"].as_array().unwrap().len(), 1);
 }
@@ -145,7 +158,9 @@ async fn exhausted_delivery_fails_and_test_send_is_recorded() {
     assert_eq!(test["status_code"], 200);
     let sent: Value = serde_json::from_str(test["request"]["body"].as_str().unwrap()).unwrap();
     assert_eq!(sent["text"], "Test App Test Version");
-    let (status, recorded) = dev.admin(Method::GET, &format!("/v1/deliveries/{}", test["delivery_id"].as_str().unwrap()), None).await;
+    let (status, recorded) = dev
+        .admin(Method::GET, &format!("/v1/deliveries/{}", test["delivery_id"].as_str().unwrap()), None)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(recorded["test"], true);
     assert_eq!(recorded["status"], "succeeded");
@@ -160,20 +175,84 @@ async fn management_api_refuses_bad_requests_with_one_error_shape() {
     let client = dev.http();
 
     let cases: Vec<(Method, String, Option<Value>, u16, &str)> = vec![
-        (Method::POST, "/v1/apps".into(), Some(json!({"id": "app_4xx", "name": "n", "display_name": "d"})), 409, "conflict"),
-        (Method::POST, "/v1/apps".into(), Some(json!({"id": "bad id!", "name": "n", "display_name": "d"})), 422, "invalid_field"),
+        (
+            Method::POST,
+            "/v1/apps".into(),
+            Some(json!({"id": "app_4xx", "name": "n", "display_name": "d"})),
+            409,
+            "conflict",
+        ),
+        (
+            Method::POST,
+            "/v1/apps".into(),
+            Some(json!({"id": "bad id!", "name": "n", "display_name": "d"})),
+            422,
+            "invalid_field",
+        ),
         (Method::POST, "/v1/apps".into(), Some(json!({"name": "n"})), 422, "invalid_field"),
         (Method::GET, "/v1/webhooks/wh_nope".into(), None, 404, "not_found"),
         (Method::GET, "/v1/deliveries/dlv_nope".into(), None, 404, "not_found"),
-        (Method::POST, "/v1/apps/app_nope/webhooks".into(), Some(json!({"events": ["version_published"], "method": "POST", "url": "https://example.com"})), 404, "not_found"),
-        (Method::POST, "/v1/apps/app_4xx/webhooks".into(), Some(json!({"events": ["version_published"], "method": "POST", "url": "https://example.com/{{app.nmae}}"})), 422, "invalid_field"),
-        (Method::POST, "/v1/apps/app_4xx/webhooks".into(), Some(json!({"events": ["version_published"], "method": "POST", "url": "ftp://example.com"})), 422, "invalid_field"),
-        (Method::POST, "/v1/apps/app_4xx/webhooks".into(), Some(json!({"events": ["version_published"], "method": "POST", "url": "https://example.com", "headers": {"Bad Header": "x"}})), 422, "invalid_field"),
-        (Method::POST, "/v1/apps/app_4xx/webhooks".into(), Some(json!({"events": ["version_deleted"], "method": "POST", "url": "https://example.com"})), 422, "invalid_field"),
-        (Method::PATCH, format!("/v1/webhooks/{webhook_id}"), Some(json!({"payload": {"x": "{{version.nope}}"}})), 422, "invalid_field"),
-        (Method::GET, format!("/v1/webhooks/{webhook_id}/deliveries?status=lost"), None, 422, "invalid_field"),
+        (
+            Method::POST,
+            "/v1/apps/app_nope/webhooks".into(),
+            Some(json!({"events": ["version_published"], "method": "POST", "url": "https://example.com"})),
+            404,
+            "not_found",
+        ),
+        (
+            Method::POST,
+            "/v1/apps/app_4xx/webhooks".into(),
+            Some(
+                json!({"events": ["version_published"], "method": "POST", "url": "https://example.com/{{app.nmae}}"}),
+            ),
+            422,
+            "invalid_field",
+        ),
+        (
+            Method::POST,
+            "/v1/apps/app_4xx/webhooks".into(),
+            Some(json!({"events": ["version_published"], "method": "POST", "url": "ftp://example.com"})),
+            422,
+            "invalid_field",
+        ),
+        (
+            Method::POST,
+            "/v1/apps/app_4xx/webhooks".into(),
+            Some(
+                json!({"events": ["version_published"], "method": "POST", "url": "https://example.com", "headers": {"Bad Header": "x"}}),
+            ),
+            422,
+            "invalid_field",
+        ),
+        (
+            Method::POST,
+            "/v1/apps/app_4xx/webhooks".into(),
+            Some(json!({"events": ["version_deleted"], "method": "POST", "url": "https://example.com"})),
+            422,
+            "invalid_field",
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/webhooks/{webhook_id}"),
+            Some(json!({"payload": {"x": "{{version.nope}}"}})),
+            422,
+            "invalid_field",
+        ),
+        (
+            Method::GET,
+            format!("/v1/webhooks/{webhook_id}/deliveries?status=lost"),
+            None,
+            422,
+            "invalid_field",
+        ),
         (Method::GET, format!("/v1/webhooks/{webhook_id}/deliveries?cursor=zz"), None, 400, "bad_request"),
-        (Method::POST, format!("/v1/webhooks/{webhook_id}/replay?since=yesterday"), None, 422, "invalid_field"),
+        (
+            Method::POST,
+            format!("/v1/webhooks/{webhook_id}/replay?since=yesterday"),
+            None,
+            422,
+            "invalid_field",
+        ),
         (Method::GET, "/v1/nothing-here".into(), None, 404, "no_route"),
         (Method::GET, "/v1/webhooks/%FF%FE".into(), None, 400, "bad_request"),
         (Method::POST, "/v1/keys/%C3%28/block".into(), None, 400, "bad_request"),
@@ -215,7 +294,8 @@ async fn management_api_refuses_bad_requests_with_one_error_shape() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_batch_loses_nothing() {
-    let mut dev = DevServer::start(&[("PATCHBAY_DELIVERY_TIMEOUT", "1s"), ("PATCHBAY_RETRY_SCHEDULE", "1s,1s,1s")]);
+    let mut dev =
+        DevServer::start(&[("PATCHBAY_DELIVERY_TIMEOUT", "1s"), ("PATCHBAY_RETRY_SCHEDULE", "1s,1s,1s")]);
     let receiver = Receiver::start(&[]).await;
     app_and_webhook(&dev, "app_kill", &receiver.url("/hook")).await;
     for extra in 0..4 {
@@ -231,9 +311,12 @@ async fn sigkill_mid_batch_loses_nothing() {
     // 1 000 deliveries (200 events × 5 webhooks), the process SIGKILLed four times while they flow.
     let mut deliveries = Vec::new();
     for i in 0..200 {
-        let (status, body) = dev.post_event(&format!("msg_kill_{i}"), &event("version_published", "app_kill", i)).await;
+        let (status, body) =
+            dev.post_event(&format!("msg_kill_{i}"), &event("version_published", "app_kill", i)).await;
         assert_eq!(status, 202, "{body}");
-        deliveries.extend(body["deliveries"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_owned()));
+        deliveries.extend(
+            body["deliveries"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_owned()),
+        );
         if i % 50 == 49 {
             dev.kill();
             dev.restart();
@@ -251,20 +334,28 @@ async fn sigkill_mid_batch_loses_nothing() {
         assert!(per_id.get(id).is_some_and(|n| *n >= 1), "{id} never reached the receiver");
     }
     let duplicates: usize = per_id.values().map(|n| n - 1).sum();
-    eprintln!("sigkill: {} deliveries, {} duplicate receipts (same webhook-id)", deliveries.len(), duplicates);
+    eprintln!(
+        "sigkill: {} deliveries, {} duplicate receipts (same webhook-id)",
+        deliveries.len(),
+        duplicates
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receiver_outage_then_recovery_delivers_everything_on_schedule() {
     use patchbay_e2e::receiver::HANG;
     // 1 s timeout, five retries a second apart: an outage of 5xx and hangs, then recovery.
-    let dev = DevServer::start(&[("PATCHBAY_DELIVERY_TIMEOUT", "1s"), ("PATCHBAY_RETRY_SCHEDULE", "1s,1s,1s,1s,1s")]);
+    let dev = DevServer::start(&[
+        ("PATCHBAY_DELIVERY_TIMEOUT", "1s"),
+        ("PATCHBAY_RETRY_SCHEDULE", "1s,1s,1s,1s,1s"),
+    ]);
     let outage: Vec<u16> = (0..24).map(|i| if i % 3 == 0 { HANG } else { 503 }).collect();
     let receiver = Receiver::start(&outage).await;
     app_and_webhook(&dev, "app_outage", &receiver.url("/hook")).await;
     let mut deliveries = Vec::new();
     for i in 0..8 {
-        let (status, body) = dev.post_event(&format!("msg_outage_{i}"), &event("version_published", "app_outage", i)).await;
+        let (status, body) =
+            dev.post_event(&format!("msg_outage_{i}"), &event("version_published", "app_outage", i)).await;
         assert_eq!(status, 202, "{body}");
         deliveries.push(body["deliveries"][0]["id"].as_str().unwrap().to_owned());
     }

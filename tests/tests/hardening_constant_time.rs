@@ -310,7 +310,9 @@ fn comparisons(line: &str) -> Vec<(String, String)> {
             }
         }
         // `.eq(…)` / `.ne(…)`
-        if c == '.' && (chars[i + 1..].starts_with(&['e', 'q', '(']) || chars[i + 1..].starts_with(&['n', 'e', '('])) {
+        if c == '.'
+            && (chars[i + 1..].starts_with(&['e', 'q', '(']) || chars[i + 1..].starts_with(&['n', 'e', '(']))
+        {
             let receiver = left_operand(&chars, i);
             let argument = right_operand(&chars, i + 3);
             if secret_like(&receiver) || secret_like(&argument) {
@@ -412,7 +414,8 @@ fn secrets_are_never_compared_with_eq() {
          (or add an ALLOWED entry with a reason):\n{}",
         offending.join("\n")
     );
-    let stale: Vec<_> = ALLOWED.iter().zip(&used).filter(|(_, used)| !**used).map(|(entry, _)| entry).collect();
+    let stale: Vec<_> =
+        ALLOWED.iter().zip(&used).filter(|(_, used)| !**used).map(|(entry, _)| entry).collect();
     assert!(stale.is_empty(), "ALLOWED entries that match nothing any more: {stale:?}");
 }
 

@@ -28,8 +28,8 @@ use patchbay_core::model::{
     App, Attempt, Delivery, DeliveryRef, DeliveryStatus, EventName, EventState, StoredEvent, Webhook,
 };
 use patchbay_core::ports::{
-    AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, OutgoingMessage, Page, Queue, QueueError,
-    QueueResult, ReceivedMessage, Store, StoreError, StoreResult, WebhookStore,
+    AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, OutgoingMessage, Page, Queue,
+    QueueError, QueueResult, ReceivedMessage, Store, StoreError, StoreResult, WebhookStore,
 };
 use patchbay_core::retry::RetrySchedule;
 use patchbay_core::secret::Secret;
@@ -61,7 +61,12 @@ struct FaultyStore {
 
 impl FaultyStore {
     fn new(inner: Arc<dyn Store>) -> Arc<FaultyStore> {
-        Arc::new(FaultyStore { inner, calls: AtomicUsize::new(0), fail_at: AtomicUsize::new(HEALTHY), log: Mutex::default() })
+        Arc::new(FaultyStore {
+            inner,
+            calls: AtomicUsize::new(0),
+            fail_at: AtomicUsize::new(HEALTHY),
+            log: Mutex::default(),
+        })
     }
 
     /// Calls made so far.
@@ -152,11 +157,21 @@ impl EventStore for FaultyStore {
         self.tick("get_event")?;
         self.inner.get_event(id).await
     }
-    async fn renew_event_lease(&self, id: &str, expected: DateTime<Utc>, new: DateTime<Utc>) -> StoreResult<()> {
+    async fn renew_event_lease(
+        &self,
+        id: &str,
+        expected: DateTime<Utc>,
+        new: DateTime<Utc>,
+    ) -> StoreResult<()> {
         self.tick("renew_event_lease")?;
         self.inner.renew_event_lease(id, expected, new).await
     }
-    async fn set_event_state(&self, id: &str, state: EventState, lease_until: DateTime<Utc>) -> StoreResult<()> {
+    async fn set_event_state(
+        &self,
+        id: &str,
+        state: EventState,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<()> {
         self.tick("set_event_state")?;
         self.inner.set_event_state(id, state, lease_until).await
     }
@@ -214,7 +229,12 @@ impl Queue for FaultyQueue {
         }
         self.inner.send(messages).await
     }
-    async fn receive(&self, max: usize, visibility: Duration, wait: Duration) -> QueueResult<Vec<ReceivedMessage>> {
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> QueueResult<Vec<ReceivedMessage>> {
         self.inner.receive(max, visibility, wait).await
     }
     async fn change_visibility(&self, receipt_handle: &str, visibility: Duration) -> QueueResult<()> {
@@ -255,11 +275,8 @@ impl Harness {
         let faulty = FaultyStore::new(real.store.clone());
         let queue = real.queue.clone().unwrap();
         let faulty_queue = Arc::new(FaultyQueue { inner: queue.clone(), fail_next_send: false.into() });
-        let backends = Backends {
-            store: faulty.clone(),
-            keys: real.keys.clone(),
-            queue: Some(faulty_queue.clone()),
-        };
+        let backends =
+            Backends { store: faulty.clone(), keys: real.keys.clone(), queue: Some(faulty_queue.clone()) };
         let send = send_config();
         let sender = assemble::sender(&send).unwrap();
         let deliverer = assemble::deliverer(
@@ -270,8 +287,14 @@ impl Harness {
             Duration::from_secs(86_400),
         );
         let ingest_secret = generate_secret();
-        let api = assemble::ingest_api(&backends, ingest_secret.clone(), Secret::new(ADMIN_TOKEN), sender, deliverer.clone())
-            .unwrap();
+        let api = assemble::ingest_api(
+            &backends,
+            ingest_secret.clone(),
+            Secret::new(ADMIN_TOKEN),
+            sender,
+            deliverer.clone(),
+        )
+        .unwrap();
         Harness {
             router: ingest_router(Arc::new(api)),
             faulty,
@@ -303,8 +326,9 @@ impl Harness {
     /// An app with `hooks` webhooks on `version_published`, all sending to `url`.
     async fn app_with_webhooks(&self, hooks: usize, url: &str) -> (String, Vec<String>) {
         let app_id = random_id("app");
-        let (status, app) =
-            self.admin("POST", "/v1/apps", json!({"id": app_id, "name": "faults", "display_name": "Faults"})).await;
+        let (status, app) = self
+            .admin("POST", "/v1/apps", json!({"id": app_id, "name": "faults", "display_name": "Faults"}))
+            .await;
         assert_eq!(status, 201, "{app}");
         let mut ids = Vec::new();
         for _ in 0..hooks {
@@ -341,7 +365,10 @@ impl Harness {
     async fn lapse_lease(&self, id: &str) {
         let event = self.store.get_event(id).await.unwrap().expect("the event was recorded");
         assert_eq!(event.state, EventState::Accepted, "only an unfinished event holds a lease");
-        self.store.renew_event_lease(id, event.lease_until, Utc::now() - TimeDelta::seconds(1)).await.unwrap();
+        self.store
+            .renew_event_lease(id, event.lease_until, Utc::now() - TimeDelta::seconds(1))
+            .await
+            .unwrap();
     }
 
     /// Every message on the queue now (removed from it), as delivery ids.
@@ -353,7 +380,8 @@ impl Harness {
                 return ids;
             }
             for message in batch {
-                let parsed = DeliveryMessage::parse(&message.body).expect("queue messages are delivery messages");
+                let parsed =
+                    DeliveryMessage::parse(&message.body).expect("queue messages are delivery messages");
                 ids.push(parsed.delivery_id);
                 self.queue.delete(&message.receipt_handle).await.unwrap();
             }
@@ -363,7 +391,12 @@ impl Harness {
     /// The invariants of a finished ingest of `event_id` with `webhooks` matching webhooks, given
     /// the messages that were put on the queue for it.
     async fn assert_ingested(&self, event_id: &str, webhooks: &[String], queued: &[String], context: &str) {
-        let event = self.store.get_event(event_id).await.unwrap().unwrap_or_else(|| panic!("{context}: event missing"));
+        let event = self
+            .store
+            .get_event(event_id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{context}: event missing"));
         assert_eq!(event.state, EventState::Complete, "{context}: event not complete");
         assert_eq!(event.deliveries.len(), webhooks.len(), "{context}: one delivery per webhook");
         let mut for_webhooks: Vec<&str> = event.deliveries.iter().map(|d| d.webhook_id.as_str()).collect();
@@ -393,7 +426,8 @@ impl Harness {
 }
 
 fn event_body(app_id: &str) -> String {
-    let mut event = serde_json::to_value(patchbay_core::template::sample_event(EventName::VersionPublished)).unwrap();
+    let mut event =
+        serde_json::to_value(patchbay_core::template::sample_event(EventName::VersionPublished)).unwrap();
     event["app"]["id"] = json!(app_id);
     event.to_string()
 }
@@ -428,7 +462,10 @@ async fn ingest_survives_a_store_fault_at_every_call() {
     let (status, body) = h.post_event(&random_id("msg"), &app_id).await;
     assert_eq!(status, 202, "{body}");
     let clean = h.faulty.calls_since(from);
-    assert!(clean.len() >= 4, "a clean ingest reads webhooks, writes the event, flags and completes: {clean:?}");
+    assert!(
+        clean.len() >= 4,
+        "a clean ingest reads webhooks, writes the event, flags and completes: {clean:?}"
+    );
     h.drain_queue().await;
 
     for n in 0..clean.len() {
@@ -442,7 +479,10 @@ async fn ingest_survives_a_store_fault_at_every_call() {
         let (final_status, conflicts) = retry_until_done(&h, &id, &app_id, &context).await;
         // A failed request gives its lease back, so the very next retry finishes.
         assert_eq!(conflicts, 0, "{context}: the failed request kept its lease");
-        eprintln!("ingest, fault at {n} ({}): {status}, then {conflicts} x 409, then {final_status}", clean[n]);
+        eprintln!(
+            "ingest, fault at {n} ({}): {status}, then {conflicts} x 409, then {final_status}",
+            clean[n]
+        );
         let queued = h.drain_queue().await;
         h.assert_ingested(&id, &webhooks, &queued, &context).await;
 
@@ -500,7 +540,10 @@ async fn resumed_ingest_survives_a_store_fault_at_every_call() {
         let (final_status, conflicts) = retry_until_done(&h, &id, &app_id, &context).await;
         // A failed request gives its lease back, so the very next retry finishes.
         assert_eq!(conflicts, 0, "{context}: the failed request kept its lease");
-        eprintln!("resume, fault at {n} ({}): {status}, then {conflicts} x 409, then {final_status}", clean[n]);
+        eprintln!(
+            "resume, fault at {n} ({}): {status}, then {conflicts} x 409, then {final_status}",
+            clean[n]
+        );
         let queued = h.drain_queue().await;
         h.assert_ingested(&id, &webhooks, &queued, &context).await;
     }
@@ -589,7 +632,11 @@ async fn delivery_survives_a_store_fault_at_every_call() {
         // Settled: one more copy of the message sends nothing.
         let seen = seen_with_id(&receiver, &delivery.id);
         assert_eq!(h.deliverer.process(&message).await.unwrap(), MessageOutcome::Done);
-        assert_eq!(seen_with_id(&receiver, &delivery.id), seen, "{context}: a finished delivery was sent again");
+        assert_eq!(
+            seen_with_id(&receiver, &delivery.id),
+            seen,
+            "{context}: a finished delivery was sent again"
+        );
     }
 }
 

@@ -89,8 +89,14 @@ impl Fixture {
             );
             let ingest_secret = generate_secret();
             let admin_token = Secret::random_alphanumeric(32);
-            let ingest_api =
-                assemble::ingest_api(&backends, ingest_secret.clone(), admin_token.clone(), sender, deliverer).unwrap();
+            let ingest_api = assemble::ingest_api(
+                &backends,
+                ingest_secret.clone(),
+                admin_token.clone(),
+                sender,
+                deliverer,
+            )
+            .unwrap();
             let keys_api = assemble::keys_api(&backends, admin_token.clone()).unwrap();
             let receiver = Receiver::start(&[]).await;
             (
@@ -114,8 +120,12 @@ impl Fixture {
             receiver,
             counter: AtomicU64::new(0),
         };
-        let (status, app) =
-            fixture.admin_json(Target::Ingest, "POST", "/v1/apps", &json!({"id": APP_ID, "name": "mgmt", "display_name": "Mgmt"}));
+        let (status, app) = fixture.admin_json(
+            Target::Ingest,
+            "POST",
+            "/v1/apps",
+            &json!({"id": APP_ID, "name": "mgmt", "display_name": "Mgmt"}),
+        );
         assert_eq!(status, 201, "{app}");
         fixture.app_secret = app["app_secret"].as_str().unwrap().to_owned();
         let webhook = |fixture: &Fixture, url: String| {
@@ -136,8 +146,12 @@ impl Fixture {
         };
         fixture.patch_webhook = webhook(&fixture, "http://127.0.0.1:9/never-sent".to_owned());
         fixture.test_webhook = webhook(&fixture, fixture.receiver.url("/hook"));
-        let (status, keys) =
-            fixture.admin_json(Target::Keys, "POST", &format!("/v1/apps/{APP_ID}/keys"), &json!({"count": 2}));
+        let (status, keys) = fixture.admin_json(
+            Target::Keys,
+            "POST",
+            &format!("/v1/apps/{APP_ID}/keys"),
+            &json!({"count": 2}),
+        );
         assert_eq!(status, 201, "{keys}");
         fixture.key = keys["keys"][0].as_str().unwrap().to_owned();
         fixture
@@ -228,8 +242,26 @@ fn show(body: &[u8]) -> String {
 
 /// Every field name any JSON route reads, plus the event body's.
 const FIELDS: &[&str] = &[
-    "id", "name", "display_name", "events", "method", "url", "headers", "format", "payload", "enabled", "event",
-    "count", "keys", "collection_id", "app", "version", "label", "published_at", "changes", "processing_errors",
+    "id",
+    "name",
+    "display_name",
+    "events",
+    "method",
+    "url",
+    "headers",
+    "format",
+    "payload",
+    "enabled",
+    "event",
+    "count",
+    "keys",
+    "collection_id",
+    "app",
+    "version",
+    "label",
+    "published_at",
+    "changes",
+    "processing_errors",
 ];
 
 const STRINGS: &[&str] = &[
@@ -341,9 +373,7 @@ fn shaped(fields: &'static [&'static str]) -> BoxedStrategy<Value> {
         .iter()
         .map(|&f| proptest::option::of(field_value(f).prop_map(move |v| (f.to_owned(), v))).boxed())
         .collect();
-    entries
-        .prop_map(|entries| Value::Object(entries.into_iter().flatten().collect()))
-        .boxed()
+    entries.prop_map(|entries| Value::Object(entries.into_iter().flatten().collect())).boxed()
 }
 
 /// A valid body of the route, with up to three of its fields replaced or removed: these reach
@@ -499,7 +529,8 @@ fn event_id() -> BoxedStrategy<EventId> {
 /// Header bytes that make a valid `HeaderValue` (anything but controls other than tab).
 fn header_bytes() -> BoxedStrategy<Vec<u8>> {
     prop_oneof![
-        vec(any::<u8>(), 0..80).prop_map(|v| v.into_iter().filter(|b| *b == b'\t' || (*b >= 0x20 && *b != 0x7f)).collect()),
+        vec(any::<u8>(), 0..80)
+            .prop_map(|v| v.into_iter().filter(|b| *b == b'\t' || (*b >= 0x20 && *b != 0x7f)).collect()),
         text().prop_map(|s| s.bytes().filter(|b| *b == b'\t' || (*b >= 0x20 && *b != 0x7f)).collect()),
         Just(b"v1,".to_vec()),
         Just(b"v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_vec()),
@@ -650,17 +681,17 @@ fn signed_arbitrary_event_bodies_never_5xx() {
 fn unsigned_or_badly_signed_events_are_401() {
     let fixture = Fixture::new();
     let other_secret = generate_secret();
-    let small_body = prop_oneof![
-        vec(any::<u8>(), 0..512),
-        mutated_event().prop_map(|v| v.to_string().into_bytes()),
-    ];
+    let small_body =
+        prop_oneof![vec(any::<u8>(), 0..512), mutated_event().prop_map(|v| v.to_string().into_bytes()),];
     check(JUNK_HEADER_CASES, (bad_signature(), small_body), |(bad, body)| {
         let mut builder = Request::builder().method("POST").uri("/v1/events");
         let now = chrono::Utc::now().timestamp();
         let id = fixture.next_id();
         match &bad {
             BadSignature::Junk { id, timestamp, signature } => {
-                for (name, value) in [("webhook-id", id), ("webhook-timestamp", timestamp), ("webhook-signature", signature)] {
+                for (name, value) in
+                    [("webhook-id", id), ("webhook-timestamp", timestamp), ("webhook-signature", signature)]
+                {
                     if let Some(value) = value {
                         builder = builder.header(name, HeaderValue::from_bytes(value).unwrap());
                     }
@@ -668,16 +699,25 @@ fn unsigned_or_badly_signed_events_are_401() {
             }
             BadSignature::OtherSecret => {
                 let signature = signature_header(&[&other_secret], &id, now, &body).unwrap();
-                builder = builder.header("webhook-id", &id).header("webhook-timestamp", now.to_string()).header("webhook-signature", signature);
+                builder = builder
+                    .header("webhook-id", &id)
+                    .header("webhook-timestamp", now.to_string())
+                    .header("webhook-signature", signature);
             }
             BadSignature::Stale { offset } => {
                 let ts = now + offset;
                 let signature = signature_header(&[&fixture.ingest_secret], &id, ts, &body).unwrap();
-                builder = builder.header("webhook-id", &id).header("webhook-timestamp", ts.to_string()).header("webhook-signature", signature);
+                builder = builder
+                    .header("webhook-id", &id)
+                    .header("webhook-timestamp", ts.to_string())
+                    .header("webhook-signature", signature);
             }
             BadSignature::OtherBody => {
                 let signature = signature_header(&[&fixture.ingest_secret], &id, now, b"{}").unwrap();
-                builder = builder.header("webhook-id", &id).header("webhook-timestamp", now.to_string()).header("webhook-signature", signature);
+                builder = builder
+                    .header("webhook-id", &id)
+                    .header("webhook-timestamp", now.to_string())
+                    .header("webhook-signature", signature);
             }
         }
         let (status, answer) = fixture.call(Target::Ingest, builder.body(Body::from(body)).unwrap());
@@ -706,7 +746,13 @@ fn fuzz_route(fixture: &Fixture, route: Route) {
         prop_assert!(status != 401, "{} {}: the admin token was refused", method, path);
         if status >= 400 {
             let error: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
-            prop_assert!(error["error"]["code"].is_string(), "{} {}: {} is not the error shape", method, path, show(&answer));
+            prop_assert!(
+                error["error"]["code"].is_string(),
+                "{} {}: {} is not the error shape",
+                method,
+                path,
+                show(&answer)
+            );
         }
         Ok(())
     };
@@ -718,7 +764,11 @@ fn fuzz_route(fixture: &Fixture, route: Route) {
 }
 
 fn valid_webhook() -> BoxedStrategy<Value> {
-    (select(&["version_published", "version_processed", "version_process_failed"][..]), select(&["POST", "PUT", "GET"][..]), select(&["json", "form"][..]))
+    (
+        select(&["version_published", "version_processed", "version_process_failed"][..]),
+        select(&["POST", "PUT", "GET"][..]),
+        select(&["json", "form"][..]),
+    )
         .prop_map(|(event, method, format)| {
             json!({
                 "events": [event],
@@ -736,13 +786,18 @@ fn valid_webhook() -> BoxedStrategy<Value> {
 #[test]
 fn create_app_bodies_never_5xx() {
     let fixture = Fixture::new();
-    fuzz_route(&fixture, Route {
-        target: Target::Ingest,
-        method: "POST",
-        path: "/v1/apps".to_owned(),
-        fields: &["id", "name", "display_name"],
-        valid: "[a-zA-Z0-9_-]{1,16}".prop_map(|id| json!({"id": id, "name": "n", "display_name": "N"})).boxed(),
-    });
+    fuzz_route(
+        &fixture,
+        Route {
+            target: Target::Ingest,
+            method: "POST",
+            path: "/v1/apps".to_owned(),
+            fields: &["id", "name", "display_name"],
+            valid: "[a-zA-Z0-9_-]{1,16}"
+                .prop_map(|id| json!({"id": id, "name": "n", "display_name": "N"}))
+                .boxed(),
+        },
+    );
 }
 
 const WEBHOOK_FIELDS: &[&str] = &["events", "method", "url", "headers", "format", "payload", "enabled"];
@@ -750,26 +805,32 @@ const WEBHOOK_FIELDS: &[&str] = &["events", "method", "url", "headers", "format"
 #[test]
 fn create_webhook_bodies_never_5xx() {
     let fixture = Fixture::new();
-    fuzz_route(&fixture, Route {
-        target: Target::Ingest,
-        method: "POST",
-        path: format!("/v1/apps/{APP_ID}/webhooks"),
-        fields: WEBHOOK_FIELDS,
-        valid: valid_webhook(),
-    });
+    fuzz_route(
+        &fixture,
+        Route {
+            target: Target::Ingest,
+            method: "POST",
+            path: format!("/v1/apps/{APP_ID}/webhooks"),
+            fields: WEBHOOK_FIELDS,
+            valid: valid_webhook(),
+        },
+    );
 }
 
 #[test]
 fn patch_webhook_bodies_never_5xx() {
     let fixture = Fixture::new();
     let path = format!("/v1/webhooks/{}", fixture.patch_webhook);
-    fuzz_route(&fixture, Route {
-        target: Target::Ingest,
-        method: "PATCH",
-        path: path.clone(),
-        fields: WEBHOOK_FIELDS,
-        valid: valid_webhook(),
-    });
+    fuzz_route(
+        &fixture,
+        Route {
+            target: Target::Ingest,
+            method: "PATCH",
+            path: path.clone(),
+            fields: WEBHOOK_FIELDS,
+            valid: valid_webhook(),
+        },
+    );
     // The webhook is still readable afterwards.
     let (status, webhook) = fixture.admin_json(Target::Ingest, "GET", &path, &Value::Null);
     assert_eq!(status, 200, "{webhook}");
@@ -779,15 +840,18 @@ fn patch_webhook_bodies_never_5xx() {
 fn test_send_bodies_never_5xx() {
     let fixture = Fixture::new();
     let before = fixture.receiver.seen().len();
-    fuzz_route(&fixture, Route {
-        target: Target::Ingest,
-        method: "POST",
-        path: format!("/v1/webhooks/{}/test", fixture.test_webhook),
-        fields: &["event"],
-        valid: select(&["version_published", "version_processed", "version_process_failed"][..])
-            .prop_map(|e| json!({"event": e}))
-            .boxed(),
-    });
+    fuzz_route(
+        &fixture,
+        Route {
+            target: Target::Ingest,
+            method: "POST",
+            path: format!("/v1/webhooks/{}/test", fixture.test_webhook),
+            fields: &["event"],
+            valid: select(&["version_published", "version_processed", "version_process_failed"][..])
+                .prop_map(|e| json!({"event": e}))
+                .boxed(),
+        },
+    );
     // Test sends really went out, and only to the local receiver.
     assert!(fixture.receiver.seen().len() > before, "no test send reached the receiver");
 }
@@ -795,25 +859,33 @@ fn test_send_bodies_never_5xx() {
 #[test]
 fn generate_keys_bodies_never_5xx() {
     let fixture = Fixture::new();
-    fuzz_route(&fixture, Route {
-        target: Target::Keys,
-        method: "POST",
-        path: format!("/v1/apps/{APP_ID}/keys"),
-        fields: &["count", "collection_id"],
-        valid: (1u32..20).prop_map(|count| json!({"count": count, "collection_id": "c"})).boxed(),
-    });
+    fuzz_route(
+        &fixture,
+        Route {
+            target: Target::Keys,
+            method: "POST",
+            path: format!("/v1/apps/{APP_ID}/keys"),
+            fields: &["count", "collection_id"],
+            valid: (1u32..20).prop_map(|count| json!({"count": count, "collection_id": "c"})).boxed(),
+        },
+    );
 }
 
 #[test]
 fn import_keys_bodies_never_5xx() {
     let fixture = Fixture::new();
-    fuzz_route(&fixture, Route {
-        target: Target::Keys,
-        method: "POST",
-        path: format!("/v1/apps/{APP_ID}/keys/import"),
-        fields: &["keys", "collection_id"],
-        valid: vec("[A-Za-z0-9._-]{1,30}", 1..5).prop_map(|keys| json!({"keys": keys, "collection_id": "c"})).boxed(),
-    });
+    fuzz_route(
+        &fixture,
+        Route {
+            target: Target::Keys,
+            method: "POST",
+            path: format!("/v1/apps/{APP_ID}/keys/import"),
+            fields: &["keys", "collection_id"],
+            valid: vec("[A-Za-z0-9._-]{1,30}", 1..5)
+                .prop_map(|keys| json!({"keys": keys, "collection_id": "c"}))
+                .boxed(),
+        },
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -843,38 +915,52 @@ fn arbitrary_paths_and_queries_never_5xx() {
     let seen = std::sync::Mutex::new(std::collections::BTreeSet::new());
     let strategy =
         (select(GET_ROUTES), segment(known.clone()), query(known, fixture.app_secret.clone()), any::<bool>());
-    check(PATH_CASES * GET_ROUTES.len() as u32, strategy, |((router, template), segment, query, with_token)| {
-        let mut uri = template.replace("{}", &segment);
-        if let Some(q) = &query {
-            uri.push('?');
-            uri.push_str(q);
-        }
-        let Ok(parsed) = uri.parse::<http::Uri>() else {
-            // Not a request a client could send.
-            return Ok(());
-        };
-        let mut request = Request::builder().method("GET").uri(parsed);
-        if with_token {
-            request = request.header("authorization", format!("Bearer {}", fixture.admin_token));
-        }
-        let target = if router == "keys" { Target::Keys } else { Target::Ingest };
-        let (status, answer) = fixture.call(target, request.body(Body::empty()).unwrap());
-        seen.lock().unwrap().insert(status);
-        prop_assert!(status < 500, "GET {} answered {}: {}", uri, status, show(&answer));
-        if segment.is_empty() {
-            // `/v2/keys/` matches no route; `/v1/apps//webhooks` matches with an empty id.
-            prop_assert!(status < 500, "GET {} answered {}", uri, status);
-        } else if template.starts_with("/v2/keys/") {
-            prop_assert!(matches!(status, 200 | 400 | 403 | 404 | 410), "GET {} answered {}", uri, status);
-            let answer: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
-            if status != 200 {
-                prop_assert!(answer["message"].is_string(), "GET {}: not PatchKit's shape: {}", uri, answer);
+    check(
+        PATH_CASES * GET_ROUTES.len() as u32,
+        strategy,
+        |((router, template), segment, query, with_token)| {
+            let mut uri = template.replace("{}", &segment);
+            if let Some(q) = &query {
+                uri.push('?');
+                uri.push_str(q);
             }
-        } else if !with_token {
-            prop_assert!(matches!(status, 401 | 404), "GET {} without a token answered {}", uri, status);
-        }
-        Ok(())
-    });
+            let Ok(parsed) = uri.parse::<http::Uri>() else {
+                // Not a request a client could send.
+                return Ok(());
+            };
+            let mut request = Request::builder().method("GET").uri(parsed);
+            if with_token {
+                request = request.header("authorization", format!("Bearer {}", fixture.admin_token));
+            }
+            let target = if router == "keys" { Target::Keys } else { Target::Ingest };
+            let (status, answer) = fixture.call(target, request.body(Body::empty()).unwrap());
+            seen.lock().unwrap().insert(status);
+            prop_assert!(status < 500, "GET {} answered {}: {}", uri, status, show(&answer));
+            if segment.is_empty() {
+                // `/v2/keys/` matches no route; `/v1/apps//webhooks` matches with an empty id.
+                prop_assert!(status < 500, "GET {} answered {}", uri, status);
+            } else if template.starts_with("/v2/keys/") {
+                prop_assert!(
+                    matches!(status, 200 | 400 | 403 | 404 | 410),
+                    "GET {} answered {}",
+                    uri,
+                    status
+                );
+                let answer: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+                if status != 200 {
+                    prop_assert!(
+                        answer["message"].is_string(),
+                        "GET {}: not PatchKit's shape: {}",
+                        uri,
+                        answer
+                    );
+                }
+            } else if !with_token {
+                prop_assert!(matches!(status, 401 | 404), "GET {} without a token answered {}", uri, status);
+            }
+            Ok(())
+        },
+    );
     let seen = seen.into_inner().unwrap();
     for expected in [200, 400, 401, 403, 404] {
         assert!(seen.contains(&expected), "no case answered {expected}: {seen:?}");
@@ -891,12 +977,19 @@ fn corner_cases() {
     assert_eq!(fixture.call(Target::Keys, request(&base)).0, 200);
     assert_eq!(fixture.call(Target::Keys, request(&format!("{base}&key_secret=nope"))).0, 403);
     assert_eq!(fixture.call(Target::Keys, request(&format!("/v2/keys/{}", fixture.key))).0, 400);
-    assert_eq!(fixture.call(Target::Keys, request(&format!("/v2/keys/{}?app_secret=wrong", fixture.key))).0, 403);
+    assert_eq!(
+        fixture.call(Target::Keys, request(&format!("/v2/keys/{}?app_secret=wrong", fixture.key))).0,
+        403
+    );
     // Blocked: 410, whatever else the query holds.
-    let (status, _) = fixture.admin_bytes(Target::Keys, "POST", &format!("/v1/keys/{}/block", fixture.key), Vec::new());
+    let (status, _) =
+        fixture.admin_bytes(Target::Keys, "POST", &format!("/v1/keys/{}/block", fixture.key), Vec::new());
     assert_eq!(status, 200);
     assert_eq!(fixture.call(Target::Keys, request(&base)).0, 410);
-    assert_eq!(fixture.call(Target::Keys, request(&format!("{base}&key_secret=%FF%00&&=&app_secret=x"))).0, 410);
+    assert_eq!(
+        fixture.call(Target::Keys, request(&format!("{base}&key_secret=%FF%00&&=&app_secret=x"))).0,
+        410
+    );
 
     // A path segment that is not UTF-8 once decoded: 400. (The body is axum's plain-text
     // rejection, not the JSON error shape; management routes extract ids with plain `Path`.)

@@ -46,7 +46,8 @@ impl Write for Capture {
 
 impl Capture {
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned()
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+            .into_owned()
     }
 }
 
@@ -71,7 +72,13 @@ fn install(capture: &Capture) {
     tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
 }
 
-async fn call(router: &Router, method: &str, uri: &str, bearer: Option<&str>, body: Option<Value>) -> (u16, Value) {
+async fn call(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut request = Request::builder().method(method).uri(uri);
     if let Some(token) = bearer {
         request = request.header("authorization", format!("Bearer {token}"));
@@ -121,8 +128,13 @@ fn secrets_never_reach_the_logs() {
         admin_token: admin_token.clone(),
         send,
     };
-    let license = LicenseCheckConfig { store: StoreConfig::Sqlite("unused.db".into()), admin_token: admin_token.clone() };
-    for shown in [format!("{ingest:?}"), format!("{license:?}"), format!("{ingest:#?}"), format!("{license:#?}")] {
+    let license = LicenseCheckConfig {
+        store: StoreConfig::Sqlite("unused.db".into()),
+        admin_token: admin_token.clone(),
+    };
+    for shown in
+        [format!("{ingest:?}"), format!("{license:?}"), format!("{ingest:#?}"), format!("{license:#?}")]
+    {
         assert!(!shown.contains(ingest_secret.expose()), "{shown}");
         assert!(!shown.contains(ingest_secret.expose().trim_start_matches(SECRET_PREFIX)), "{shown}");
         assert!(!shown.contains(admin_token.expose()), "{shown}");
@@ -140,23 +152,44 @@ async fn flow() -> Vec<(String, String)> {
         ..SendConfig::default()
     };
     let sender = assemble::sender(&send).unwrap();
-    let deliverer =
-        assemble::deliverer(&backends, sender.clone(), RetrySchedule::parse("1s,1s").unwrap(), &send, Duration::from_secs(86_400));
+    let deliverer = assemble::deliverer(
+        &backends,
+        sender.clone(),
+        RetrySchedule::parse("1s,1s").unwrap(),
+        &send,
+        Duration::from_secs(86_400),
+    );
     let ingest_secret = generate_secret();
     let admin_token = Secret::random_alphanumeric(40);
     secrets.push(("ingest secret".into(), ingest_secret.expose().to_owned()));
-    secrets.push(("ingest secret (key part)".into(), ingest_secret.expose().trim_start_matches(SECRET_PREFIX).to_owned()));
+    secrets.push((
+        "ingest secret (key part)".into(),
+        ingest_secret.expose().trim_start_matches(SECRET_PREFIX).to_owned(),
+    ));
     secrets.push(("admin token".into(), admin_token.expose().to_owned()));
     let ingest = ingest_router(Arc::new(
-        assemble::ingest_api(&backends, ingest_secret.clone(), admin_token.clone(), sender, deliverer.clone()).unwrap(),
+        assemble::ingest_api(
+            &backends,
+            ingest_secret.clone(),
+            admin_token.clone(),
+            sender,
+            deliverer.clone(),
+        )
+        .unwrap(),
     ));
     let keys = keys_router(Arc::new(assemble::keys_api(&backends, admin_token.clone()).unwrap()));
     let admin = Some(admin_token.expose());
     let queue = backends.queue.clone().unwrap();
 
     // Management API: an app, a webhook with a literal bearer token in a header, keys.
-    let (status, app) =
-        call(&ingest, "POST", "/v1/apps", admin, Some(json!({"id": "app_secrets", "name": "s", "display_name": "S"}))).await;
+    let (status, app) = call(
+        &ingest,
+        "POST",
+        "/v1/apps",
+        admin,
+        Some(json!({"id": "app_secrets", "name": "s", "display_name": "S"})),
+    )
+    .await;
     assert_eq!(status, 201, "{app}");
     let app_secret = str_of(&app, "app_secret").to_owned();
     secrets.push(("app secret".into(), app_secret.clone()));
@@ -182,9 +215,13 @@ async fn flow() -> Vec<(String, String)> {
     let webhook_id = str_of(&webhook, "id").to_owned();
     let webhook_secret = str_of(&webhook, "secret").to_owned();
     secrets.push(("webhook signing secret".into(), webhook_secret.clone()));
-    secrets.push(("webhook signing secret (key part)".into(), webhook_secret.trim_start_matches(SECRET_PREFIX).to_owned()));
+    secrets.push((
+        "webhook signing secret (key part)".into(),
+        webhook_secret.trim_start_matches(SECRET_PREFIX).to_owned(),
+    ));
 
-    let (status, generated) = call(&keys, "POST", "/v1/apps/app_secrets/keys", admin, Some(json!({"count": 2}))).await;
+    let (status, generated) =
+        call(&keys, "POST", "/v1/apps/app_secrets/keys", admin, Some(json!({"count": 2}))).await;
     assert_eq!(status, 201, "{generated}");
     let key = generated["keys"][0].as_str().unwrap().to_owned();
     let blocked_key = generated["keys"][1].as_str().unwrap().to_owned();
@@ -209,7 +246,8 @@ async fn flow() -> Vec<(String, String)> {
     secrets.push(("imported license key".into(), "IMPORTED-LICENSE-KEY-0001".into()));
 
     // A signed event, and one signed with another secret.
-    let mut event = serde_json::to_value(patchbay_core::template::sample_event(EventName::VersionPublished)).unwrap();
+    let mut event =
+        serde_json::to_value(patchbay_core::template::sample_event(EventName::VersionPublished)).unwrap();
     event["app"]["id"] = json!("app_secrets");
     let body = event.to_string();
     let now = chrono::Utc::now().timestamp();
@@ -247,19 +285,29 @@ async fn flow() -> Vec<(String, String)> {
     }
     let seen = receiver.seen();
     assert_eq!(seen.len(), 2);
-    assert_eq!(seen[0].header("authorization"), Some(format!("Bearer {studio_token}").as_str()), "the header was sent");
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some(format!("Bearer {studio_token}").as_str()),
+        "the header was sent"
+    );
     // An unreadable message and one for an unknown delivery (both logged and dropped).
-    for outcome in process_batch(&deliverer, vec!["not json".into(), json!({"delivery_id": "dlv_nope"}).to_string()]).await {
+    for outcome in
+        process_batch(&deliverer, vec!["not json".into(), json!({"delivery_id": "dlv_nope"}).to_string()])
+            .await
+    {
         assert!(outcome.is_ok());
     }
 
     // A test send, and a rotation (whose new secret must not be logged either).
-    let (status, tested) = call(&ingest, "POST", &format!("/v1/webhooks/{webhook_id}/test"), admin, None).await;
+    let (status, tested) =
+        call(&ingest, "POST", &format!("/v1/webhooks/{webhook_id}/test"), admin, None).await;
     assert_eq!(status, 200, "{tested}");
-    let (status, rotated) = call(&ingest, "POST", &format!("/v1/webhooks/{webhook_id}/rotate-secret"), admin, None).await;
+    let (status, rotated) =
+        call(&ingest, "POST", &format!("/v1/webhooks/{webhook_id}/rotate-secret"), admin, None).await;
     assert_eq!(status, 200, "{rotated}");
     secrets.push(("rotated webhook secret".into(), str_of(&rotated, "secret").to_owned()));
-    let (status, redelivered) = call(&ingest, "POST", &format!("/v1/deliveries/{delivery_id}/redeliver"), admin, None).await;
+    let (status, redelivered) =
+        call(&ingest, "POST", &format!("/v1/deliveries/{delivery_id}/redeliver"), admin, None).await;
     assert_eq!(status, 202, "{redelivered}");
 
     // Key checks: valid (registering, and with the key secret), wrong secrets, blocked, unknown.

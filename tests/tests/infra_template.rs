@@ -21,8 +21,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use patchbay_core::config::{
-    self, DeliverConfig, Env, IngestConfig, LicenseCheckConfig, Need, DELIVER_VARIABLES, INGEST_VARIABLES,
-    LICENSE_CHECK_VARIABLES,
+    self, DELIVER_VARIABLES, DeliverConfig, Env, INGEST_VARIABLES, IngestConfig, LICENSE_CHECK_VARIABLES,
+    LicenseCheckConfig, Need,
 };
 use patchbay_core::retry::{RetrySchedule, parse_duration};
 use serde_json::{Map, Value, json};
@@ -52,10 +52,15 @@ struct Function {
     variables: &'static [(&'static str, Need)],
 }
 
-const INGEST: Function = Function { logical_id: "IngestFunction", name: "ingest", variables: INGEST_VARIABLES };
-const DELIVER: Function = Function { logical_id: "DeliverFunction", name: "deliver", variables: DELIVER_VARIABLES };
-const LICENSE_CHECK: Function =
-    Function { logical_id: "LicenseCheckFunction", name: "license-check", variables: LICENSE_CHECK_VARIABLES };
+const INGEST: Function =
+    Function { logical_id: "IngestFunction", name: "ingest", variables: INGEST_VARIABLES };
+const DELIVER: Function =
+    Function { logical_id: "DeliverFunction", name: "deliver", variables: DELIVER_VARIABLES };
+const LICENSE_CHECK: Function = Function {
+    logical_id: "LicenseCheckFunction",
+    name: "license-check",
+    variables: LICENSE_CHECK_VARIABLES,
+};
 const FUNCTIONS: [&Function; 3] = [&INGEST, &DELIVER, &LICENSE_CHECK];
 
 /// Variables whose value must be a Secrets Manager dynamic reference.
@@ -113,7 +118,8 @@ const OUTPUTS: &[&str] = &["ApiUrl", "KeyCheckUrl", "DeliveryQueueUrl", "DeadLet
 /// The template as JSON, with CloudFormation's short-form tags (`!Ref X`, `!GetAtt A.B`,
 /// `!Sub ...`, `!If [...]`) turned into their long forms (`{"Ref": "X"}`, ...).
 fn parse(yaml: &str) -> Value {
-    let doc: serde_norway::Value = serde_norway::from_str(yaml).expect("infra/template.yaml is not valid YAML");
+    let doc: serde_norway::Value =
+        serde_norway::from_str(yaml).expect("infra/template.yaml is not valid YAML");
     to_json(doc)
 }
 
@@ -218,7 +224,10 @@ fn strings(v: &Value) -> Vec<String> {
 fn mentions(v: &Value, id: &str) -> bool {
     match v {
         Value::String(s) => {
-            s == id || s.starts_with(&format!("{id}.")) || s.contains(&format!("${{{id}}}")) || s.contains(&format!("${{{id}."))
+            s == id
+                || s.starts_with(&format!("{id}."))
+                || s.contains(&format!("${{{id}}}"))
+                || s.contains(&format!("${{{id}."))
         }
         Value::Array(items) => items.iter().any(|i| mentions(i, id)),
         Value::Object(map) => map.values().any(|i| mentions(i, id)),
@@ -270,7 +279,9 @@ fn evaluate(t: &Value, v: &Value, field: &str) -> Option<String> {
 
 fn is_secret_reference(v: &Value) -> bool {
     let text = v.as_str().or_else(|| as_sub(v));
-    text.is_some_and(|s| s.trim_start().starts_with("{{resolve:secretsmanager:") && s.trim_end().ends_with("}}"))
+    text.is_some_and(|s| {
+        s.trim_start().starts_with("{{resolve:secretsmanager:") && s.trim_end().ends_with("}}")
+    })
 }
 
 struct Checker<'t> {
@@ -336,7 +347,10 @@ impl<'t> Checker<'t> {
         match as_ref(value) {
             Some(id) if self.resource_type(id) == Some(kind) => Some(id),
             _ => {
-                self.fail(format!("{}: {var} must be a !Ref to a {kind} in the template, not {value}", f.logical_id));
+                self.fail(format!(
+                    "{}: {var} must be a !Ref to a {kind} in the template, not {value}",
+                    f.logical_id
+                ));
                 None
             }
         }
@@ -383,7 +397,9 @@ fn check_function(c: &mut Checker<'_>, f: &Function) {
     }
     let architectures = c.function_prop(id, "Architectures");
     if *architectures != json!(["arm64"]) {
-        c.fail(format!("{id}: Architectures must be [arm64] (cargo lambda build --arm64), not {architectures}"));
+        c.fail(format!(
+            "{id}: Architectures must be [arm64] (cargo lambda build --arm64), not {architectures}"
+        ));
     }
     let handler = c.function_prop(id, "Handler");
     if handler != "bootstrap" {
@@ -394,8 +410,9 @@ fn check_function(c: &mut Checker<'_>, f: &Function) {
     if code_uri.as_str().map(|s| s.trim_end_matches('/')) != Some(expected.trim_end_matches('/')) {
         c.fail(format!("{id}: CodeUri must be {expected} (cargo lambda build's output), not {code_uri}"));
     }
-    let manifest = std::fs::read_to_string(format!("{}/../functions/{}/Cargo.toml", env!("CARGO_MANIFEST_DIR"), f.name))
-        .unwrap_or_default();
+    let manifest =
+        std::fs::read_to_string(format!("{}/../functions/{}/Cargo.toml", env!("CARGO_MANIFEST_DIR"), f.name))
+            .unwrap_or_default();
     if !manifest.contains(&format!("name = \"{}\"", f.name)) {
         c.fail(format!("{id}: functions/{}/Cargo.toml does not build a binary named {}", f.name, f.name));
     }
@@ -424,10 +441,12 @@ fn check_environment(c: &mut Checker<'_>, f: &Function) {
                 c.fail(format!("{id}: {name} is Required but set to an empty string"));
             }
             Some(value) if *need == Need::Optional => {
-                let names: Vec<&str> =
-                    as_ref(value).map_or_else(|| as_sub(value).map(sub_names).unwrap_or_default(), |r| vec![r]);
+                let names: Vec<&str> = as_ref(value)
+                    .map_or_else(|| as_sub(value).map(sub_names).unwrap_or_default(), |r| vec![r]);
                 if !names.iter().any(|n| parameter(c.t, n).is_some()) {
-                    c.fail(format!("{id}: optional {name} should come from a template parameter, not {value}"));
+                    c.fail(format!(
+                        "{id}: optional {name} should come from a template parameter, not {value}"
+                    ));
                 }
             }
             Some(_) => {}
@@ -461,7 +480,10 @@ fn default_environment(c: &Checker<'_>, f: &Function) -> BTreeMap<String, String
         .into_iter()
         .filter_map(|(name, value)| {
             let text = if is_secret_reference(value) {
-                Some(if name == config::INGEST_SECRET { SAMPLE_INGEST_SECRET } else { SAMPLE_ADMIN_TOKEN }.to_owned())
+                Some(
+                    if name == config::INGEST_SECRET { SAMPLE_INGEST_SECRET } else { SAMPLE_ADMIN_TOKEN }
+                        .to_owned(),
+                )
             } else if let Some(id) = as_ref(value).filter(|id| c.resource(id).is_some()) {
                 Some(id.to_owned())
             } else {
@@ -486,8 +508,9 @@ fn check_defaults(c: &mut Checker<'_>) {
     if let Err(e) = LicenseCheckConfig::from_env(&lookup(LICENSE_CHECK.logical_id)) {
         c.fail(format!("LicenseCheckFunction: the code rejects the template's defaults: {e}"));
     }
-    let code_default = DeliverConfig::from_env(&Env::new(|k| (k == config::STORE).then(|| "sqlite:x.db".to_owned())))
-        .expect("deliver's own defaults");
+    let code_default =
+        DeliverConfig::from_env(&Env::new(|k| (k == config::STORE).then(|| "sqlite:x.db".to_owned())))
+            .expect("deliver's own defaults");
     match DeliverConfig::from_env(&lookup(DELIVER.logical_id)) {
         Err(e) => c.fail(format!("DeliverFunction: the code rejects the template's defaults: {e}")),
         Ok(cfg) => {
@@ -511,7 +534,12 @@ fn key_schema(v: &Value) -> Vec<(String, String)> {
     v.as_array()
         .map(|keys| {
             keys.iter()
-                .map(|k| (k["AttributeName"].as_str().unwrap_or("?").to_owned(), k["KeyType"].as_str().unwrap_or("?").to_owned()))
+                .map(|k| {
+                    (
+                        k["AttributeName"].as_str().unwrap_or("?").to_owned(),
+                        k["KeyType"].as_str().unwrap_or("?").to_owned(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -522,7 +550,10 @@ fn attribute_definitions(v: &Value) -> BTreeSet<(String, String)> {
         .map(|defs| {
             defs.iter()
                 .map(|d| {
-                    (d["AttributeName"].as_str().unwrap_or("?").to_owned(), d["AttributeType"].as_str().unwrap_or("?").to_owned())
+                    (
+                        d["AttributeName"].as_str().unwrap_or("?").to_owned(),
+                        d["AttributeType"].as_str().unwrap_or("?").to_owned(),
+                    )
                 })
                 .collect()
         })
@@ -561,7 +592,8 @@ fn check_tables(c: &mut Checker<'_>) -> Option<String> {
         if key_schema(&p["KeySchema"]) != pairs(&[(PK, "HASH"), (SK, "RANGE")]) {
             c.fail(format!("{id}: KeySchema must be {PK} HASH, {SK} RANGE, not {}", p["KeySchema"]));
         }
-        let expected: BTreeSet<_> = pairs(&[(PK, "S"), (SK, "S"), (GSI1PK, "S"), (GSI1SK, "S")]).into_iter().collect();
+        let expected: BTreeSet<_> =
+            pairs(&[(PK, "S"), (SK, "S"), (GSI1PK, "S"), (GSI1SK, "S")]).into_iter().collect();
         if attribute_definitions(&p["AttributeDefinitions"]) != expected {
             c.fail(format!("{id}: AttributeDefinitions must be exactly {expected:?}"));
         }
@@ -640,7 +672,9 @@ fn check_queue(c: &mut Checker<'_>) -> Option<Queues> {
     let window = match window {
         Some(w @ 0..=300) => w,
         other => {
-            c.fail(format!("DeliverFunction.{event}: MaximumBatchingWindowInSeconds must be 0..=300, not {other:?}"));
+            c.fail(format!(
+                "DeliverFunction.{event}: MaximumBatchingWindowInSeconds must be 0..=300, not {other:?}"
+            ));
             0
         }
     };
@@ -653,7 +687,9 @@ fn check_queue(c: &mut Checker<'_>) -> Option<Queues> {
     }
     let concurrency = number(c.t, &e["ScalingConfig"]["MaximumConcurrency"]);
     if !concurrency.is_some_and(|n| (2..=1000).contains(&n)) {
-        c.fail(format!("DeliverFunction.{event}: ScalingConfig.MaximumConcurrency must be 2..=1000, not {concurrency:?}"));
+        c.fail(format!(
+            "DeliverFunction.{event}: ScalingConfig.MaximumConcurrency must be 2..=1000, not {concurrency:?}"
+        ));
     }
 
     // Timeouts: deliver outlives its slowest send, the queue hides a message for 6 × that.
@@ -681,7 +717,8 @@ fn check_queue(c: &mut Checker<'_>) -> Option<Queues> {
     }
 
     // Retention and redrive against the retry schedule.
-    let parameter_schedule = evaluate(c.t, &json!({"Ref": "RetrySchedule"}), "Default").map(|s| RetrySchedule::parse(&s));
+    let parameter_schedule =
+        evaluate(c.t, &json!({"Ref": "RetrySchedule"}), "Default").map(|s| RetrySchedule::parse(&s));
     let schedules = match parameter_schedule {
         Some(Ok(s)) => vec![RetrySchedule::default(), s],
         Some(Err(e)) => {
@@ -696,14 +733,21 @@ fn check_queue(c: &mut Checker<'_>) -> Option<Queues> {
     }
     for s in &schedules {
         if Duration::from_secs(retention) <= s.total() + Duration::from_secs(visibility) {
-            c.fail(format!("{queue}: retention {retention} s is shorter than a retry schedule ({:?})", s.total()));
+            c.fail(format!(
+                "{queue}: retention {retention} s is shorter than a retry schedule ({:?})",
+                s.total()
+            ));
         }
     }
     let redrive = &q["RedrivePolicy"];
     let dead_letter = match as_getatt(&redrive["deadLetterTargetArn"]) {
-        Some((dlq, "Arn")) if c.resource_type(dlq) == Some("AWS::SQS::Queue") && dlq != queue => Some(dlq.to_owned()),
+        Some((dlq, "Arn")) if c.resource_type(dlq) == Some("AWS::SQS::Queue") && dlq != queue => {
+            Some(dlq.to_owned())
+        }
         _ => {
-            c.fail(format!("{queue}: RedrivePolicy.deadLetterTargetArn must be !GetAtt <dead-letter queue>.Arn"));
+            c.fail(format!(
+                "{queue}: RedrivePolicy.deadLetterTargetArn must be !GetAtt <dead-letter queue>.Arn"
+            ));
             None
         }
     };
@@ -743,12 +787,16 @@ fn statements(c: &mut Checker<'_>, f: &Function) -> (Vec<Statement>, Value) {
         material.push(c.function_prop(id, "Policies").clone());
     } else {
         match as_getatt(role).filter(|(r, a)| *a == "Arn" && c.resource_type(r) == Some("AWS::IAM::Role")) {
-            None => c.fail(format!("{id}: Role must be !GetAtt <an AWS::IAM::Role in this template>.Arn, not {role}")),
+            None => c.fail(format!(
+                "{id}: Role must be !GetAtt <an AWS::IAM::Role in this template>.Arn, not {role}"
+            )),
             Some((role_id, _)) => {
                 let p = c.props(role_id);
                 for arn in strings(&p["ManagedPolicyArns"]) {
                     if !arn.ends_with("service-role/AWSLambdaBasicExecutionRole") {
-                        c.fail(format!("{role_id}: managed policy {arn} is broader than this function needs"));
+                        c.fail(format!(
+                            "{role_id}: managed policy {arn} is broader than this function needs"
+                        ));
                     }
                 }
                 material.push(p["Policies"].clone());
@@ -806,8 +854,12 @@ fn check_policies(c: &mut Checker<'_>, main_table: Option<&str>, queues: Option<
                 c.fail(format!("{id}: DynamoDB/SQS actions on Resource *"));
             }
         }
-        let sqs: BTreeSet<&str> =
-            found.iter().flat_map(|s| s.actions.iter()).map(String::as_str).filter(|a| a.starts_with("sqs:")).collect();
+        let sqs: BTreeSet<&str> = found
+            .iter()
+            .flat_map(|s| s.actions.iter())
+            .map(String::as_str)
+            .filter(|a| a.starts_with("sqs:"))
+            .collect();
         let mentions_keys = keys_table.as_deref().is_some_and(|k| mentions(&material, k));
         let mentions_queue = queue_ids.iter().any(|q| mentions(&material, q));
         match f.name {
@@ -816,14 +868,21 @@ fn check_policies(c: &mut Checker<'_>, main_table: Option<&str>, queues: Option<
                     c.fail("IngestFunction's policies mention the keys table");
                 }
                 if sqs != BTreeSet::from(["sqs:SendMessage"]) {
-                    c.fail(format!("IngestFunction: SQS actions must be exactly sqs:SendMessage, not {sqs:?}"));
+                    c.fail(format!(
+                        "IngestFunction: SQS actions must be exactly sqs:SendMessage, not {sqs:?}"
+                    ));
                 }
             }
             "deliver" => {
                 if mentions_keys {
                     c.fail("DeliverFunction's policies mention the keys table");
                 }
-                for needed in ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"] {
+                for needed in [
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                    "sqs:ChangeMessageVisibility",
+                ] {
                     if !sqs.contains(needed) {
                         c.fail(format!("DeliverFunction: lacks {needed} on the delivery queue"));
                     }
@@ -837,7 +896,9 @@ fn check_policies(c: &mut Checker<'_>, main_table: Option<&str>, queues: Option<
                     for s in found.iter().filter(|s| mentions(&s.resources, main)) {
                         for a in &s.actions {
                             if a != "dynamodb:GetItem" && a != "dynamodb:Query" {
-                                c.fail(format!("LicenseCheckFunction: {a} on the main table (GetItem and Query only)"));
+                                c.fail(format!(
+                                    "LicenseCheckFunction: {a} on the main table (GetItem and Query only)"
+                                ));
                             }
                         }
                     }
@@ -849,7 +910,12 @@ fn check_policies(c: &mut Checker<'_>, main_table: Option<&str>, queues: Option<
 
 /// How specifically an HTTP API route matches a request, or `None` when it does not:
 /// (no greedy variable, literal segments, exact method). Higher wins, as in API Gateway.
-fn route_match(route_method: &str, route_path: &str, method: &str, path: &str) -> Option<(bool, usize, bool)> {
+fn route_match(
+    route_method: &str,
+    route_path: &str,
+    method: &str,
+    path: &str,
+) -> Option<(bool, usize, bool)> {
     let exact_method = route_method.eq_ignore_ascii_case(method);
     if !exact_method && !route_method.eq_ignore_ascii_case("ANY") {
         return None;
@@ -891,7 +957,10 @@ fn check_routes(c: &mut Checker<'_>) {
                 Some(api) if c.resource_type(api) == Some("AWS::Serverless::HttpApi") => {
                     apis.insert(api.to_owned());
                 }
-                _ => c.fail(format!("{}.{event}: ApiId must be !Ref to the template's AWS::Serverless::HttpApi", f.logical_id)),
+                _ => c.fail(format!(
+                    "{}.{event}: ApiId must be !Ref to the template's AWS::Serverless::HttpApi",
+                    f.logical_id
+                )),
             }
             routes.push((f.logical_id, event, method, path, e));
         }
@@ -943,7 +1012,9 @@ fn check_function_url(c: &mut Checker<'_>) {
                     c.fail(format!("{id}: the Function URL must depend on KeyCheckEndpoint (a Condition)"));
                 }
             }
-            Some("AWS::Serverless::Function") if !p["FunctionUrlConfig"].is_null() && id != LICENSE_CHECK.logical_id => {
+            Some("AWS::Serverless::Function")
+                if !p["FunctionUrlConfig"].is_null() && id != LICENSE_CHECK.logical_id =>
+            {
                 c.fail(format!("{id}: only license-check gets a Function URL"));
             }
             _ => {}
@@ -975,9 +1046,13 @@ fn check_function_url(c: &mut Checker<'_>) {
 fn check_alarms(c: &mut Checker<'_>, queues: Option<&Queues>) {
     let alarms: Vec<&Value> = c.t["Resources"]
         .as_object()
-        .map(|r| r.values().filter(|r| r["Type"] == "AWS::CloudWatch::Alarm").map(|r| &r["Properties"]).collect())
+        .map(|r| {
+            r.values().filter(|r| r["Type"] == "AWS::CloudWatch::Alarm").map(|r| &r["Properties"]).collect()
+        })
         .unwrap_or_default();
-    let fires_above_zero = |a: &Value| a["ComparisonOperator"] == "GreaterThanThreshold" && number(c.t, &a["Threshold"]) == Some(0);
+    let fires_above_zero = |a: &Value| {
+        a["ComparisonOperator"] == "GreaterThanThreshold" && number(c.t, &a["Threshold"]) == Some(0)
+    };
     if let Some(dlq) = queues.and_then(|q| q.dead_letter.as_deref()) {
         let watched = alarms.iter().any(|a| {
             a["Namespace"] == "AWS/SQS"
@@ -990,7 +1065,10 @@ fn check_alarms(c: &mut Checker<'_>, queues: Option<&Queues>) {
         }
     }
     let watched = alarms.iter().any(|a| {
-        a["Namespace"] == "AWS/Lambda" && a["MetricName"] == "Errors" && fires_above_zero(a) && mentions(&a["Dimensions"], DELIVER.logical_id)
+        a["Namespace"] == "AWS/Lambda"
+            && a["MetricName"] == "Errors"
+            && fires_above_zero(a)
+            && mentions(&a["Dimensions"], DELIVER.logical_id)
     });
     if !watched {
         c.fail("no alarm on DeliverFunction Errors > 0");
@@ -1001,7 +1079,9 @@ fn check_alarms(c: &mut Checker<'_>, queues: Option<&Queues>) {
 
 #[test]
 fn short_form_tags_become_long_form() {
-    let v = parse("a: !Ref X\nb: !GetAtt T.Arn\nc: !Sub \"${T.Arn}/index/x\"\nd: !If [C, 1, !Ref AWS::NoValue]\n");
+    let v = parse(
+        "a: !Ref X\nb: !GetAtt T.Arn\nc: !Sub \"${T.Arn}/index/x\"\nd: !If [C, 1, !Ref AWS::NoValue]\n",
+    );
     assert_eq!(v["a"], json!({"Ref": "X"}));
     assert_eq!(v["b"], json!({"Fn::GetAtt": ["T", "Arn"]}));
     assert_eq!(v["c"], json!({"Fn::Sub": "${T.Arn}/index/x"}));
@@ -1012,7 +1092,10 @@ fn short_form_tags_become_long_form() {
 
 #[test]
 fn routes_pick_the_most_specific() {
-    assert!(route_match("POST", "/v1/apps/{app_id}/keys", "POST", "/v1/apps/a/keys") > route_match("ANY", "/v1/{proxy+}", "POST", "/v1/apps/a/keys"));
+    assert!(
+        route_match("POST", "/v1/apps/{app_id}/keys", "POST", "/v1/apps/a/keys")
+            > route_match("ANY", "/v1/{proxy+}", "POST", "/v1/apps/a/keys")
+    );
     assert_eq!(route_match("GET", "/v1/keys/{key}", "POST", "/v1/keys/k"), None);
     assert_eq!(route_match("GET", "/v1/keys/{key}", "GET", "/v1/keys/k/block"), None);
     assert!(route_match("ANY", "/v1/{proxy+}", "DELETE", "/v1/webhooks/w").is_some());
@@ -1021,7 +1104,11 @@ fn routes_pick_the_most_specific() {
 #[test]
 fn template_matches_the_code() {
     let problems = check(&template());
-    assert!(problems.is_empty(), "infra/template.yaml has drifted from the code:\n  {}", problems.join("\n  "));
+    assert!(
+        problems.is_empty(),
+        "infra/template.yaml has drifted from the code:\n  {}",
+        problems.join("\n  ")
+    );
 }
 
 type Mutation = fn(&mut Value);
@@ -1047,106 +1134,284 @@ fn role_statements_mut<'a>(t: &'a mut Value, role: &str) -> &'a mut Vec<Value> {
 #[test]
 fn each_drift_is_caught() {
     let mutations: &[(&str, Mutation, &str)] = &[
-        ("required variable missing", |t| {
-            env_mut(t, "IngestFunction").remove("PATCHBAY_TABLE");
-        }, "PATCHBAY_TABLE"),
-        ("variable the code ignores", |t| {
-            env_mut(t, "IngestFunction").insert("PATCHBAY_KEYS_TABLE".into(), json!({"Ref": "KeysTable"}));
-        }, "does not read"),
-        ("RUST_LOG instead of LoggingConfig", |t| {
-            env_mut(t, "DeliverFunction").insert("RUST_LOG".into(), json!("info"));
-        }, "RUST_LOG"),
-        ("store not aws", |t| {
-            env_mut(t, "LicenseCheckFunction").insert("PATCHBAY_STORE".into(), json!("sqlite:/tmp/x.db"));
-        }, "PATCHBAY_STORE"),
-        ("secret from a plain parameter", |t| {
-            env_mut(t, "IngestFunction").insert("PATCHBAY_INGEST_SECRET".into(), json!({"Ref": "IngestSecretName"}));
-        }, "dynamic reference"),
-        ("optional variable hard-coded", |t| {
-            env_mut(t, "DeliverFunction").insert("PATCHBAY_RETRY_SCHEDULE".into(), json!("1m,1h"));
-        }, "template parameter"),
+        (
+            "required variable missing",
+            |t| {
+                env_mut(t, "IngestFunction").remove("PATCHBAY_TABLE");
+            },
+            "PATCHBAY_TABLE",
+        ),
+        (
+            "variable the code ignores",
+            |t| {
+                env_mut(t, "IngestFunction")
+                    .insert("PATCHBAY_KEYS_TABLE".into(), json!({"Ref": "KeysTable"}));
+            },
+            "does not read",
+        ),
+        (
+            "RUST_LOG instead of LoggingConfig",
+            |t| {
+                env_mut(t, "DeliverFunction").insert("RUST_LOG".into(), json!("info"));
+            },
+            "RUST_LOG",
+        ),
+        (
+            "store not aws",
+            |t| {
+                env_mut(t, "LicenseCheckFunction").insert("PATCHBAY_STORE".into(), json!("sqlite:/tmp/x.db"));
+            },
+            "PATCHBAY_STORE",
+        ),
+        (
+            "secret from a plain parameter",
+            |t| {
+                env_mut(t, "IngestFunction")
+                    .insert("PATCHBAY_INGEST_SECRET".into(), json!({"Ref": "IngestSecretName"}));
+            },
+            "dynamic reference",
+        ),
+        (
+            "optional variable hard-coded",
+            |t| {
+                env_mut(t, "DeliverFunction").insert("PATCHBAY_RETRY_SCHEDULE".into(), json!("1m,1h"));
+            },
+            "template parameter",
+        ),
         ("runtime", |t| props_mut(t, "IngestFunction")["Runtime"] = json!("provided.al2"), "provided.al2023"),
-        ("runtime typo", |t| props_mut(t, "DeliverFunction")["Runtime"] = json!("provided.al2023x"), "provided.al2023"),
+        (
+            "runtime typo",
+            |t| props_mut(t, "DeliverFunction")["Runtime"] = json!("provided.al2023x"),
+            "provided.al2023",
+        ),
         ("architecture", |t| props_mut(t, "DeliverFunction")["Architectures"] = json!(["x86_64"]), "arm64"),
         ("handler", |t| props_mut(t, "LicenseCheckFunction")["Handler"] = json!("main"), "bootstrap"),
-        ("code uri", |t| props_mut(t, "LicenseCheckFunction")["CodeUri"] = json!("../target/lambda/license_check/"), "CodeUri"),
-        ("response types typo", |t| sqs_event_mut(t)["FunctionResponseTypes"] = json!(["ReportBatchItemFailure"]), "FunctionResponseTypes"),
-        ("response types missing", |t| {
-            sqs_event_mut(t).as_object_mut().expect("props").remove("FunctionResponseTypes");
-        }, "FunctionResponseTypes"),
-        ("batch size over 10 without window", |t| {
-            sqs_event_mut(t)["BatchSize"] = json!(11);
-            sqs_event_mut(t)["MaximumBatchingWindowInSeconds"] = json!(0);
-        }, "BatchSize"),
+        (
+            "code uri",
+            |t| props_mut(t, "LicenseCheckFunction")["CodeUri"] = json!("../target/lambda/license_check/"),
+            "CodeUri",
+        ),
+        (
+            "response types typo",
+            |t| sqs_event_mut(t)["FunctionResponseTypes"] = json!(["ReportBatchItemFailure"]),
+            "FunctionResponseTypes",
+        ),
+        (
+            "response types missing",
+            |t| {
+                sqs_event_mut(t).as_object_mut().expect("props").remove("FunctionResponseTypes");
+            },
+            "FunctionResponseTypes",
+        ),
+        (
+            "batch size over 10 without window",
+            |t| {
+                sqs_event_mut(t)["BatchSize"] = json!(11);
+                sqs_event_mut(t)["MaximumBatchingWindowInSeconds"] = json!(0);
+            },
+            "BatchSize",
+        ),
         ("batch size over 10000", |t| sqs_event_mut(t)["BatchSize"] = json!(10_001), "BatchSize"),
         ("batch size 0", |t| sqs_event_mut(t)["BatchSize"] = json!(0), "BatchSize"),
-        ("maximum concurrency 1", |t| sqs_event_mut(t)["ScalingConfig"]["MaximumConcurrency"] = json!(1), "MaximumConcurrency"),
-        ("maximum concurrency 1001", |t| sqs_event_mut(t)["ScalingConfig"]["MaximumConcurrency"] = json!(1001), "MaximumConcurrency"),
-        ("visibility under 6x", |t| props_mut(t, "DeliveryQueue")["VisibilityTimeout"] = json!(1000), "VisibilityTimeout"),
-        ("deliver timeout too short for a send", |t| {
-            props_mut(t, "DeliverFunction")["Timeout"] = json!(60);
-        }, "largest delivery timeout"),
-        ("maxReceiveCount at the attempts", |t| props_mut(t, "DeliveryQueue")["RedrivePolicy"]["maxReceiveCount"] = json!(14), "maxReceiveCount"),
-        ("retry schedule parameter longer than the redrive", |t| {
-            t["Parameters"]["RetrySchedule"]["Default"] = json!(vec!["1m"; 25].join(","));
-        }, "maxReceiveCount"),
-        ("retry schedule parameter unparseable", |t| t["Parameters"]["RetrySchedule"]["Default"] = json!("30s,forever"), "RetrySchedule"),
-        ("retry schedule default drifts from the code", |t| t["Parameters"]["RetrySchedule"]["Default"] = json!("30s,2m"), "RetrySchedule::default"),
-        ("delivery timeout default drifts", |t| t["Parameters"]["DeliveryTimeoutSeconds"]["Default"] = json!(10), "SendConfig::default"),
-        ("queue retention", |t| props_mut(t, "DeliveryQueue")["MessageRetentionPeriod"] = json!(345_600), "MessageRetentionPeriod"),
-        ("main table range key", |t| props_mut(t, "MainTable")["KeySchema"][1]["AttributeName"] = json!("SK"), "KeySchema"),
-        ("gsi name", |t| props_mut(t, "MainTable")["GlobalSecondaryIndexes"][0]["IndexName"] = json!("GSI1"), "GSI"),
-        ("gsi projection", |t| {
-            props_mut(t, "MainTable")["GlobalSecondaryIndexes"][0]["Projection"]["ProjectionType"] = json!("KEYS_ONLY");
-        }, "GSI"),
-        ("ttl attribute", |t| props_mut(t, "MainTable")["TimeToLiveSpecification"]["AttributeName"] = json!("ttl"), "TTL"),
-        ("ttl disabled", |t| props_mut(t, "MainTable")["TimeToLiveSpecification"]["Enabled"] = json!(false), "TTL"),
-        ("keys table range key", |t| {
-            let p = props_mut(t, "KeysTable");
-            p["KeySchema"].as_array_mut().expect("keys").push(json!({"AttributeName": "app_id", "KeyType": "RANGE"}));
-            p["AttributeDefinitions"].as_array_mut().expect("defs").push(json!({"AttributeName": "app_id", "AttributeType": "S"}));
-        }, "KeySchema"),
-        ("provisioned billing", |t| props_mut(t, "KeysTable")["BillingMode"] = json!("PROVISIONED"), "PAY_PER_REQUEST"),
-        ("no PITR", |t| {
-            props_mut(t, "MainTable").as_object_mut().expect("props").remove("PointInTimeRecoverySpecification");
-        }, "point-in-time"),
-        ("ingest may read keys", |t| {
-            role_statements_mut(t, "IngestRole").push(json!({"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": {"Fn::GetAtt": ["KeysTable", "Arn"]}}));
-        }, "keys table"),
-        ("license-check may send", |t| {
-            role_statements_mut(t, "LicenseCheckRole").push(json!({"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["DeliveryQueue", "Arn"]}}));
-        }, "queue"),
-        ("license-check writes the main table", |t| {
-            role_statements_mut(t, "LicenseCheckRole").push(json!({"Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": {"Fn::GetAtt": ["MainTable", "Arn"]}}));
-        }, "GetItem and Query only"),
-        ("ingest may receive", |t| {
-            role_statements_mut(t, "IngestRole").push(json!({"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": {"Fn::GetAtt": ["DeliveryQueue", "Arn"]}}));
-        }, "sqs:SendMessage"),
-        ("wildcard action", |t| {
-            role_statements_mut(t, "DeliverRole").push(json!({"Effect": "Allow", "Action": "dynamodb:*", "Resource": {"Fn::GetAtt": ["MainTable", "Arn"]}}));
-        }, "wildcard"),
-        ("SAM role with an SQS event", |t| {
-            props_mut(t, "DeliverFunction").as_object_mut().expect("props").remove("Role");
-        }, "AWSLambdaSQSQueueExecutionRole"),
-        ("key route to ingest", |t| {
-            let events = props_mut(t, "LicenseCheckFunction")["Events"].as_object_mut().expect("events");
-            let block = events.remove("BlockKey").expect("BlockKey event");
-            props_mut(t, "IngestFunction")["Events"]["BlockKey"] = block;
-        }, "must reach LicenseCheckFunction"),
-        ("route removed", |t| {
-            props_mut(t, "LicenseCheckFunction")["Events"].as_object_mut().expect("events").remove("ImportKeys");
-        }, "/v1/apps/app_1/keys/import"),
-        ("key check not throttled", |t| {
-            let events = props_mut(t, "LicenseCheckFunction")["Events"].as_object_mut().expect("events");
-            let (_, e) = events.iter_mut().find(|(_, e)| e["Properties"]["Path"] == "/v2/keys/{key}").expect("key check");
-            e["Properties"].as_object_mut().expect("props").remove("RouteSettings");
-        }, "RouteSettings"),
-        ("no DLQ alarm", |t| {
-            t["Resources"].as_object_mut().expect("resources").remove("DeadLetterQueueAlarm");
-        }, "alarm"),
-        ("parameter missing", |t| {
-            t["Parameters"].as_object_mut().expect("parameters").remove("KeyCheckEndpoint");
-        }, "KeyCheckEndpoint"),
+        (
+            "maximum concurrency 1",
+            |t| sqs_event_mut(t)["ScalingConfig"]["MaximumConcurrency"] = json!(1),
+            "MaximumConcurrency",
+        ),
+        (
+            "maximum concurrency 1001",
+            |t| sqs_event_mut(t)["ScalingConfig"]["MaximumConcurrency"] = json!(1001),
+            "MaximumConcurrency",
+        ),
+        (
+            "visibility under 6x",
+            |t| props_mut(t, "DeliveryQueue")["VisibilityTimeout"] = json!(1000),
+            "VisibilityTimeout",
+        ),
+        (
+            "deliver timeout too short for a send",
+            |t| {
+                props_mut(t, "DeliverFunction")["Timeout"] = json!(60);
+            },
+            "largest delivery timeout",
+        ),
+        (
+            "maxReceiveCount at the attempts",
+            |t| props_mut(t, "DeliveryQueue")["RedrivePolicy"]["maxReceiveCount"] = json!(14),
+            "maxReceiveCount",
+        ),
+        (
+            "retry schedule parameter longer than the redrive",
+            |t| {
+                t["Parameters"]["RetrySchedule"]["Default"] = json!(vec!["1m"; 25].join(","));
+            },
+            "maxReceiveCount",
+        ),
+        (
+            "retry schedule parameter unparseable",
+            |t| t["Parameters"]["RetrySchedule"]["Default"] = json!("30s,forever"),
+            "RetrySchedule",
+        ),
+        (
+            "retry schedule default drifts from the code",
+            |t| t["Parameters"]["RetrySchedule"]["Default"] = json!("30s,2m"),
+            "RetrySchedule::default",
+        ),
+        (
+            "delivery timeout default drifts",
+            |t| t["Parameters"]["DeliveryTimeoutSeconds"]["Default"] = json!(10),
+            "SendConfig::default",
+        ),
+        (
+            "queue retention",
+            |t| props_mut(t, "DeliveryQueue")["MessageRetentionPeriod"] = json!(345_600),
+            "MessageRetentionPeriod",
+        ),
+        (
+            "main table range key",
+            |t| props_mut(t, "MainTable")["KeySchema"][1]["AttributeName"] = json!("SK"),
+            "KeySchema",
+        ),
+        (
+            "gsi name",
+            |t| props_mut(t, "MainTable")["GlobalSecondaryIndexes"][0]["IndexName"] = json!("GSI1"),
+            "GSI",
+        ),
+        (
+            "gsi projection",
+            |t| {
+                props_mut(t, "MainTable")["GlobalSecondaryIndexes"][0]["Projection"]["ProjectionType"] =
+                    json!("KEYS_ONLY");
+            },
+            "GSI",
+        ),
+        (
+            "ttl attribute",
+            |t| props_mut(t, "MainTable")["TimeToLiveSpecification"]["AttributeName"] = json!("ttl"),
+            "TTL",
+        ),
+        (
+            "ttl disabled",
+            |t| props_mut(t, "MainTable")["TimeToLiveSpecification"]["Enabled"] = json!(false),
+            "TTL",
+        ),
+        (
+            "keys table range key",
+            |t| {
+                let p = props_mut(t, "KeysTable");
+                p["KeySchema"]
+                    .as_array_mut()
+                    .expect("keys")
+                    .push(json!({"AttributeName": "app_id", "KeyType": "RANGE"}));
+                p["AttributeDefinitions"]
+                    .as_array_mut()
+                    .expect("defs")
+                    .push(json!({"AttributeName": "app_id", "AttributeType": "S"}));
+            },
+            "KeySchema",
+        ),
+        (
+            "provisioned billing",
+            |t| props_mut(t, "KeysTable")["BillingMode"] = json!("PROVISIONED"),
+            "PAY_PER_REQUEST",
+        ),
+        (
+            "no PITR",
+            |t| {
+                props_mut(t, "MainTable")
+                    .as_object_mut()
+                    .expect("props")
+                    .remove("PointInTimeRecoverySpecification");
+            },
+            "point-in-time",
+        ),
+        (
+            "ingest may read keys",
+            |t| {
+                role_statements_mut(t, "IngestRole").push(json!({"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": {"Fn::GetAtt": ["KeysTable", "Arn"]}}));
+            },
+            "keys table",
+        ),
+        (
+            "license-check may send",
+            |t| {
+                role_statements_mut(t, "LicenseCheckRole").push(json!({"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": {"Fn::GetAtt": ["DeliveryQueue", "Arn"]}}));
+            },
+            "queue",
+        ),
+        (
+            "license-check writes the main table",
+            |t| {
+                role_statements_mut(t, "LicenseCheckRole").push(json!({"Effect": "Allow", "Action": ["dynamodb:PutItem"], "Resource": {"Fn::GetAtt": ["MainTable", "Arn"]}}));
+            },
+            "GetItem and Query only",
+        ),
+        (
+            "ingest may receive",
+            |t| {
+                role_statements_mut(t, "IngestRole").push(json!({"Effect": "Allow", "Action": "sqs:ReceiveMessage", "Resource": {"Fn::GetAtt": ["DeliveryQueue", "Arn"]}}));
+            },
+            "sqs:SendMessage",
+        ),
+        (
+            "wildcard action",
+            |t| {
+                role_statements_mut(t, "DeliverRole").push(json!({"Effect": "Allow", "Action": "dynamodb:*", "Resource": {"Fn::GetAtt": ["MainTable", "Arn"]}}));
+            },
+            "wildcard",
+        ),
+        (
+            "SAM role with an SQS event",
+            |t| {
+                props_mut(t, "DeliverFunction").as_object_mut().expect("props").remove("Role");
+            },
+            "AWSLambdaSQSQueueExecutionRole",
+        ),
+        (
+            "key route to ingest",
+            |t| {
+                let events = props_mut(t, "LicenseCheckFunction")["Events"].as_object_mut().expect("events");
+                let block = events.remove("BlockKey").expect("BlockKey event");
+                props_mut(t, "IngestFunction")["Events"]["BlockKey"] = block;
+            },
+            "must reach LicenseCheckFunction",
+        ),
+        (
+            "route removed",
+            |t| {
+                props_mut(t, "LicenseCheckFunction")["Events"]
+                    .as_object_mut()
+                    .expect("events")
+                    .remove("ImportKeys");
+            },
+            "/v1/apps/app_1/keys/import",
+        ),
+        (
+            "key check not throttled",
+            |t| {
+                let events = props_mut(t, "LicenseCheckFunction")["Events"].as_object_mut().expect("events");
+                let (_, e) = events
+                    .iter_mut()
+                    .find(|(_, e)| e["Properties"]["Path"] == "/v2/keys/{key}")
+                    .expect("key check");
+                e["Properties"].as_object_mut().expect("props").remove("RouteSettings");
+            },
+            "RouteSettings",
+        ),
+        (
+            "no DLQ alarm",
+            |t| {
+                t["Resources"].as_object_mut().expect("resources").remove("DeadLetterQueueAlarm");
+            },
+            "alarm",
+        ),
+        (
+            "parameter missing",
+            |t| {
+                t["Parameters"].as_object_mut().expect("parameters").remove("KeyCheckEndpoint");
+            },
+            "KeyCheckEndpoint",
+        ),
     ];
     let baseline = template();
     let mut missed = Vec::new();

@@ -49,7 +49,9 @@ pub fn run(cmd: AppsCmd) -> CliResult {
             (api.post(&["v1", "apps"], Some(&body))?, "created app")
         }
         AppsCommand::Show { id } => (api.get(&["v1", "apps", id])?, "app"),
-        AppsCommand::RotateSecret { id } => (api.post(&["v1", "apps", id, "rotate-secret"], None)?, "rotated the secret of app"),
+        AppsCommand::RotateSecret { id } => {
+            (api.post(&["v1", "apps", id, "rotate-secret"], None)?, "rotated the secret of app")
+        }
     };
     if cmd.global.json {
         return print_reply(&reply);

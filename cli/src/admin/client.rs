@@ -116,7 +116,8 @@ impl ApiClient {
             request = request.bearer_auth(token);
         }
         if let Some(body) = body {
-            let bytes = serde_json::to_vec(body).map_err(|e| CliError::failed(format!("cannot encode the request: {e}")))?;
+            let bytes = serde_json::to_vec(body)
+                .map_err(|e| CliError::failed(format!("cannot encode the request: {e}")))?;
             request = request.header(CONTENT_TYPE, "application/json").body(bytes);
         }
         execute(request, &url)
@@ -245,9 +246,15 @@ mod tests {
         let err = api_error(status, &body, "");
         assert_eq!(err.to_string(), "url: bad (HTTP 422, invalid_field)");
         let body = serde_json::json!({"message": "Key blocked"});
-        assert_eq!(api_error(reqwest::StatusCode::FORBIDDEN, &body, "").to_string(), "Key blocked (HTTP 403)");
+        assert_eq!(
+            api_error(reqwest::StatusCode::FORBIDDEN, &body, "").to_string(),
+            "Key blocked (HTTP 403)"
+        );
         let err = api_error(reqwest::StatusCode::BAD_GATEWAY, &Value::String("<html>".into()), "<html>");
         assert_eq!(err.to_string(), "<html> (HTTP 502)");
-        assert_eq!(api_error(reqwest::StatusCode::BAD_GATEWAY, &Value::Null, "").to_string(), "Bad Gateway (HTTP 502)");
+        assert_eq!(
+            api_error(reqwest::StatusCode::BAD_GATEWAY, &Value::Null, "").to_string(),
+            "Bad Gateway (HTTP 502)"
+        );
     }
 }

@@ -73,12 +73,18 @@ pub fn run(cmd: DeliveriesCmd) -> CliResult {
             let limit = limit.map(|l| l.to_string());
             let url = api.url_with_query(
                 &["v1", "webhooks", &webhook, "deliveries"],
-                &[("status", status.map(Status::as_str)), ("cursor", cursor.as_deref()), ("limit", limit.as_deref())],
+                &[
+                    ("status", status.map(Status::as_str)),
+                    ("cursor", cursor.as_deref()),
+                    ("limit", limit.as_deref()),
+                ],
             );
             (api.call(reqwest::Method::GET, url, None)?, list_table)
         }
         DeliveriesCommand::Show { id } => (api.get(&["v1", "deliveries", &id])?, describe),
-        DeliveriesCommand::Redeliver { id } => (api.post(&["v1", "deliveries", &id, "redeliver"], None)?, redelivered),
+        DeliveriesCommand::Redeliver { id } => {
+            (api.post(&["v1", "deliveries", &id, "redeliver"], None)?, redelivered)
+        }
     };
     if json { print_reply(&reply) } else { print_text(&human(&reply.body)) }
 }
@@ -95,7 +101,13 @@ fn list_table(page: &Value) -> String {
                 if d.get("test").and_then(Value::as_bool).unwrap_or(false) {
                     status.push_str(" (test)");
                 }
-                vec![field(d, "id"), status, field(d, "attempt_count"), field(d, "event"), field(d, "created_at")]
+                vec![
+                    field(d, "id"),
+                    status,
+                    field(d, "attempt_count"),
+                    field(d, "event"),
+                    field(d, "created_at"),
+                ]
             })
             .collect();
         table(&["ID", "STATUS", "ATTEMPTS", "EVENT", "CREATED_AT"], &rows)
@@ -125,7 +137,12 @@ fn describe(d: &Value) -> String {
             Some(code) => format!("HTTP {code}"),
             None => failure(a),
         };
-        text.push_str(&format!("  #{} {}  {outcome}  {} ms\n", field(a, "number"), field(a, "at"), field(a, "duration_ms")));
+        text.push_str(&format!(
+            "  #{} {}  {outcome}  {} ms\n",
+            field(a, "number"),
+            field(a, "at"),
+            field(a, "duration_ms")
+        ));
         if let Some(body) = a.get("response_body").and_then(Value::as_str).filter(|b| !b.trim().is_empty()) {
             text.push_str(&format!("      {}\n", first_line(body, BODY_PREVIEW_CHARS)));
         }

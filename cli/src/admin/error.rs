@@ -34,7 +34,9 @@ impl CliError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             CliError::Usage(_) => ExitCode::from(EXIT_USAGE),
-            CliError::Api { .. } | CliError::Unreachable { .. } | CliError::Failed(_) => ExitCode::from(EXIT_FAILURE),
+            CliError::Api { .. } | CliError::Unreachable { .. } | CliError::Failed(_) => {
+                ExitCode::from(EXIT_FAILURE)
+            }
         }
     }
 
@@ -43,8 +45,12 @@ impl CliError {
     pub fn context(self, prefix: &str) -> Self {
         match self {
             CliError::Usage(m) => CliError::Usage(format!("{prefix}: {m}")),
-            CliError::Api { status, code, message } => CliError::Api { status, code, message: format!("{prefix}: {message}") },
-            CliError::Unreachable { url, detail } => CliError::Unreachable { url, detail: format!("{detail} ({prefix})") },
+            CliError::Api { status, code, message } => {
+                CliError::Api { status, code, message: format!("{prefix}: {message}") }
+            }
+            CliError::Unreachable { url, detail } => {
+                CliError::Unreachable { url, detail: format!("{detail} ({prefix})") }
+            }
             CliError::Failed(m) => CliError::Failed(format!("{prefix}: {m}")),
         }
     }
@@ -54,7 +60,9 @@ impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CliError::Usage(m) | CliError::Failed(m) => f.write_str(m),
-            CliError::Api { status, code: Some(code), message } => write!(f, "{message} (HTTP {status}, {code})"),
+            CliError::Api { status, code: Some(code), message } => {
+                write!(f, "{message} (HTTP {status}, {code})")
+            }
             CliError::Api { status, code: None, message } => write!(f, "{message} (HTTP {status})"),
             CliError::Unreachable { url, detail } => write!(f, "could not reach {url}: {detail}"),
         }

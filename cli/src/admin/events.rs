@@ -67,11 +67,10 @@ pub fn run(cmd: EventsCmd) -> CliResult {
 }
 
 fn send(global: &GlobalOpts, args: SendArgs) -> CliResult {
-    let secret = args
-        .secret
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| Secret::new(s.trim()))
-        .ok_or_else(|| CliError::usage("no ingest secret: set PATCHBAY_INGEST_SECRET or pass --secret"))?;
+    let secret =
+        args.secret.filter(|s| !s.trim().is_empty()).map(|s| Secret::new(s.trim())).ok_or_else(|| {
+            CliError::usage("no ingest secret: set PATCHBAY_INGEST_SECRET or pass --secret")
+        })?;
     let client = ApiClient::new(&global.api, None)?;
     let url = match &args.url {
         Some(url) => parse_base_url("--url", url)?,
@@ -79,21 +78,30 @@ fn send(global: &GlobalOpts, args: SendArgs) -> CliResult {
     };
     let body = match &args.file {
         Some(path) => read_bytes(path)?,
-        None => demo_body(args.event.unwrap_or(EventName::VersionPublished), args.app.as_deref().unwrap_or(DEMO_APP))?,
+        None => demo_body(
+            args.event.unwrap_or(EventName::VersionPublished),
+            args.app.as_deref().unwrap_or(DEMO_APP),
+        )?,
     };
     let id = args.id.unwrap_or_else(|| random_id("msg"));
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_err(|_| CliError::failed("the system clock is before 1970"))?
         .as_secs();
-    let timestamp = i64::try_from(timestamp).map_err(|_| CliError::failed("the system clock is out of range"))?;
+    let timestamp =
+        i64::try_from(timestamp).map_err(|_| CliError::failed("the system clock is out of range"))?;
     let signature = signature_header(&[&secret], &id, timestamp, &body)
         .map_err(|e| CliError::usage(format!("ingest secret: {e}")))?;
 
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    for (name, value) in [("webhook-id", id.clone()), ("webhook-timestamp", timestamp.to_string()), ("webhook-signature", signature)] {
-        let value = HeaderValue::from_str(&value).map_err(|_| CliError::usage(format!("{name} {value:?} cannot be sent as a header")))?;
+    for (name, value) in [
+        ("webhook-id", id.clone()),
+        ("webhook-timestamp", timestamp.to_string()),
+        ("webhook-signature", signature),
+    ] {
+        let value = HeaderValue::from_str(&value)
+            .map_err(|_| CliError::usage(format!("{name} {value:?} cannot be sent as a header")))?;
         headers.insert(HeaderName::from_static(name), value);
     }
 
@@ -103,7 +111,10 @@ fn send(global: &GlobalOpts, args: SendArgs) -> CliResult {
     }
     let mut text = match reply.status {
         202 => format!("HTTP 202: event {id} accepted; {}\n", fan_out(&reply.body)),
-        200 => format!("HTTP 200: event {id} was received before; nothing new was created ({})\n", fan_out(&reply.body)),
+        200 => format!(
+            "HTTP 200: event {id} was received before; nothing new was created ({})\n",
+            fan_out(&reply.body)
+        ),
         status => format!("HTTP {status}\n"),
     };
     text.push_str(&serde_json::to_string_pretty(&reply.body).unwrap_or_default());

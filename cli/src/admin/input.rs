@@ -47,7 +47,8 @@ pub fn read_bytes(path: &Path) -> CliResult<Vec<u8>> {
 /// Unreadable, or not UTF-8.
 pub fn read_text(path: &Path) -> CliResult<String> {
     let bytes = read_bytes(path)?;
-    let text = String::from_utf8(bytes).map_err(|_| CliError::usage(format!("{} is not UTF-8 text", path.display())))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| CliError::usage(format!("{} is not UTF-8 text", path.display())))?;
     Ok(text.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(text))
 }
 
@@ -106,7 +107,10 @@ mod tests {
 
     #[test]
     fn payloads() {
-        assert_eq!(parse_payload(r#"{"a":"{{app.name}}"}"#).unwrap(), serde_json::json!({"a": "{{app.name}}"}));
+        assert_eq!(
+            parse_payload(r#"{"a":"{{app.name}}"}"#).unwrap(),
+            serde_json::json!({"a": "{{app.name}}"})
+        );
         assert!(matches!(parse_payload("{nope"), Err(CliError::Usage(_))));
         assert!(matches!(parse_payload("@/definitely/not/here.json"), Err(CliError::Usage(_))));
     }

@@ -79,11 +79,19 @@ pub fn run(cmd: KeysCmd) -> CliResult {
     let api = cmd.global.admin_client()?;
     let json = cmd.global.json;
     match cmd.command {
-        KeysCommand::Generate { app, count, collection, out } => generate(&api, json, &app, count, collection.as_deref(), out),
-        KeysCommand::Import { app, file, collection } => import(&api, json, &app, &file, collection.as_deref()),
+        KeysCommand::Generate { app, count, collection, out } => {
+            generate(&api, json, &app, count, collection.as_deref(), out)
+        }
+        KeysCommand::Import { app, file, collection } => {
+            import(&api, json, &app, &file, collection.as_deref())
+        }
         KeysCommand::Show { key } => show_key(json, "key", &api.get(&["v1", "keys", &key])?),
-        KeysCommand::Block { key } => show_key(json, "blocked key", &api.post(&["v1", "keys", &key, "block"], None)?),
-        KeysCommand::Unblock { key } => show_key(json, "unblocked key", &api.post(&["v1", "keys", &key, "unblock"], None)?),
+        KeysCommand::Block { key } => {
+            show_key(json, "blocked key", &api.post(&["v1", "keys", &key, "block"], None)?)
+        }
+        KeysCommand::Unblock { key } => {
+            show_key(json, "unblocked key", &api.post(&["v1", "keys", &key, "unblock"], None)?)
+        }
     }
 }
 
@@ -95,7 +103,8 @@ fn plural(n: usize) -> &'static str {
 fn open_out(out: Option<&Path>) -> CliResult<Box<dyn Write>> {
     Ok(match out {
         Some(path) => {
-            let file = File::create(path).map_err(|e| CliError::usage(format!("cannot create {}: {e}", path.display())))?;
+            let file = File::create(path)
+                .map_err(|e| CliError::usage(format!("cannot create {}: {e}", path.display())))?;
             Box::new(BufWriter::new(file))
         }
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
@@ -106,9 +115,17 @@ fn write_err(e: &std::io::Error) -> CliError {
     CliError::failed(format!("cannot write the keys: {e}"))
 }
 
-fn generate(api: &ApiClient, json: bool, app: &str, count: u64, collection: Option<&str>, out: Option<PathBuf>) -> CliResult {
+fn generate(
+    api: &ApiClient,
+    json: bool,
+    app: &str,
+    count: u64,
+    collection: Option<&str>,
+    out: Option<PathBuf>,
+) -> CliResult {
     let mut sink = open_out(out.as_deref())?;
-    let total = usize::try_from(count).map_err(|_| CliError::usage(format!("--count {count} is too large")))?;
+    let total =
+        usize::try_from(count).map_err(|_| CliError::usage(format!("--count {count} is too large")))?;
     let bar = progress::bar(count, "generating keys", json);
     // With --json, the batches' `keys` arrays are merged into one document.
     let mut collected: Vec<Value> = Vec::new();
@@ -169,12 +186,14 @@ fn import(api: &ApiClient, json: bool, app: &str, file: &Path, collection: Optio
             Ok(reply) => reply,
             Err(err) => {
                 bar.finish_and_clear();
-                let context = format!("stopped after {sent} of {} keys were sent ({imported} imported)", keys.len());
+                let context =
+                    format!("stopped after {sent} of {} keys were sent ({imported} imported)", keys.len());
                 return Err(if sent == 0 { err } else { err.context(&context) });
             }
         };
         imported += reply.body.get("imported").and_then(Value::as_u64).unwrap_or(0) as usize;
-        duplicates.extend(reply.body.get("duplicates").and_then(Value::as_array).cloned().unwrap_or_default());
+        duplicates
+            .extend(reply.body.get("duplicates").and_then(Value::as_array).cloned().unwrap_or_default());
         sent += batch.len();
         bar.inc(batch.len() as u64);
     }
@@ -193,7 +212,10 @@ fn import(api: &ApiClient, json: bool, app: &str, file: &Path, collection: Optio
             text.push_str(&format!("  {}\n", d.as_str().unwrap_or_default()));
         }
         if duplicates.len() > DUPLICATES_SHOWN {
-            text.push_str(&format!("  … and {} more (--json lists them all)\n", duplicates.len() - DUPLICATES_SHOWN));
+            text.push_str(&format!(
+                "  … and {} more (--json lists them all)\n",
+                duplicates.len() - DUPLICATES_SHOWN
+            ));
         }
     }
     print_text(&text)

@@ -47,7 +47,14 @@ pub struct GlobalOpts {
     #[arg(long, global = true, help_heading = "Global options", env = "PATCHBAY_API", default_value = DEFAULT_API, value_name = "URL")]
     pub api: String,
     /// Admin bearer token for the management API.
-    #[arg(long, global = true, help_heading = "Global options", env = "PATCHBAY_ADMIN_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "PATCHBAY_ADMIN_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub token: Option<String>,
     /// Print the API's JSON answer as-is (pretty-printed) instead of tables and lines.
     #[arg(long, global = true, help_heading = "Global options")]

@@ -13,7 +13,8 @@ use super::error::{CliError, CliResult};
 /// # Errors
 /// Stdout is closed.
 pub fn print_json(value: &Value) -> CliResult {
-    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::failed(format!("cannot encode JSON: {e}")))?;
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::failed(format!("cannot encode JSON: {e}")))?;
     print_text(&format!("{text}\n"))
 }
 
@@ -185,7 +186,10 @@ mod tests {
 
     #[test]
     fn table_aligns_columns() {
-        let t = table(&["id", "status"], &[vec!["a".into(), "ok".into()], vec!["long-id".into(), "failed".into()]]);
+        let t = table(
+            &["id", "status"],
+            &[vec!["a".into(), "ok".into()], vec!["long-id".into(), "failed".into()]],
+        );
         assert_eq!(t, "id       status\na        ok\nlong-id  failed\n");
     }
 

@@ -7,9 +7,9 @@ use patchbay_core::model::EventName;
 use serde_json::{Map, Value, json};
 
 use super::GlobalOpts;
+use super::client::Reply;
 use super::error::{CliError, CliResult};
 use super::input::{event_parser, parse_header, parse_payload, parse_rfc3339, read_json_object};
-use super::client::Reply;
 use super::output::{field, fields, print_json, print_reply, print_text, show, table};
 
 #[derive(Args)]
@@ -172,7 +172,8 @@ impl ReplayStatus {
 }
 
 /// Fields a `webhooks show --json` document has that a create or update does not take.
-const READ_ONLY_FIELDS: [&str; 7] = ["id", "app_id", "secret", "disabled_reason", "disabled_at", "created_at", "updated_at"];
+const READ_ONLY_FIELDS: [&str; 7] =
+    ["id", "app_id", "secret", "disabled_reason", "disabled_at", "created_at", "updated_at"];
 
 impl SpecFlags {
     /// The request body: the file (minus read-only fields), or the flags that were given.
@@ -225,7 +226,10 @@ pub fn run(cmd: WebhooksCmd) -> CliResult {
                     .map(|(flag, _)| flag)
                     .collect();
                 if !missing.is_empty() {
-                    return Err(CliError::usage(format!("webhooks create needs --file, or {}", missing.join(", "))));
+                    return Err(CliError::usage(format!(
+                        "webhooks create needs --file, or {}",
+                        missing.join(", ")
+                    )));
                 }
             }
             let reply = api.post(&["v1", "apps", &app, "webhooks"], Some(&Value::Object(body)))?;
@@ -242,7 +246,9 @@ pub fn run(cmd: WebhooksCmd) -> CliResult {
         WebhooksCommand::Update { id, spec } => {
             let body = spec.body()?;
             if body.is_empty() {
-                return Err(CliError::usage("nothing to update: give --file or at least one of --event, --method, --url, --header, --format, --payload"));
+                return Err(CliError::usage(
+                    "nothing to update: give --file or at least one of --event, --method, --url, --header, --format, --payload",
+                ));
             }
             let reply = api.patch(&["v1", "webhooks", &id], &Value::Object(body))?;
             emit(json, &reply, || describe("updated webhook", &reply.body))
@@ -250,7 +256,11 @@ pub fn run(cmd: WebhooksCmd) -> CliResult {
         WebhooksCommand::Delete { id } => {
             api.delete(&["v1", "webhooks", &id])?;
             // 204 has no body; --json still prints a document so scripts can parse the output.
-            if json { print_json(&json!({ "id": id, "deleted": true })) } else { print_text(&format!("deleted webhook {id}\n")) }
+            if json {
+                print_json(&json!({ "id": id, "deleted": true }))
+            } else {
+                print_text(&format!("deleted webhook {id}\n"))
+            }
         }
         WebhooksCommand::Enable { id } => {
             let reply = api.post(&["v1", "webhooks", &id, "enable"], None)?;
@@ -289,7 +299,10 @@ pub fn run(cmd: WebhooksCmd) -> CliResult {
             let reply = api.call(reqwest::Method::POST, url, None)?;
             emit(json, &reply, || {
                 let n = reply.body.get("replayed").and_then(Value::as_u64).unwrap_or(0);
-                format!("queued {n} {} of webhook {id} again\n", if n == 1 { "delivery" } else { "deliveries" })
+                format!(
+                    "queued {n} {} of webhook {id} again\n",
+                    if n == 1 { "delivery" } else { "deliveries" }
+                )
             })
         }
     }
@@ -302,13 +315,16 @@ fn emit(json: bool, reply: &Reply, human: impl FnOnce() -> String) -> CliResult 
 
 fn describe(heading: &str, w: &Value) -> String {
     let mut text = format!("{heading} {}\n", field(w, "id"));
-    let headers = w.get("headers").and_then(Value::as_object).filter(|h| !h.is_empty()).map(|h| {
-        h.iter().map(|(k, v)| format!("{k}: {}", show(v))).collect::<Vec<_>>().join("\n")
-    });
+    let headers = w
+        .get("headers")
+        .and_then(Value::as_object)
+        .filter(|h| !h.is_empty())
+        .map(|h| h.iter().map(|(k, v)| format!("{k}: {}", show(v))).collect::<Vec<_>>().join("\n"));
     let enabled = if w.get("enabled").and_then(Value::as_bool).unwrap_or(false) {
         "yes".to_owned()
     } else {
-        match (w.get("disabled_reason").and_then(Value::as_str), w.get("disabled_at").and_then(Value::as_str)) {
+        match (w.get("disabled_reason").and_then(Value::as_str), w.get("disabled_at").and_then(Value::as_str))
+        {
             (Some(reason), Some(at)) => format!("no ({reason}, since {at})"),
             (Some(reason), None) => format!("no ({reason})"),
             (None, Some(at)) => format!("no (since {at})"),
@@ -338,7 +354,8 @@ fn list_table(body: &Value) -> String {
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|w| {
-            let enabled = if w.get("enabled").and_then(Value::as_bool).unwrap_or(false) { "yes" } else { "no" };
+            let enabled =
+                if w.get("enabled").and_then(Value::as_bool).unwrap_or(false) { "yes" } else { "no" };
             vec![field(w, "id"), enabled.to_owned(), field(w, "events"), field(w, "method"), field(w, "url")]
         })
         .collect();

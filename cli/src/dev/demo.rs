@@ -54,7 +54,9 @@ pub async fn seed(backends: &Backends, addr: SocketAddr, settings: &Settings) ->
                     events: EventName::ALL.to_vec(),
                     method: WebhookMethod::Post,
                     url,
-                    headers: [("X-Demo-App".to_owned(), "{{app.display_name}}".to_owned())].into_iter().collect(),
+                    headers: [("X-Demo-App".to_owned(), "{{app.display_name}}".to_owned())]
+                        .into_iter()
+                        .collect(),
                     format: PayloadFormat::Json,
                     payload: serde_json::json!({
                         "text": "{{app.display_name}} {{version.label}}: {{event.name}}",
@@ -113,7 +115,10 @@ pub fn print_instructions(seeded: &Seeded, settings: &Settings, addr: SocketAddr
         ),
         String::new(),
         "  # 2. see the delivery and its attempts (and what the built-in receiver got)".to_owned(),
-        format!("  curl -s -H 'Authorization: Bearer {token}' {base}/v1/webhooks/{}/deliveries", seeded.webhook.id),
+        format!(
+            "  curl -s -H 'Authorization: Bearer {token}' {base}/v1/webhooks/{}/deliveries",
+            seeded.webhook.id
+        ),
         format!("  curl -s {base}/dev/receiver"),
         String::new(),
         "  # 3. check the demo license key (200 = valid; again without app_secret = 400)".to_owned(),

@@ -44,7 +44,13 @@ pub fn routes(received: Received) -> Router {
     Router::new().route("/dev/receiver", any(receive)).with_state(received)
 }
 
-async fn receive(State(r): State<Received>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Json<serde_json::Value> {
+async fn receive(
+    State(r): State<Received>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Json<serde_json::Value> {
     if method == Method::GET && !headers.contains_key("webhook-id") {
         let log = r.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         return Json(serde_json::json!({ "received": log.iter().rev().collect::<Vec<_>>() }));
@@ -75,7 +81,12 @@ async fn receive(State(r): State<Received>, method: Method, uri: Uri, headers: H
     Json(serde_json::json!({ "ok": true, "signature_valid": valid }))
 }
 
-async fn check(r: &Received, webhook_id: Option<&str>, headers: &HeaderMap, body: &[u8]) -> (bool, Option<String>) {
+async fn check(
+    r: &Received,
+    webhook_id: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> (bool, Option<String>) {
     let Some(id) = webhook_id else { return (false, Some("no webhook-id header".into())) };
     let webhook = match r.store.get_delivery(id).await {
         Ok(Some(d)) => match r.store.get_webhook(&d.webhook_id).await {

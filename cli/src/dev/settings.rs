@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use patchbay_core::config::{
-    self, ADMIN_TOKEN, ALLOW_CIDRS, ConfigError, DeliverConfig, Env, INGEST_SECRET,
-    SendConfig, StoreConfig,
+    self, ADMIN_TOKEN, ALLOW_CIDRS, ConfigError, DeliverConfig, Env, INGEST_SECRET, SendConfig, StoreConfig,
 };
 use patchbay_core::retry::RetrySchedule;
 use patchbay_core::secret::Secret;

@@ -30,8 +30,13 @@ impl Handler {
     pub fn with_backends(backends: &Backends, config: &DeliverConfig) -> Result<Handler, InitError> {
         let queue = backends.queue.clone().ok_or(assemble::AssembleError::NoQueue)?;
         let sender = assemble::sender(&config.send)?;
-        let deliverer =
-            assemble::deliverer(backends, sender, config.retry.clone(), &config.send, config.auto_disable_after);
+        let deliverer = assemble::deliverer(
+            backends,
+            sender,
+            config.retry.clone(),
+            &config.send,
+            config.auto_disable_after,
+        );
         Ok(Handler { deliverer, queue })
     }
 

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use common::{
-    Receiver, attempts, big_body, config, create_delivery, create_webhook, delivery, message_body, within_jitter,
+    Receiver, attempts, big_body, config, create_delivery, create_webhook, delivery, message_body,
+    within_jitter,
 };
 use deliver::Handler;
 use patchbay_adapters::backends::testing;
@@ -65,13 +66,21 @@ async fn success_records_one_attempt_and_sends_a_signed_json_request() {
     assert_eq!(hit.path, "/ok");
     assert_eq!(hit.query_pairs(), [("app".to_owned(), "Test App".to_owned())]);
     assert_eq!(hit.header("content-type"), Some("application/json"));
-    assert!(hit.header("user-agent").unwrap().starts_with("Patchbay-Webhooks/"), "{:?}", hit.header("user-agent"));
+    assert!(
+        hit.header("user-agent").unwrap().starts_with("Patchbay-Webhooks/"),
+        "{:?}",
+        hit.header("user-agent")
+    );
     assert_eq!(hit.header("x-token"), Some("t"), "studio header");
     assert_eq!(hit.header("webhook-id"), Some(created.id.as_str()), "webhook-id is the delivery id");
     assert_eq!(verify(&webhook.secrets.current, hit).unwrap(), created.id);
     assert_eq!(verify(&generate_secret(), hit), Err(VerifyError::NoMatchingSignature));
     let body: serde_json::Value = serde_json::from_slice(&hit.body).unwrap();
-    assert_eq!(body, serde_json::json!({"text": "Test App \"Test Version\" 🚀"}), "rendered from the stored event");
+    assert_eq!(
+        body,
+        serde_json::json!({"text": "Test App \"Test Version\" 🚀"}),
+        "rendered from the stored event"
+    );
 
     // The same message again (SQS delivers at least once): nothing is sent twice.
     let again = handler.deliverer.process(&message_body(&created.id)).await.unwrap();
@@ -168,7 +177,10 @@ async fn always_failing_receiver_gives_up_after_the_schedule() {
     assert_eq!(failed.status, DeliveryStatus::Failed);
     assert_eq!(failed.attempt_count, 3);
     let reason = failed.reason.unwrap();
-    assert!(reason.contains("receiver answered 500") && reason.contains("gave up after 3 attempts"), "{reason}");
+    assert!(
+        reason.contains("receiver answered 500") && reason.contains("gave up after 3 attempts"),
+        "{reason}"
+    );
     assert_eq!(attempts(store, &created.id).await.len(), 3);
 
     // A stray duplicate of the message after the end sends nothing more.

@@ -72,7 +72,8 @@ async fn batch_from_real_sqs_messages() {
         }
     }
     assert_eq!(received.len(), 2, "{received:?}");
-    let failing_message = received.iter().find(|m| m.2 == DeliveryMessage::outgoing(&failing.id).body).unwrap().clone();
+    let failing_message =
+        received.iter().find(|m| m.2 == DeliveryMessage::outgoing(&failing.id).body).unwrap().clone();
     let (handler, recording) = recording_handler(&moto.backends, &config("1s,1s"));
 
     let response = handler.handle(sqs_event(&records(&received))).await;
@@ -90,7 +91,10 @@ async fn batch_from_real_sqs_messages() {
     assert_eq!((retried.status, retried.attempt_count), (DeliveryStatus::Pending, 1));
     let hit = receiver.hits().into_iter().find(|h| h.path == "/ok").unwrap();
     let now = chrono::Utc::now().timestamp();
-    assert_eq!(verify_headers(&ok_webhook.secrets.current, &hit.headers, &hit.body, now, 300).unwrap(), ok.id);
+    assert_eq!(
+        verify_headers(&ok_webhook.secrets.current, &hit.headers, &hit.body, now, 300).unwrap(),
+        ok.id
+    );
 
     // The retried message comes back once its new visibility (1–2 s, whole seconds) runs out;
     // the successful one stays hidden for its 30 s (Lambda would have deleted it).

@@ -27,12 +27,17 @@ pub async fn router(config: &IngestConfig) -> Result<axum::Router, InitError> {
 ///
 /// # Errors
 /// No queue configured, or the HTTP client cannot be built.
-pub fn router_with(backends: &Backends, config: &IngestConfig, send: &SendConfig) -> Result<axum::Router, InitError> {
+pub fn router_with(
+    backends: &Backends,
+    config: &IngestConfig,
+    send: &SendConfig,
+) -> Result<axum::Router, InitError> {
     // A test send answers inside an API Gateway request, which gives up after 30 s: keep the
     // receiver's share well under that, whatever the delivery timeout.
     let test_send = SendConfig { timeout: send.timeout.min(TEST_SEND_TIMEOUT), ..send.clone() };
     let sender = assemble::sender(&test_send)?;
-    let deliverer = assemble::deliverer(backends, sender.clone(), RetrySchedule::default(), &test_send, NO_AUTO_DISABLE);
+    let deliverer =
+        assemble::deliverer(backends, sender.clone(), RetrySchedule::default(), &test_send, NO_AUTO_DISABLE);
     let api = assemble::ingest_api(
         backends,
         config.ingest_secret.clone(),

@@ -13,13 +13,17 @@ use async_trait::async_trait;
 use patchbay_adapters::backends::Backends;
 use patchbay_core::ids::random_id;
 use patchbay_core::model::{DeliveryStatus, EventName, EventState, Webhook};
-use patchbay_core::ports::{
-    OutgoingMessage, Queue, QueueError, QueueResult, ReceivedMessage,
-};
+use patchbay_core::ports::{OutgoingMessage, Queue, QueueError, QueueResult, ReceivedMessage};
 
 use common::{Harness, delivery_ids, event_body, expected_deliveries, now_millis, on_both_backends, sorted};
 
-on_both_backends!(fan_out, no_matching_webhook, duplicates, concurrent_duplicates, enqueue_failure_then_retry);
+on_both_backends!(
+    fan_out,
+    no_matching_webhook,
+    duplicates,
+    concurrent_duplicates,
+    enqueue_failure_then_retry
+);
 
 /// One posted event and what it must have fanned out to.
 struct Posted<'a> {
@@ -44,7 +48,8 @@ async fn assert_stored(h: &Harness, posted: &Posted<'_>, state: EventState, enqu
     refs.sort();
     assert_eq!(refs, expected);
     for (id, webhook_id) in expected {
-        let delivery = h.store.get_delivery(id).await.unwrap().unwrap_or_else(|| panic!("delivery {id} stored"));
+        let delivery =
+            h.store.get_delivery(id).await.unwrap().unwrap_or_else(|| panic!("delivery {id} stored"));
         assert_eq!(&delivery.webhook_id, webhook_id);
         assert_eq!(delivery.event_id, event_id);
         assert_eq!(delivery.app_id, app_id);
@@ -80,7 +85,13 @@ async fn fan_out(backends: Backends) {
     let expected = expected_deliveries(&id, &[&wh1, &wh3]);
     assert_eq!(reply.ingest(202, &id), expected);
     assert!(expected.iter().all(|(d, _)| d.starts_with("dlv_")));
-    let posted = Posted { id: &id, body: &body, app_id: &a.id, name: EventName::VersionPublished, deliveries: &expected };
+    let posted = Posted {
+        id: &id,
+        body: &body,
+        app_id: &a.id,
+        name: EventName::VersionPublished,
+        deliveries: &expected,
+    };
     assert_stored(&h, &posted, EventState::Complete, true).await;
     assert_eq!(sorted(h.drain().await), Vec::from_iter(delivery_ids(&expected)));
     for other in [&wh2, &wh4, &off] {
@@ -92,7 +103,13 @@ async fn fan_out(backends: Backends) {
     let body = event_body("version_processed", &a.id);
     let expected = expected_deliveries(&id, &[&wh2, &wh3]);
     assert_eq!(h.post_event(&id, &body).await.ingest(202, &id), expected);
-    let posted = Posted { id: &id, body: &body, app_id: &a.id, name: EventName::VersionProcessed, deliveries: &expected };
+    let posted = Posted {
+        id: &id,
+        body: &body,
+        app_id: &a.id,
+        name: EventName::VersionProcessed,
+        deliveries: &expected,
+    };
     assert_stored(&h, &posted, EventState::Complete, true).await;
     assert_eq!(sorted(h.drain().await), Vec::from_iter(delivery_ids(&expected)));
 
@@ -101,7 +118,13 @@ async fn fan_out(backends: Backends) {
     let body = event_body("version_published", &b.id);
     let expected = expected_deliveries(&id, &[&wh4]);
     assert_eq!(h.post_event(&id, &body).await.ingest(202, &id), expected);
-    let posted = Posted { id: &id, body: &body, app_id: &b.id, name: EventName::VersionPublished, deliveries: &expected };
+    let posted = Posted {
+        id: &id,
+        body: &body,
+        app_id: &b.id,
+        name: EventName::VersionPublished,
+        deliveries: &expected,
+    };
     assert_stored(&h, &posted, EventState::Complete, true).await;
     assert_eq!(h.drain().await, vec![expected[0].0.clone()]);
 }
@@ -151,7 +174,13 @@ async fn duplicates(backends: Backends) {
     assert_eq!(deliveries_of(&h, &wh1, &id).await, 1);
     assert_eq!(deliveries_of(&h, &wh2, &id).await, 1);
     assert_eq!(deliveries_of(&h, &late, &id).await, 0);
-    let posted = Posted { id: &id, body: &body, app_id: &a.id, name: EventName::VersionPublished, deliveries: &expected };
+    let posted = Posted {
+        id: &id,
+        body: &body,
+        app_id: &a.id,
+        name: EventName::VersionPublished,
+        deliveries: &expected,
+    };
     assert_stored(&h, &posted, EventState::Complete, true).await;
 }
 
@@ -187,7 +216,12 @@ async fn concurrent_duplicates(backends: Backends) {
     }
 
     let accepted: Vec<_> = replies.iter().filter(|r| r.status.as_u16() == 202).collect();
-    assert_eq!(accepted.len(), 1, "exactly one 202: {:?}", replies.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert_eq!(
+        accepted.len(),
+        1,
+        "exactly one 202: {:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
     assert_eq!(accepted[0].ingest(202, &id), expected);
     for reply in &replies {
         match reply.status.as_u16() {
@@ -212,7 +246,13 @@ async fn concurrent_duplicates(backends: Backends) {
     for webhook in &webhooks {
         assert_eq!(deliveries_of(&h, webhook, &id).await, 1);
     }
-    let posted = Posted { id: &id, body: &body, app_id: &a.id, name: EventName::VersionPublished, deliveries: &expected };
+    let posted = Posted {
+        id: &id,
+        body: &body,
+        app_id: &a.id,
+        name: EventName::VersionPublished,
+        deliveries: &expected,
+    };
     assert_stored(&h, &posted, EventState::Complete, true).await;
 
     // Once settled, a late duplicate gets the first answer.
@@ -239,7 +279,12 @@ impl Queue for FailingQueue {
         self.inner.send(messages).await
     }
 
-    async fn receive(&self, max: usize, visibility: Duration, wait: Duration) -> QueueResult<Vec<ReceivedMessage>> {
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> QueueResult<Vec<ReceivedMessage>> {
         self.inner.receive(max, visibility, wait).await
     }
 
@@ -265,7 +310,13 @@ async fn enqueue_failure_then_retry(backends: Backends) {
     let id = random_id("msg");
     let body = event_body("version_published", &a.id);
     let expected = expected_deliveries(&id, &[&wh1, &wh2]);
-    let posted = Posted { id: &id, body: &body, app_id: &a.id, name: EventName::VersionPublished, deliveries: &expected };
+    let posted = Posted {
+        id: &id,
+        body: &body,
+        app_id: &a.id,
+        name: EventName::VersionPublished,
+        deliveries: &expected,
+    };
 
     // The queue is down: 503, the event and its deliveries are recorded but not flagged, the
     // lease is given back, nothing is on the queue.
@@ -276,8 +327,7 @@ async fn enqueue_failure_then_retry(backends: Backends) {
         assert_eq!(reply.text, unavailable);
         assert_eq!(reply.headers.get("retry-after").unwrap(), "5");
         assert_eq!(failing.sends.load(Ordering::SeqCst), attempt, "attempt {attempt} tried to send");
-        assert_stored(&h, &posted, EventState::Accepted, false)
-            .await;
+        assert_stored(&h, &posted, EventState::Accepted, false).await;
         let event = h.store.get_event(&id).await.unwrap().unwrap();
         assert!(
             event.lease_until.timestamp_millis() <= now_millis(),

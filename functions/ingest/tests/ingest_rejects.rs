@@ -12,7 +12,9 @@ use patchbay_core::model::EventName;
 use patchbay_core::service::ingest::MAX_BODY_BYTES;
 use patchbay_core::signing::generate_secret;
 
-use common::{Harness, Reply, event_body, expected_deliveries, now_secs, on_both_backends, signed_request, sorted};
+use common::{
+    Harness, Reply, event_body, expected_deliveries, now_secs, on_both_backends, signed_request, sorted,
+};
 
 on_both_backends!(rejects_bad_requests, accepts_a_body_of_exactly_the_limit);
 
@@ -30,7 +32,8 @@ fn body_of_len(app_id: &str, len: usize) -> String {
         "version": {"id": 1, "changes": ""}
     })
     .to_string();
-    let body = empty.replacen(r#""changes":"""#, &format!(r#""changes":"{}""#, "x".repeat(len - empty.len())), 1);
+    let body =
+        empty.replacen(r#""changes":"""#, &format!(r#""changes":"{}""#, "x".repeat(len - empty.len())), 1);
     assert_eq!(body.len(), len);
     body
 }
@@ -55,13 +58,19 @@ async fn rejects_bad_requests(backends: Backends) {
         .header("webhook-timestamp", now_secs().to_string())
         .body(Body::from(good.clone()))
         .unwrap();
-    assert_eq!(h.call(request).await.error(401, "unauthorized"), "event signature: missing header webhook-signature");
+    assert_eq!(
+        h.call(request).await.error(401, "unauthorized"),
+        "event signature: missing header webhook-signature"
+    );
     assert_nothing_written(&h, &id, "no signature").await;
 
     // Signed with another secret.
     let id = random_id("msg");
     let reply = h.call(signed_request(&generate_secret(), &id, now_secs(), good.clone().into_bytes())).await;
-    assert_eq!(reply.error(401, "unauthorized"), "event signature: no signature in webhook-signature matches");
+    assert_eq!(
+        reply.error(401, "unauthorized"),
+        "event signature: no signature in webhook-signature matches"
+    );
     assert_nothing_written(&h, &id, "wrong secret").await;
 
     // Correctly signed, six minutes ago (a replay).

@@ -75,7 +75,10 @@ async fn api_gateway_v2_event(backends: Backends) {
     assert_eq!(request.uri().path(), "/v1/events");
     let reply = common::call(h.router.clone(), request).await;
     assert_eq!(reply.ingest(202, &id), expected);
-    assert_eq!(reply.json(), json!({"event_id": id, "deliveries": [{"id": expected[0].0, "webhook_id": webhook.id}]}));
+    assert_eq!(
+        reply.json(),
+        json!({"event_id": id, "deliveries": [{"id": expected[0].0, "webhook_id": webhook.id}]})
+    );
     assert_eq!(h.drain().await, vec![expected[0].0.clone()]);
 
     // API Gateway retrying the same invocation: the duplicate answer, nothing new queued.
@@ -86,5 +89,8 @@ async fn api_gateway_v2_event(backends: Backends) {
     // A tampered body through the same path is refused.
     let tampered = apigw_v2_event(headers, &body.replace("1.0.3", "6.6.6"));
     let reply = common::call(h.router.clone(), lambda_http::request::from_str(&tampered).unwrap()).await;
-    assert_eq!(reply.error(401, "unauthorized"), "event signature: no signature in webhook-signature matches");
+    assert_eq!(
+        reply.error(401, "unauthorized"),
+        "event signature: no signature in webhook-signature matches"
+    );
 }

@@ -49,7 +49,13 @@ async fn admin_token_required(backends: Backends) {
 async fn webhook_validation_names_the_field(backends: Backends) {
     let h = Harness::new(&backends);
     let app_id = random_id("studio").replace('_', "-");
-    let reply = h.admin("POST", "/v1/apps", Some(json!({"id": app_id, "name": "space-race", "display_name": "Space Race"}))).await;
+    let reply = h
+        .admin(
+            "POST",
+            "/v1/apps",
+            Some(json!({"id": app_id, "name": "space-race", "display_name": "Space Race"})),
+        )
+        .await;
     assert_eq!(reply.status.as_u16(), 201, "{}", reply.text);
     let path = format!("/v1/apps/{app_id}/webhooks");
 
@@ -88,7 +94,13 @@ async fn webhook_validation_names_the_field(backends: Backends) {
 async fn api_made_webhook_receives_events(backends: Backends) {
     let h = Harness::new(&backends);
     let app_id = random_id("studio").replace('_', "-");
-    let reply = h.admin("POST", "/v1/apps", Some(json!({"id": app_id, "name": "space-race", "display_name": "Space Race"}))).await;
+    let reply = h
+        .admin(
+            "POST",
+            "/v1/apps",
+            Some(json!({"id": app_id, "name": "space-race", "display_name": "Space Race"})),
+        )
+        .await;
     assert_eq!(reply.status.as_u16(), 201, "{}", reply.text);
     assert_eq!(reply.json()["id"], app_id.as_str());
 

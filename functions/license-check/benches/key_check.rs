@@ -168,16 +168,19 @@ async fn bench() {
 
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
-    let client: HttpClient = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(settings.connections)
-        .build(connector);
+    let client: HttpClient =
+        Client::builder(TokioExecutor::new()).pool_max_idle_per_host(settings.connections).build(connector);
 
     let secret = app.app_secret.expose();
-    let read_uri: Uri =
-        format!("http://{check_addr}/v2/keys/{}?app_secret={secret}&key_secret={}", key.key, key.key_secret.expose())
-            .parse()
-            .expect("uri");
-    let write_uri: Uri = format!("http://{check_addr}/v2/keys/{}?app_secret={secret}", key.key).parse().expect("uri");
+    let read_uri: Uri = format!(
+        "http://{check_addr}/v2/keys/{}?app_secret={secret}&key_secret={}",
+        key.key,
+        key.key_secret.expose()
+    )
+    .parse()
+    .expect("uri");
+    let write_uri: Uri =
+        format!("http://{check_addr}/v2/keys/{}?app_secret={secret}", key.key).parse().expect("uri");
     let bare_uri: Uri = format!("http://{bare_addr}/ok").parse().expect("uri");
 
     // Each target answers what it should before it is timed.
@@ -192,7 +195,9 @@ async fn bench() {
 
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     println!();
-    println!("key_check: GET /v2/keys/{{key}} over HTTP/1.1 on 127.0.0.1, SQLite backend, one app and one key");
+    println!(
+        "key_check: GET /v2/keys/{{key}} over HTTP/1.1 on 127.0.0.1, SQLite backend, one app and one key"
+    );
     println!(
         "{} connections, {:.1} s per run, {} rounds (bare / check / check+register each round), medians over rounds",
         settings.connections,

@@ -22,9 +22,11 @@ async fn generate_validates_count_and_app(h: &Harness) {
     let app = h.new_app().await;
     let uri = format!("/v1/apps/{}/keys", app.id);
     for count in [0, 10_001] {
-        h.admin(Method::POST, &uri, Some(json!({ "count": count })))
-            .await
-            .assert_api_error(422, "invalid_field", "count: must be 1 to 10000");
+        h.admin(Method::POST, &uri, Some(json!({ "count": count }))).await.assert_api_error(
+            422,
+            "invalid_field",
+            "count: must be 1 to 10000",
+        );
     }
     // Not a number, missing, or with a field the API does not know: 422 naming the field.
     let answer = h.admin(Method::POST, &uri, Some(json!({ "count": "3" }))).await;
@@ -32,9 +34,11 @@ async fn generate_validates_count_and_app(h: &Harness) {
     assert!(answer.json()["error"]["message"].as_str().unwrap().starts_with("count: "), "{}", answer.body);
     let answer = h.admin(Method::POST, &uri, Some(json!({ "count": 1, "extra": true }))).await;
     assert_eq!(answer.status.as_u16(), 422, "{}", answer.body);
-    h.admin(Method::POST, "/v1/apps/app_missing/keys", Some(json!({ "count": 3 })))
-        .await
-        .assert_api_error(404, "not_found", "app app_missing not found");
+    h.admin(Method::POST, "/v1/apps/app_missing/keys", Some(json!({ "count": 3 }))).await.assert_api_error(
+        404,
+        "not_found",
+        "app app_missing not found",
+    );
 }
 
 async fn generated_keys_have_the_documented_shape(h: &Harness) {
@@ -100,7 +104,11 @@ async fn import_reports_duplicates(h: &Harness) {
     // Another app importing an existing key gets it back as a duplicate, and does not own it.
     let other = h.new_app().await;
     let answer = h
-        .admin(Method::POST, &format!("/v1/apps/{}/keys/import", other.id), Some(json!({ "keys": ["OLD-key.1"] })))
+        .admin(
+            Method::POST,
+            &format!("/v1/apps/{}/keys/import", other.id),
+            Some(json!({ "keys": ["OLD-key.1"] })),
+        )
         .await;
     assert_eq!(answer.json(), json!({ "imported": 0, "duplicates": ["OLD-key.1"] }));
     assert_eq!(h.key_view("OLD-key.1").await["app_id"], app.id.as_str());
@@ -108,9 +116,11 @@ async fn import_reports_duplicates(h: &Harness) {
     h.admin(Method::POST, "/v1/apps/app_missing/keys/import", Some(json!({ "keys": ["NEW-1"] })))
         .await
         .assert_api_error(404, "not_found", "app app_missing not found");
-    h.admin(Method::POST, &uri, Some(json!({ "keys": [] })))
-        .await
-        .assert_api_error(422, "invalid_field", "keys: must hold 1 to 10000 keys");
+    h.admin(Method::POST, &uri, Some(json!({ "keys": [] }))).await.assert_api_error(
+        422,
+        "invalid_field",
+        "keys: must hold 1 to 10000 keys",
+    );
 }
 
 async fn import_with_an_invalid_key_imports_nothing(h: &Harness) {
@@ -162,7 +172,10 @@ async fn show_block_unblock(h: &Harness) {
     assert_eq!(view["registrations"], 1);
     assert_eq!(view["blocked"], false);
     let created_at = view["created_at"].as_str().unwrap();
-    assert!(created_at.len() >= 20 && created_at.as_bytes()[10] == b'T' && created_at.ends_with('Z'), "{view}");
+    assert!(
+        created_at.len() >= 20 && created_at.as_bytes()[10] == b'T' && created_at.ends_with('Z'),
+        "{view}"
+    );
 
     let answer = h.admin(Method::POST, &format!("/v1/keys/{key}/block"), None).await;
     assert_eq!(answer.status.as_u16(), 200, "{}", answer.body);

@@ -37,7 +37,8 @@ async fn valid_key_answers_patchkit_body(h: &Harness) {
         .assert_patchkit(200, &valid_body(&bare, secret, &bare_secret, None, 0));
 
     // Unknown query parameters are ignored.
-    let answer = h.get(&format!("{}&launcher=1.2.3&foo", check_uri(&key, Some(secret), Some(&key_secret)))).await;
+    let answer =
+        h.get(&format!("{}&launcher=1.2.3&foo", check_uri(&key, Some(secret), Some(&key_secret)))).await;
     answer.assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 1));
 }
 
@@ -72,9 +73,7 @@ async fn concurrent_registrations_are_all_counted(h: &Harness) {
     for _ in 0..CALLS {
         let router = h.router.clone();
         let uri = uri.clone();
-        tasks.push(tokio::spawn(async move {
-            common::send_to(router, common::get_request(&uri)).await
-        }));
+        tasks.push(tokio::spawn(async move { common::send_to(router, common::get_request(&uri)).await }));
     }
     let mut seen = Vec::new();
     for task in tasks {
@@ -97,7 +96,10 @@ async fn concurrent_registrations_are_all_counted(h: &Harness) {
         assert!(seen.iter().all(|n| (1..=CALLS).contains(n)), "{seen:?}");
         assert!((1..=CALLS).contains(&total), "{total}");
         if total != CALLS {
-            eprintln!("note: moto lost {} of {CALLS} concurrent increments (not atomic in moto)", CALLS - total);
+            eprintln!(
+                "note: moto lost {} of {CALLS} concurrent increments (not atomic in moto)",
+                CALLS - total
+            );
         }
     }
     // A verification afterwards reports the total without adding to it.
@@ -159,7 +161,9 @@ async fn wrong_secrets_are_403(h: &Harness) {
     h.check(&others_key, Some(secret), None).await.assert_patchkit(403, forbidden());
     // The right app, the wrong key secret (also: another key's secret, a prefix of the right one).
     h.check(&key, Some(secret), Some("wrong")).await.assert_patchkit(403, forbidden());
-    h.check(&key, Some(secret), Some(&key_secret[..key_secret.len() - 1])).await.assert_patchkit(403, forbidden());
+    h.check(&key, Some(secret), Some(&key_secret[..key_secret.len() - 1]))
+        .await
+        .assert_patchkit(403, forbidden());
     let others_secret = h.key_secret(&others_key).await;
     h.check(&key, Some(secret), Some(&others_secret)).await.assert_patchkit(403, forbidden());
     // Secrets are case-sensitive.

@@ -33,7 +33,9 @@ async fn junk_keys_and_queries_are_4xx(h: &Harness) {
     ] {
         h.get(&path).await.assert_patchkit(400, malformed_key());
     }
-    for path in ["/v2/keys/", "/v2/keys", "/v2/keys//", "/v2/keys/%2F/", "/v2/keys/K/extra", "/v2/keys/?app_secret=x"] {
+    for path in
+        ["/v2/keys/", "/v2/keys", "/v2/keys//", "/v2/keys/%2F/", "/v2/keys/K/extra", "/v2/keys/?app_secret=x"]
+    {
         let answer = h.get(path).await;
         assert!(answer.status.is_client_error(), "{path}: {} {}", answer.status, answer.body);
     }
@@ -45,7 +47,9 @@ async fn junk_keys_and_queries_are_4xx(h: &Harness) {
     h.get(&format!("/v2/keys/{key}?{q}&app_secret=b&key_secret={key_secret}&key_secret=x"))
         .await
         .assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 0));
-    h.get(&format!("/v2/keys/{key}?{q}&key_secret=x&key_secret={key_secret}")).await.assert_patchkit(403, forbidden());
+    h.get(&format!("/v2/keys/{key}?{q}&key_secret=x&key_secret={key_secret}"))
+        .await
+        .assert_patchkit(403, forbidden());
 
     // Huge query values.
     let huge = "x".repeat(LARGE);
@@ -59,7 +63,15 @@ async fn junk_keys_and_queries_are_4xx(h: &Harness) {
     h.get(&format!("/v2/keys/{key}?{}", "&".repeat(LARGE))).await.assert_patchkit(400, missing_app_secret());
 
     // Query junk: bad percent-encoding, NULs, empty names and values, a bare name.
-    let junk = ["app_secret=%FF", "app_secret=%", "app_secret=%Z1", "%00=%00", "&&&=&=", "app_secret=a%00b", "app_secret+=x"];
+    let junk = [
+        "app_secret=%FF",
+        "app_secret=%",
+        "app_secret=%Z1",
+        "%00=%00",
+        "&&&=&=",
+        "app_secret=a%00b",
+        "app_secret+=x",
+    ];
     for query in junk {
         let answer = h.get(&format!("/v2/keys/{key}?{query}")).await;
         assert!(answer.status.is_client_error(), "{query}: {} {}", answer.status, answer.body);
@@ -211,8 +223,18 @@ fn arbitrary_keys_and_queries_never_5xx() {
             prop_assert!(status != 200 || answer.json()["key"] == key.as_str(), "{uri}: {}", answer.body);
             // A non-empty segment always reaches the check route (`/` is always encoded).
             if routed {
-                prop_assert_eq!(answer.header(axum::http::header::CACHE_CONTROL), Some("no-store"), "{}", uri);
-                prop_assert_eq!(answer.header(axum::http::header::CONTENT_TYPE), Some("application/json"), "{}", uri);
+                prop_assert_eq!(
+                    answer.header(axum::http::header::CACHE_CONTROL),
+                    Some("no-store"),
+                    "{}",
+                    uri
+                );
+                prop_assert_eq!(
+                    answer.header(axum::http::header::CONTENT_TYPE),
+                    Some("application/json"),
+                    "{}",
+                    uri
+                );
             }
             Ok(())
         })

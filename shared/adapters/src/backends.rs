@@ -40,16 +40,17 @@ impl Backends {
             }
             #[cfg(not(feature = "sqlite"))]
             StoreConfig::Sqlite(_) => Err(StoreError::Unavailable(
-                "this build has no SQLite support (the Lambda functions run on PATCHBAY_STORE=aws)".to_owned(),
+                "this build has no SQLite support (the Lambda functions run on PATCHBAY_STORE=aws)"
+                    .to_owned(),
             )),
             StoreConfig::Aws { table, keys_table, queue_url } => {
                 let sdk = crate::aws::aws_config().await;
                 let dynamo = crate::aws::dynamodb_client(&sdk);
                 Ok(Backends {
                     store: Arc::new(DynamoStore::new(dynamo.clone(), table.clone())),
-                    keys: keys_table
-                        .as_ref()
-                        .map(|t| Arc::new(DynamoKeyStore::new(dynamo.clone(), t.clone())) as Arc<dyn KeyStore>),
+                    keys: keys_table.as_ref().map(|t| {
+                        Arc::new(DynamoKeyStore::new(dynamo.clone(), t.clone())) as Arc<dyn KeyStore>
+                    }),
                     queue: queue_url.as_ref().map(|url| {
                         Arc::new(SqsQueue::new(crate::aws::sqs_client(&sdk), url.clone())) as Arc<dyn Queue>
                     }),
@@ -82,7 +83,9 @@ pub mod testing {
     pub async fn sqlite() -> Backends {
         let path = std::env::temp_dir().join(format!("{}.db", unique_name("patchbay-test")));
         #[allow(clippy::expect_used)]
-        Backends::from_config(&StoreConfig::Sqlite(path.display().to_string())).await.expect("sqlite backends")
+        Backends::from_config(&StoreConfig::Sqlite(path.display().to_string()))
+            .await
+            .expect("sqlite backends")
     }
 
     /// The AWS adapters on moto, with new tables and a queue whose redrive policy sends a
@@ -107,10 +110,13 @@ pub mod testing {
             let dlq_url = create_queue(&sqs, &unique_name("dlq"), None).await.expect("dlq");
             let dlq_arn = queue_arn(&sqs, &dlq_url).await.expect("dlq arn");
             let queue_url =
-                create_queue(&sqs, &unique_name("deliveries"), Some((&dlq_arn, max_receive_count))).await.expect("queue");
+                create_queue(&sqs, &unique_name("deliveries"), Some((&dlq_arn, max_receive_count)))
+                    .await
+                    .expect("queue");
             (dlq_url, queue_url)
         };
-        let config = StoreConfig::Aws { table, keys_table: Some(keys_table), queue_url: Some(queue_url.clone()) };
+        let config =
+            StoreConfig::Aws { table, keys_table: Some(keys_table), queue_url: Some(queue_url.clone()) };
         #[allow(clippy::expect_used)]
         let backends = Backends::from_config(&config).await.expect("aws backends");
         Some(MotoBackends {

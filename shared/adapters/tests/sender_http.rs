@@ -37,7 +37,10 @@ async fn serve() -> (SocketAddr, Hits) {
     let app = Router::new()
         .route("/ok", get(|| async { "hello" }).post(|| async { "hello" }))
         .route("/fail", any(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }))
-        .route("/busy", any(|| async { (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "2")], "busy") }))
+        .route(
+            "/busy",
+            any(|| async { (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "2")], "busy") }),
+        )
         .route(
             "/slow",
             any(|| async {
@@ -72,7 +75,9 @@ async fn serve() -> (SocketAddr, Hits) {
 async fn echo(headers: HeaderMap, body: axum::body::Bytes) -> impl IntoResponse {
     let mut map = BTreeMap::new();
     for (name, value) in &headers {
-        map.entry(name.as_str().to_owned()).or_insert_with(Vec::new).push(value.to_str().unwrap_or("").to_owned());
+        map.entry(name.as_str().to_owned())
+            .or_insert_with(Vec::new)
+            .push(value.to_str().unwrap_or("").to_owned());
     }
     let json = serde_json::json!({ "headers": map, "body": String::from_utf8_lossy(&body) });
     axum::Json(json)
@@ -190,7 +195,8 @@ async fn retry_after_is_copied() {
 #[tokio::test]
 async fn slow_receiver_times_out() {
     let (addr, _) = serve().await;
-    let s = ReqwestSender::with_lookup(&config(Duration::from_millis(300)), Arc::new(TableLookup::default())).unwrap();
+    let s = ReqwestSender::with_lookup(&config(Duration::from_millis(300)), Arc::new(TableLookup::default()))
+        .unwrap();
     let out = s.send(&post(format!("http://{addr}/slow"))).await;
     assert!(out.duration >= Duration::from_millis(300), "{:?}", out.duration);
     assert!(out.duration < Duration::from_secs(2), "{:?}", out.duration);

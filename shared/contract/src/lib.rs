@@ -13,12 +13,12 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use patchbay_core::ids::{delivery_id, license_key, random_id};
 use patchbay_core::model::{
-    App, Attempt, AttemptError, Delivery, DeliveryRef, DeliveryStatus, EventName, EventState,
-    LicenseKey, PayloadFormat, SigningSecrets, StoredEvent, Webhook, WebhookMethod, WebhookSpec,
+    App, Attempt, AttemptError, Delivery, DeliveryRef, DeliveryStatus, EventName, EventState, LicenseKey,
+    PayloadFormat, SigningSecrets, StoredEvent, Webhook, WebhookMethod, WebhookSpec,
 };
 use patchbay_core::ports::{
-    AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, KeyCheck, KeyStore,
-    OutgoingMessage, Queue, StoreError, WebhookStore,
+    AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, KeyCheck, KeyStore, OutgoingMessage,
+    Queue, StoreError, WebhookStore,
 };
 use patchbay_core::secret::Secret;
 use patchbay_core::signing::generate_secret;
@@ -71,10 +71,8 @@ pub fn sample_webhook(app_id: &str) -> Webhook {
 #[must_use]
 pub fn sample_event(app_id: &str, webhook_ids: &[&str]) -> (StoredEvent, Vec<Delivery>) {
     let id = random_id("msg");
-    let deliveries: Vec<Delivery> = webhook_ids
-        .iter()
-        .map(|wh| sample_delivery(&id, wh, app_id, now()))
-        .collect();
+    let deliveries: Vec<Delivery> =
+        webhook_ids.iter().map(|wh| sample_delivery(&id, wh, app_id, now())).collect();
     let event = StoredEvent {
         id: id.clone(),
         app_id: app_id.to_owned(),
@@ -247,7 +245,8 @@ pub async fn deliveries_list_newest_first_with_filter_and_cursor<S: MainStore>(s
     let start = now();
     let mut all = Vec::new();
     for i in 0..25 {
-        let mut d = sample_delivery(&random_id("msg"), &webhook_id, "app_p", start + TimeDelta::milliseconds(i));
+        let mut d =
+            sample_delivery(&random_id("msg"), &webhook_id, "app_p", start + TimeDelta::milliseconds(i));
         if i % 3 == 0 {
             d.status = DeliveryStatus::Failed;
         }
@@ -402,7 +401,10 @@ pub async fn queue_hides_received_messages<Q: Queue>(queue: &Q) {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].body, "d1");
     assert_eq!(got[0].receive_count, 1);
-    assert!(queue.receive(10, Duration::from_secs(30), Duration::ZERO).await.unwrap().is_empty(), "invisible now");
+    assert!(
+        queue.receive(10, Duration::from_secs(30), Duration::ZERO).await.unwrap().is_empty(),
+        "invisible now"
+    );
 
     // Visibility zero makes it visible at once, and the count goes up.
     queue.change_visibility(&got[0].receipt_handle, Duration::ZERO).await.unwrap();

@@ -309,7 +309,11 @@ mod tests {
         let cfg = IngestConfig::from_env(&lookup(&vars)).unwrap();
         assert_eq!(
             cfg.store,
-            StoreConfig::Aws { table: "main".into(), keys_table: None, queue_url: Some("https://sqs/q".into()) }
+            StoreConfig::Aws {
+                table: "main".into(),
+                keys_table: None,
+                queue_url: Some("https://sqs/q".into())
+            }
         );
         assert_eq!(cfg.send.timeout, Duration::from_secs(10));
         assert_eq!(cfg.send.allow_cidrs.len(), 2);
@@ -350,6 +354,9 @@ mod tests {
     #[test]
     fn license_check_needs_keys_table_on_aws() {
         let vars = env(&[(STORE, "aws"), (TABLE, "t"), (ADMIN_TOKEN, "0123456789abcdef")]);
-        assert_eq!(LicenseCheckConfig::from_env(&lookup(&vars)).unwrap_err(), ConfigError::Missing(KEYS_TABLE));
+        assert_eq!(
+            LicenseCheckConfig::from_env(&lookup(&vars)).unwrap_err(),
+            ConfigError::Missing(KEYS_TABLE)
+        );
     }
 }

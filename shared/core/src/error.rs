@@ -114,6 +114,10 @@ mod tests {
         assert_eq!(ApiError::from(StoreError::AlreadyExists("app a".into())).status, 409);
         assert_eq!(ApiError::from(StoreError::Unavailable("boom".into())).status, 503);
         // The store's internal detail is logged, not shown.
-        assert!(!ApiError::from(StoreError::Unavailable("secret-host:5432".into())).message.contains("secret-host"));
+        assert!(
+            !ApiError::from(StoreError::Unavailable("secret-host:5432".into()))
+                .message
+                .contains("secret-host")
+        );
     }
 }

@@ -11,9 +11,7 @@ const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTVWXYZ";
 #[must_use]
 pub fn random_id(prefix: &str) -> String {
     let mut rng = rand::rng();
-    let body: String = (0..20)
-        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-        .collect();
+    let body: String = (0..20).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])).collect();
     format!("{prefix}_{}", body.to_ascii_lowercase())
 }
 

@@ -18,11 +18,8 @@ pub enum EventName {
 }
 
 impl EventName {
-    pub const ALL: [EventName; 3] = [
-        EventName::VersionPublished,
-        EventName::VersionProcessed,
-        EventName::VersionProcessFailed,
-    ];
+    pub const ALL: [EventName; 3] =
+        [EventName::VersionPublished, EventName::VersionProcessed, EventName::VersionProcessFailed];
 
     #[must_use]
     pub fn as_str(self) -> &'static str {

@@ -6,9 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::model::{
-    App, Attempt, Delivery, DeliveryStatus, EventState, LicenseKey, StoredEvent, Webhook,
-};
+use crate::model::{App, Attempt, Delivery, DeliveryStatus, EventState, LicenseKey, StoredEvent, Webhook};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -69,11 +67,7 @@ pub trait EventStore: Send + Sync {
     /// create-if-absent on its id). Adapters write both atomically where they can; when they
     /// cannot (very large fan-outs), the event is written first and a retry re-ensures the
     /// deliveries, which is why delivery ids are deterministic.
-    async fn create_event(
-        &self,
-        event: &StoredEvent,
-        deliveries: &[Delivery],
-    ) -> StoreResult<EventCreation>;
+    async fn create_event(&self, event: &StoredEvent, deliveries: &[Delivery]) -> StoreResult<EventCreation>;
     async fn get_event(&self, id: &str) -> StoreResult<Option<StoredEvent>>;
     /// Take over an accepted event whose lease has run out: succeeds only if the stored
     /// `lease_until` still equals `expected_lease` (otherwise `Conflict`).
@@ -196,8 +190,7 @@ pub trait Queue: Send + Sync {
         wait: Duration,
     ) -> QueueResult<Vec<ReceivedMessage>>;
     /// Make the message visible again after `visibility` from now (zero: at once).
-    async fn change_visibility(&self, receipt_handle: &str, visibility: Duration)
-    -> QueueResult<()>;
+    async fn change_visibility(&self, receipt_handle: &str, visibility: Duration) -> QueueResult<()>;
     async fn delete(&self, receipt_handle: &str) -> QueueResult<()>;
 }
 

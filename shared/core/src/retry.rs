@@ -170,7 +170,11 @@ mod tests {
         for (i, nominal) in s.delays().iter().enumerate() {
             for _ in 0..50 {
                 let d = s.next_delay(u32::try_from(i).unwrap() + 1, None, &mut r).unwrap();
-                assert!(d >= nominal.mul_f64(0.8).min(MAX_VISIBLE_DELAY) && d <= nominal.mul_f64(1.2).min(MAX_VISIBLE_DELAY), "{i}: {d:?}");
+                assert!(
+                    d >= nominal.mul_f64(0.8).min(MAX_VISIBLE_DELAY)
+                        && d <= nominal.mul_f64(1.2).min(MAX_VISIBLE_DELAY),
+                    "{i}: {d:?}"
+                );
             }
         }
         assert_eq!(s.next_delay(s.max_attempts(), None, &mut r), None);

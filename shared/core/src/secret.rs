@@ -36,11 +36,7 @@ impl Secret {
         use rand::Rng;
         use rand::distr::Alphanumeric;
         // ThreadRng is a CSPRNG (ChaCha12) reseeded from the OS.
-        let value: String = rand::rng()
-            .sample_iter(&Alphanumeric)
-            .take(len)
-            .map(char::from)
-            .collect();
+        let value: String = rand::rng().sample_iter(&Alphanumeric).take(len).map(char::from).collect();
         Secret(value)
     }
 }

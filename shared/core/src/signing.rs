@@ -48,10 +48,7 @@ impl SigningKey {
     /// # Errors
     /// `BadSecretFormat` when the prefix, the base64 or the length is wrong.
     pub fn from_secret(secret: &Secret) -> Result<Self, VerifyError> {
-        let encoded = secret
-            .expose()
-            .strip_prefix(SECRET_PREFIX)
-            .ok_or(VerifyError::BadSecretFormat)?;
+        let encoded = secret.expose().strip_prefix(SECRET_PREFIX).ok_or(VerifyError::BadSecretFormat)?;
         let key = BASE64.decode(encoded).map_err(|_| VerifyError::BadSecretFormat)?;
         if !(24..=64).contains(&key.len()) {
             return Err(VerifyError::BadSecretFormat);
@@ -85,9 +82,7 @@ impl SigningKey {
             .filter_map(|sig| sig.strip_prefix("v1,"))
             .filter_map(|b64| BASE64.decode(b64).ok())
             // Not short-circuiting on a match keeps the time independent of which one matched.
-            .fold(false, |found, candidate| {
-                found | crate::secret::constant_time_eq(&candidate, &expected)
-            })
+            .fold(false, |found, candidate| found | crate::secret::constant_time_eq(&candidate, &expected))
     }
 }
 
@@ -199,16 +194,17 @@ mod tests {
     #[test]
     fn tampered_body_fails() {
         let ts = VECTOR_TS.to_string();
-        let err = verify(&vector_secret(), VECTOR_ID, &ts, VECTOR_SIG, br#"{"test": 2432232315}"#, VECTOR_TS, 300)
-            .unwrap_err();
+        let err =
+            verify(&vector_secret(), VECTOR_ID, &ts, VECTOR_SIG, br#"{"test": 2432232315}"#, VECTOR_TS, 300)
+                .unwrap_err();
         assert_eq!(err, VerifyError::NoMatchingSignature);
     }
 
     #[test]
     fn tampered_id_fails() {
         let ts = VECTOR_TS.to_string();
-        let err = verify(&vector_secret(), "msg_other", &ts, VECTOR_SIG, VECTOR_BODY, VECTOR_TS, 300)
-            .unwrap_err();
+        let err =
+            verify(&vector_secret(), "msg_other", &ts, VECTOR_SIG, VECTOR_BODY, VECTOR_TS, 300).unwrap_err();
         assert_eq!(err, VerifyError::NoMatchingSignature);
     }
 

@@ -21,11 +21,7 @@ fn secret() -> impl Strategy<Value = Secret> {
 /// Ids: any text, including separators (`.`, ` `, `,`) that appear in the signed string or the
 /// header syntax.
 fn id() -> impl Strategy<Value = String> {
-    prop_oneof![
-        any::<String>(),
-        "[a-zA-Z0-9_.,= -]{0,40}",
-        Just(String::new()),
-    ]
+    prop_oneof![any::<String>(), "[a-zA-Z0-9_.,= -]{0,40}", Just(String::new()),]
 }
 
 /// Timestamps: anywhere in `i64`, with extra weight on the edges and on realistic values.
@@ -38,10 +34,7 @@ fn timestamp() -> impl Strategy<Value = i64> {
 }
 
 fn body() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        vec(any::<u8>(), 0..512),
-        any::<String>().prop_map(String::into_bytes),
-    ]
+    prop_oneof![vec(any::<u8>(), 0..512), any::<String>().prop_map(String::into_bytes),]
 }
 
 proptest! {

@@ -20,8 +20,7 @@ const DEFAULT_KEYS_URL: &str = "http://127.0.0.1:8080";
 const REFUSED: u8 = 3;
 
 fn main() -> ExitCode {
-    let keys_url =
-        std::env::var("PATCHBAY_KEYS_URL").unwrap_or_else(|_| DEFAULT_KEYS_URL.to_owned());
+    let keys_url = std::env::var("PATCHBAY_KEYS_URL").unwrap_or_else(|_| DEFAULT_KEYS_URL.to_owned());
     let Ok(app_secret) = std::env::var("PATCHBAY_APP_SECRET") else {
         eprintln!("PATCHBAY_APP_SECRET is not set");
         return ExitCode::from(REFUSED);
@@ -30,9 +29,7 @@ fn main() -> ExitCode {
         Err(_) | Ok("" | "treat-as-valid") => UnverifiedPolicy::TreatAsValid,
         Ok("treat-as-invalid") => UnverifiedPolicy::TreatAsInvalid,
         Ok(other) => {
-            eprintln!(
-                "PATCHBAY_UNVERIFIED_POLICY must be treat-as-valid or treat-as-invalid, not {other:?}"
-            );
+            eprintln!("PATCHBAY_UNVERIFIED_POLICY must be treat-as-valid or treat-as-invalid, not {other:?}");
             return ExitCode::from(REFUSED);
         }
     };
@@ -47,9 +44,7 @@ fn main() -> ExitCode {
     let app_data = match read_app_data(std::env::args_os().skip(1)) {
         Ok(app_data) => app_data,
         Err(LaunchError::NotLaunched) => {
-            eprintln!(
-                "no license: start the game from the launcher (+patcher-data-location <path>)"
-            );
+            eprintln!("no license: start the game from the launcher (+patcher-data-location <path>)");
             return ExitCode::from(REFUSED);
         }
         Err(err) => {

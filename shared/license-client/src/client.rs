@@ -14,11 +14,7 @@ use crate::verdict::{KeyInfo, Verdict};
 /// Everything but RFC 3986 "unreserved" characters is escaped in the key's path segment, so
 /// `/`, `?`, `#`, `%`, `+`, spaces and control characters reach the server exactly as they are
 /// in `app_data.json`.
-const KEY_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+const KEY_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// A `200` body larger than this is not parsed (the verdict stays `Valid`).
 const MAX_BODY: usize = 64 * 1024;
@@ -42,10 +38,7 @@ pub struct LicenseClient {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("Keys service URL {url:?} is not a valid URL: {source}")]
-    InvalidBaseUrl {
-        url: String,
-        source: url::ParseError,
-    },
+    InvalidBaseUrl { url: String, source: url::ParseError },
     #[error("Keys service URL {url:?} must be an http:// or https:// URL")]
     UnsupportedBaseUrl { url: String },
 }
@@ -70,14 +63,10 @@ impl LicenseClient {
     /// A client for the Keys service at `base_url` (e.g. `https://keys.example.com`, or one with
     /// a path prefix such as `https://api.example.com/prod`; any query or fragment is dropped).
     pub fn new(base_url: &str, app_secret: impl Into<String>) -> Result<Self, ConfigError> {
-        let mut url = Url::parse(base_url).map_err(|source| ConfigError::InvalidBaseUrl {
-            url: base_url.to_owned(),
-            source,
-        })?;
+        let mut url = Url::parse(base_url)
+            .map_err(|source| ConfigError::InvalidBaseUrl { url: base_url.to_owned(), source })?;
         if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-            return Err(ConfigError::UnsupportedBaseUrl {
-                url: base_url.to_owned(),
-            });
+            return Err(ConfigError::UnsupportedBaseUrl { url: base_url.to_owned() });
         }
         url.set_query(None);
         url.set_fragment(None);
@@ -144,11 +133,7 @@ impl LicenseClient {
         };
         match verdict_for_status(response.status()) {
             Some(verdict) => verdict,
-            None => Verdict::Valid {
-                info: read_body_async(response)
-                    .await
-                    .and_then(|b| KeyInfo::parse(&b)),
-            },
+            None => Verdict::Valid { info: read_body_async(response).await.and_then(|b| KeyInfo::parse(&b)) },
         }
     }
 
@@ -201,17 +186,10 @@ impl LicenseClient {
         }
         let mut url = self.base_url.clone();
         // `new` rejected cannot-be-a-base URLs, so the path is always editable.
-        url.path_segments_mut()
-            .ok()?
-            .pop_if_empty()
-            .extend(["v2", "keys"]);
+        url.path_segments_mut().ok()?.pop_if_empty().extend(["v2", "keys"]);
         // The key segment is encoded here rather than by `path_segments_mut`, which drops tabs
         // and newlines; `set_path` keeps the `%XX` escapes as they are.
-        let path = format!(
-            "{}/{}",
-            url.path(),
-            utf8_percent_encode(product_key, KEY_SEGMENT)
-        );
+        let path = format!("{}/{}", url.path(), utf8_percent_encode(product_key, KEY_SEGMENT));
         url.set_path(&path);
         {
             let mut query = url.query_pairs_mut();
@@ -242,9 +220,7 @@ impl LicenseClient {
             }
             source = cause.source();
         }
-        Verdict::Unverified {
-            reason: self.scrub(reason),
-        }
+        Verdict::Unverified { reason: self.scrub(reason) }
     }
 
     /// Belt and braces: no reason string may carry a secret, whatever an error chain says.
@@ -269,15 +245,13 @@ fn verdict_for_status(status: StatusCode) -> Option<Verdict> {
         400 | 404 => Verdict::Invalid,
         401 | 403 => Verdict::Forbidden,
         410 => Verdict::Blocked,
-        code @ 500..=599 => Verdict::Unverified {
-            reason: format!("Keys service error: HTTP {code}"),
-        },
+        code @ 500..=599 => Verdict::Unverified { reason: format!("Keys service error: HTTP {code}") },
         code @ 300..=399 => Verdict::Unverified {
             reason: format!("Keys service redirected (HTTP {code}); redirects are not followed"),
         },
-        code => Verdict::Unverified {
-            reason: format!("unexpected answer from the Keys service: HTTP {code}"),
-        },
+        code => {
+            Verdict::Unverified { reason: format!("unexpected answer from the Keys service: HTTP {code}") }
+        }
     };
     Some(verdict)
 }

@@ -95,9 +95,8 @@ impl LaunchData {
         if self.path.is_absolute() || self.path.exists() {
             return self.path.clone();
         }
-        let beside_exe = std::env::current_exe()
-            .ok()
-            .and_then(|exe| exe.parent().map(|dir| dir.join(&self.path)));
+        let beside_exe =
+            std::env::current_exe().ok().and_then(|exe| exe.parent().map(|dir| dir.join(&self.path)));
         match beside_exe {
             Some(candidate) if candidate.is_file() => candidate,
             _ => self.path.clone(),
@@ -152,10 +151,7 @@ pub enum AppDataError {
     #[error("{}: could not be read: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
     #[error("{}: not valid JSON: {source}", path.display())]
-    Malformed {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
+    Malformed { path: PathBuf, source: serde_json::Error },
     #[error("{}: the `{field}` field is missing", path.display())]
     MissingField { path: PathBuf, field: &'static str },
     #[error("{}: `file_id` is {found:?}, expected {EXPECTED_FILE_ID:?}", path.display())]
@@ -198,13 +194,8 @@ impl AppData {
     pub fn load(path: impl AsRef<Path>) -> Result<Self, AppDataError> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-            io::ErrorKind::NotFound => AppDataError::NotFound {
-                path: path.to_path_buf(),
-            },
-            _ => AppDataError::Io {
-                path: path.to_path_buf(),
-                source,
-            },
+            io::ErrorKind::NotFound => AppDataError::NotFound { path: path.to_path_buf() },
+            _ => AppDataError::Io { path: path.to_path_buf(), source },
         })?;
         Self::from_json(&bytes, path)
     }
@@ -212,25 +203,15 @@ impl AppData {
     /// Validates `app_data.json` contents already in memory; `path` is only used in errors.
     pub fn from_json(bytes: &[u8], path: impl AsRef<Path>) -> Result<Self, AppDataError> {
         let path = path.as_ref();
-        let raw: RawAppData =
-            serde_json::from_slice(bytes).map_err(|source| AppDataError::Malformed {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        let missing = |field| AppDataError::MissingField {
-            path: path.to_path_buf(),
-            field,
-        };
+        let raw: RawAppData = serde_json::from_slice(bytes)
+            .map_err(|source| AppDataError::Malformed { path: path.to_path_buf(), source })?;
+        let missing = |field| AppDataError::MissingField { path: path.to_path_buf(), field };
         let file_id = raw.file_id.ok_or_else(|| missing("file_id"))?;
         if file_id != EXPECTED_FILE_ID {
-            return Err(AppDataError::WrongFileId {
-                path: path.to_path_buf(),
-                found: file_id,
-            });
+            return Err(AppDataError::WrongFileId { path: path.to_path_buf(), found: file_id });
         }
-        let product_key_encryption = raw
-            .product_key_encryption
-            .ok_or_else(|| missing("product_key_encryption"))?;
+        let product_key_encryption =
+            raw.product_key_encryption.ok_or_else(|| missing("product_key_encryption"))?;
         if product_key_encryption != SUPPORTED_ENCRYPTION {
             return Err(AppDataError::UnsupportedEncryption {
                 path: path.to_path_buf(),
@@ -239,15 +220,8 @@ impl AppData {
         }
         let product_key = raw.product_key.ok_or_else(|| missing("product_key"))?;
         if product_key.trim().is_empty() {
-            return Err(AppDataError::EmptyProductKey {
-                path: path.to_path_buf(),
-            });
+            return Err(AppDataError::EmptyProductKey { path: path.to_path_buf() });
         }
-        Ok(Self {
-            file_id,
-            version: raw.version,
-            product_key,
-            product_key_encryption,
-        })
+        Ok(Self { file_id, version: raw.version, product_key, product_key_encryption })
     }
 }

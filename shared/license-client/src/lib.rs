@@ -93,8 +93,7 @@ mod verdict;
 
 pub use client::{ConfigError, LicenseClient};
 pub use launch::{
-    AppData, AppDataError, ArgsError, EXPECTED_FILE_ID, LaunchData, PATCHER_DATA_FLAG,
-    SUPPORTED_ENCRYPTION,
+    AppData, AppDataError, ArgsError, EXPECTED_FILE_ID, LaunchData, PATCHER_DATA_FLAG, SUPPORTED_ENCRYPTION,
 };
 pub use verdict::{KeyInfo, UnverifiedPolicy, Verdict};
 
@@ -130,11 +129,7 @@ where
 }
 
 /// All three steps, asynchronously (needs a Tokio runtime), with the default timeout.
-pub async fn check_from_launch<I>(
-    args: I,
-    base_url: &str,
-    app_secret: &str,
-) -> Result<Verdict, LaunchError>
+pub async fn check_from_launch<I>(args: I, base_url: &str, app_secret: &str) -> Result<Verdict, LaunchError>
 where
     I: IntoIterator,
     I::Item: Into<OsString>,

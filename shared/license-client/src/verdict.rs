@@ -125,9 +125,7 @@ impl KeyInfo {
             key: string("key"),
             key_secret: string("key_secret"),
             collection_id: string("collection_id"),
-            registrations: object
-                .get("registrations")
-                .and_then(serde_json::Value::as_u64),
+            registrations: object.get("registrations").and_then(serde_json::Value::as_u64),
             blocked: object.get("blocked").and_then(serde_json::Value::as_bool),
         })
     }

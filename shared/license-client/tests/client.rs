@@ -16,8 +16,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use patchbay_license_client::{
-    AppData, AppDataError, ArgsError, ConfigError, LaunchData, LaunchError, LicenseClient,
-    UnverifiedPolicy, Verdict, check_from_launch, check_from_launch_blocking,
+    AppData, AppDataError, ArgsError, ConfigError, LaunchData, LaunchError, LicenseClient, UnverifiedPolicy,
+    Verdict, check_from_launch, check_from_launch_blocking,
 };
 
 const APP_SECRET: &str = "app-s3cret/with&odd=chars+ é";
@@ -41,12 +41,7 @@ struct ServerState {
 
 impl ServerState {
     fn last(&self) -> Seen {
-        self.seen
-            .lock()
-            .unwrap()
-            .last()
-            .cloned()
-            .expect("no request reached the server")
+        self.seen.lock().unwrap().last().cloned().expect("no request reached the server")
     }
 }
 
@@ -76,11 +71,7 @@ async fn key_handler(
         "UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE.into_response(),
         "BAD" => message(StatusCode::BAD_REQUEST, "Malformed key"),
         "BUSY" => message(StatusCode::TOO_MANY_REQUESTS, "Slow down"),
-        "MOVED" => (
-            StatusCode::FOUND,
-            [(header::LOCATION, "http://127.0.0.1:1/elsewhere")],
-        )
-            .into_response(),
+        "MOVED" => (StatusCode::FOUND, [(header::LOCATION, "http://127.0.0.1:1/elsewhere")]).into_response(),
         "GARBAGE" => (StatusCode::OK, "<html>surprise</html>").into_response(),
         "SLOW" => {
             tokio::time::sleep(Duration::from_secs(3)).await;
@@ -119,10 +110,7 @@ impl Server {
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Self {
-            base_url: format!("http://{addr}"),
-            state,
-        }
+        Self { base_url: format!("http://{addr}"), state }
     }
 
     fn client(&self) -> LicenseClient {
@@ -141,10 +129,7 @@ fn refused_base_url() -> String {
 fn assert_unverified(verdict: &Verdict) -> &str {
     match verdict {
         Verdict::Unverified { reason } => {
-            assert!(
-                !reason.contains(APP_SECRET),
-                "secret leaked into {reason:?}"
-            );
+            assert!(!reason.contains(APP_SECRET), "secret leaked into {reason:?}");
             reason
         }
         other => panic!("expected Unverified, got {other:?}"),
@@ -169,10 +154,7 @@ async fn valid_key_is_valid_and_carries_the_body() {
 
     let seen = server.state.last();
     assert_eq!(seen.raw_path, "/v2/keys/ABCD-EFGH-IJKL");
-    assert_eq!(
-        seen.query.get("app_secret").map(String::as_str),
-        Some(APP_SECRET)
-    );
+    assert_eq!(seen.query.get("app_secret").map(String::as_str), Some(APP_SECRET));
     assert!(!seen.query.contains_key("key_secret"));
 }
 
@@ -222,10 +204,7 @@ async fn other_statuses_follow_the_documented_mapping() {
 #[tokio::test]
 async fn unexpected_200_body_is_still_valid() {
     let server = Server::start().await;
-    assert_eq!(
-        server.client().check("GARBAGE").await,
-        Verdict::Valid { info: None }
-    );
+    assert_eq!(server.client().check("GARBAGE").await, Verdict::Valid { info: None });
 }
 
 #[tokio::test]
@@ -254,30 +233,17 @@ async fn key_secret_is_sent_when_configured() {
     let client = server.client().with_key_secret(KEY_SECRET);
     assert!(client.check("ABCD-EFGH-IJKL").await.is_valid());
     let seen = server.state.last();
-    assert_eq!(
-        seen.query.get("key_secret").map(String::as_str),
-        Some(KEY_SECRET)
-    );
-    assert_eq!(
-        seen.query.get("app_secret").map(String::as_str),
-        Some(APP_SECRET)
-    );
+    assert_eq!(seen.query.get("key_secret").map(String::as_str), Some(KEY_SECRET));
+    assert_eq!(seen.query.get("app_secret").map(String::as_str), Some(APP_SECRET));
 }
 
 #[tokio::test]
 async fn odd_keys_reach_the_server_intact() {
     let server = Server::start().await;
     let client = server.client();
-    for key in [
-        "AB/CD?E#F G+H%26&=é",
-        "100%",
-        "%2F",
-        "a..b",
-        "...",
-        "tab\there",
-        "line\nbreak\r\n",
-        "ключ-🔑",
-    ] {
+    for key in
+        ["AB/CD?E#F G+H%26&=é", "100%", "%2F", "a..b", "...", "tab\there", "line\nbreak\r\n", "ключ-🔑"]
+    {
         let verdict = client.check(key).await;
         let seen = server.state.last();
         assert_eq!(seen.key, key, "raw path was {}", seen.raw_path);
@@ -317,9 +283,7 @@ async fn keys_that_cannot_be_a_path_segment_are_invalid_without_a_request() {
 // Blocking API (run on a blocking thread, against the same kind of server)
 
 async fn blocking(client: LicenseClient, key: &'static str) -> Verdict {
-    tokio::task::spawn_blocking(move || client.check_blocking(key))
-        .await
-        .unwrap()
+    tokio::task::spawn_blocking(move || client.check_blocking(key)).await.unwrap()
 }
 
 #[tokio::test]
@@ -331,15 +295,9 @@ async fn blocking_api_maps_every_outcome() {
     assert_eq!(valid.info().and_then(|i| i.registrations), Some(7));
     assert_eq!(blocking(client.clone(), "UNKNOWN").await, Verdict::Invalid);
     assert_eq!(blocking(client.clone(), "BLOCKED").await, Verdict::Blocked);
-    assert_eq!(
-        blocking(client.clone(), "OTHER-APP").await,
-        Verdict::Forbidden
-    );
+    assert_eq!(blocking(client.clone(), "OTHER-APP").await, Verdict::Forbidden);
     assert_unverified(&blocking(client.clone(), "BOOM").await);
-    assert_eq!(
-        blocking(client.clone(), "GARBAGE").await,
-        Verdict::Valid { info: None }
-    );
+    assert_eq!(blocking(client.clone(), "GARBAGE").await, Verdict::Valid { info: None });
 
     let odd = "AB/CD?E#F G+H%&=é";
     assert!(blocking(client.clone(), odd).await.is_valid());
@@ -364,9 +322,7 @@ fn blocking_api_works_from_a_plain_thread() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let server = runtime.block_on(Server::start());
     let client = server.client();
-    let verdict = std::thread::spawn(move || client.check_blocking("ABCD-EFGH-IJKL"))
-        .join()
-        .unwrap();
+    let verdict = std::thread::spawn(move || client.check_blocking("ABCD-EFGH-IJKL")).join().unwrap();
     assert!(verdict.is_valid());
 }
 
@@ -377,9 +333,7 @@ fn blocking_api_works_from_a_plain_thread() {
 fn allows_play_follows_the_policy() {
     use UnverifiedPolicy::{TreatAsInvalid, TreatAsValid};
     assert_eq!(UnverifiedPolicy::default(), TreatAsValid);
-    let unverified = Verdict::Unverified {
-        reason: "down".into(),
-    };
+    let unverified = Verdict::Unverified { reason: "down".into() };
     let cases = [
         (Verdict::Valid { info: None }, true, true),
         (Verdict::Invalid, false, false),
@@ -398,9 +352,8 @@ fn allows_play_follows_the_policy() {
 
 #[test]
 fn debug_never_shows_secrets() {
-    let client = LicenseClient::new("https://keys.example.com", APP_SECRET)
-        .unwrap()
-        .with_key_secret(KEY_SECRET);
+    let client =
+        LicenseClient::new("https://keys.example.com", APP_SECRET).unwrap().with_key_secret(KEY_SECRET);
     let debug = format!("{client:?}");
     assert!(!debug.contains(APP_SECRET), "{debug}");
     assert!(!debug.contains("s3cret"), "{debug}");
@@ -421,10 +374,7 @@ async fn debug_of_the_valid_verdict_hides_the_key_secret() {
 
 #[test]
 fn bad_base_urls_are_rejected() {
-    assert!(matches!(
-        LicenseClient::new("not a url", APP_SECRET),
-        Err(ConfigError::InvalidBaseUrl { .. })
-    ));
+    assert!(matches!(LicenseClient::new("not a url", APP_SECRET), Err(ConfigError::InvalidBaseUrl { .. })));
     assert!(matches!(
         LicenseClient::new("ftp://keys.example.com", APP_SECRET),
         Err(ConfigError::UnsupportedBaseUrl { .. })
@@ -456,13 +406,7 @@ fn flag_with_separate_value() {
         Ok(Some(PathBuf::from("app_data.json")))
     );
     assert_eq!(
-        parsed(&[
-            "game",
-            "-windowed",
-            "+patcher-data-location",
-            "../data/app_data.json",
-            "-x"
-        ]),
+        parsed(&["game", "-windowed", "+patcher-data-location", "../data/app_data.json", "-x"]),
         Ok(Some(PathBuf::from("../data/app_data.json")))
     );
 }
@@ -470,28 +414,16 @@ fn flag_with_separate_value() {
 #[test]
 fn flag_with_equals_value() {
     assert_eq!(
-        parsed(&[
-            "game",
-            "+patcher-data-location=dir with space/app_data.json"
-        ]),
+        parsed(&["game", "+patcher-data-location=dir with space/app_data.json"]),
         Ok(Some(PathBuf::from("dir with space/app_data.json")))
     );
 }
 
 #[test]
 fn flag_without_value_is_an_error() {
-    assert_eq!(
-        parsed(&["game", "+patcher-data-location"]),
-        Err(ArgsError::MissingValue)
-    );
-    assert_eq!(
-        parsed(&["game", "+patcher-data-location="]),
-        Err(ArgsError::MissingValue)
-    );
-    assert_eq!(
-        parsed(&["game", "+patcher-data-location", ""]),
-        Err(ArgsError::MissingValue)
-    );
+    assert_eq!(parsed(&["game", "+patcher-data-location"]), Err(ArgsError::MissingValue));
+    assert_eq!(parsed(&["game", "+patcher-data-location="]), Err(ArgsError::MissingValue));
+    assert_eq!(parsed(&["game", "+patcher-data-location", ""]), Err(ArgsError::MissingValue));
 }
 
 #[test]
@@ -503,15 +435,10 @@ fn absent_flag_is_none() {
 
 #[test]
 fn last_flag_wins_and_os_strings_work() {
-    let os: Vec<OsString> = [
-        "game",
-        "+patcher-data-location",
-        "a.json",
-        "+patcher-data-location=b.json",
-    ]
-    .iter()
-    .map(OsString::from)
-    .collect();
+    let os: Vec<OsString> = ["game", "+patcher-data-location", "a.json", "+patcher-data-location=b.json"]
+        .iter()
+        .map(OsString::from)
+        .collect();
     let found = LaunchData::from_args(os).unwrap().unwrap();
     assert_eq!(found.path(), Path::new("b.json"));
 }
@@ -579,10 +506,7 @@ fn missing_app_data_names_the_file() {
     assert!(matches!(err, AppDataError::NotFound { .. }), "{err:?}");
     assert_eq!(err.path(), path);
     let text = err.to_string();
-    assert!(
-        text.contains("app_data.json") && text.contains("not found"),
-        "{text}"
-    );
+    assert!(text.contains("app_data.json") && text.contains("not found"), "{text}");
 }
 
 #[test]
@@ -599,10 +523,7 @@ fn malformed_json_is_reported() {
         "typed.json",
         r#"{"file_id":"patcher_data","product_key":42,"product_key_encryption":"none"}"#,
     );
-    assert!(matches!(
-        AppData::load(&path),
-        Err(AppDataError::Malformed { .. })
-    ));
+    assert!(matches!(AppData::load(&path), Err(AppDataError::Malformed { .. })));
 }
 
 #[test]
@@ -639,18 +560,9 @@ fn encryption_other_than_none_is_rejected() {
 fn missing_or_empty_fields_are_rejected() {
     let dir = TempDir::new();
     let cases = [
-        (
-            r#"{"file_id":"patcher_data","product_key_encryption":"none"}"#,
-            "product_key",
-        ),
-        (
-            r#"{"product_key":"K","product_key_encryption":"none"}"#,
-            "file_id",
-        ),
-        (
-            r#"{"file_id":"patcher_data","product_key":"K"}"#,
-            "product_key_encryption",
-        ),
+        (r#"{"file_id":"patcher_data","product_key_encryption":"none"}"#, "product_key"),
+        (r#"{"product_key":"K","product_key_encryption":"none"}"#, "file_id"),
+        (r#"{"file_id":"patcher_data","product_key":"K"}"#, "product_key_encryption"),
     ];
     for (json, field) in cases {
         let path = dir.write("app_data.json", json);
@@ -663,10 +575,7 @@ fn missing_or_empty_fields_are_rejected() {
         "app_data.json",
         r#"{"file_id":"patcher_data","product_key":"  ","product_key_encryption":"none"}"#,
     );
-    assert!(matches!(
-        AppData::load(&path),
-        Err(AppDataError::EmptyProductKey { .. })
-    ));
+    assert!(matches!(AppData::load(&path), Err(AppDataError::EmptyProductKey { .. })));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -677,52 +586,30 @@ async fn check_from_launch_does_all_three_steps() {
     let server = Server::start().await;
     let dir = TempDir::new();
     let path = dir.write("app_data.json", GOOD_APP_DATA);
-    let launch_args = args(&[
-        "game",
-        &format!("+patcher-data-location={}", path.display()),
-    ]);
+    let launch_args = args(&["game", &format!("+patcher-data-location={}", path.display())]);
 
-    let verdict = check_from_launch(launch_args.clone(), &server.base_url, APP_SECRET)
-        .await
-        .unwrap();
+    let verdict = check_from_launch(launch_args.clone(), &server.base_url, APP_SECRET).await.unwrap();
     assert!(verdict.is_valid());
     assert_eq!(server.state.last().key, "ABCD-EFGH-IJKL");
 
     let base_url = server.base_url.clone();
-    let verdict = tokio::task::spawn_blocking(move || {
-        check_from_launch_blocking(launch_args, &base_url, APP_SECRET)
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let verdict =
+        tokio::task::spawn_blocking(move || check_from_launch_blocking(launch_args, &base_url, APP_SECRET))
+            .await
+            .unwrap()
+            .unwrap();
     assert!(verdict.is_valid());
 
     let not_launched = check_from_launch(args(&["game"]), &server.base_url, APP_SECRET).await;
     assert!(matches!(not_launched, Err(LaunchError::NotLaunched)));
 
     let missing = dir.0.join("nope.json");
-    let missing_args = args(&[
-        "game",
-        "+patcher-data-location",
-        &missing.display().to_string(),
-    ]);
-    let err = check_from_launch(missing_args, &server.base_url, APP_SECRET)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, LaunchError::AppData(AppDataError::NotFound { .. })),
-        "{err:?}"
-    );
+    let missing_args = args(&["game", "+patcher-data-location", &missing.display().to_string()]);
+    let err = check_from_launch(missing_args, &server.base_url, APP_SECRET).await.unwrap_err();
+    assert!(matches!(err, LaunchError::AppData(AppDataError::NotFound { .. })), "{err:?}");
     assert!(err.to_string().contains("nope.json"), "{err}");
 
-    let no_value = check_from_launch(
-        args(&["game", "+patcher-data-location"]),
-        &server.base_url,
-        APP_SECRET,
-    )
-    .await;
-    assert!(matches!(
-        no_value,
-        Err(LaunchError::Args(ArgsError::MissingValue))
-    ));
+    let no_value =
+        check_from_launch(args(&["game", "+patcher-data-location"]), &server.base_url, APP_SECRET).await;
+    assert!(matches!(no_value, Err(LaunchError::Args(ArgsError::MissingValue))));
 }

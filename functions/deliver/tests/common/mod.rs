@@ -201,7 +201,10 @@ pub async fn create_delivery(store: &dyn Store, webhook: &Webhook) -> Delivery {
         lease_until: at,
         received_at: at,
     };
-    assert_eq!(store.create_event(&event, std::slice::from_ref(&delivery)).await.unwrap(), EventCreation::Created);
+    assert_eq!(
+        store.create_event(&event, std::slice::from_ref(&delivery)).await.unwrap(),
+        EventCreation::Created
+    );
     assert_eq!(delivery.status, DeliveryStatus::Pending);
     delivery
 }
@@ -233,9 +236,7 @@ pub async fn send_and_receive(queue: &dyn Queue, ids: &[&str]) -> Vec<ReceivedMe
         }
     }
     assert_eq!(got.len(), ids.len(), "not every message came back from the queue");
-    ids.iter()
-        .map(|id| got.iter().find(|m| m.body == message_body(id)).cloned().unwrap())
-        .collect()
+    ids.iter().map(|id| got.iter().find(|m| m.body == message_body(id)).cloned().unwrap()).collect()
 }
 
 /// The Lambda event for these messages, in the JSON shape SQS hands Lambda.
@@ -310,7 +311,12 @@ impl Queue for RecordingQueue {
         self.inner.send(messages).await
     }
 
-    async fn receive(&self, max: usize, visibility: Duration, wait: Duration) -> QueueResult<Vec<ReceivedMessage>> {
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> QueueResult<Vec<ReceivedMessage>> {
         self.inner.receive(max, visibility, wait).await
     }
 
@@ -414,7 +420,12 @@ impl EventStore for FailingStore {
     ) -> StoreResult<()> {
         self.inner.renew_event_lease(id, expected_lease, new_lease).await
     }
-    async fn set_event_state(&self, id: &str, state: EventState, lease_until: DateTime<Utc>) -> StoreResult<()> {
+    async fn set_event_state(
+        &self,
+        id: &str,
+        state: EventState,
+        lease_until: DateTime<Utc>,
+    ) -> StoreResult<()> {
         self.inner.set_event_state(id, state, lease_until).await
     }
 }

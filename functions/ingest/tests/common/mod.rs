@@ -74,11 +74,8 @@ impl Harness {
     /// [`Harness::queue`] stays the real one.
     pub fn with_queue(backends: &Backends, queue: Arc<dyn Queue>) -> Harness {
         let real = backends.queue.clone().expect("test backends have a queue");
-        let wrapped = Backends {
-            store: backends.store.clone(),
-            keys: backends.keys.clone(),
-            queue: Some(queue),
-        };
+        let wrapped =
+            Backends { store: backends.store.clone(), keys: backends.keys.clone(), queue: Some(queue) };
         let mut harness = Harness::build(&wrapped, real.clone());
         harness.queue = real;
         harness
@@ -229,8 +226,12 @@ impl Reply {
 
 /// The keys of a JSON object, sorted.
 pub fn keys(value: &Value) -> Vec<&str> {
-    let mut keys: Vec<&str> =
-        value.as_object().unwrap_or_else(|| panic!("not an object: {value}")).keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort_unstable();
     keys
 }

@@ -102,7 +102,12 @@ impl Answer {
     #[track_caller]
     pub fn assert_patchkit_headers(&self) {
         assert_eq!(self.header(header::CACHE_CONTROL), Some("no-store"), "cache-control ({})", self.status);
-        assert_eq!(self.header(header::CONTENT_TYPE), Some("application/json"), "content-type ({})", self.status);
+        assert_eq!(
+            self.header(header::CONTENT_TYPE),
+            Some("application/json"),
+            "content-type ({})",
+            self.status
+        );
     }
 
     /// The project's admin error shape `{"error":{"code","message"}}`.
@@ -219,7 +224,13 @@ impl Harness {
     }
 
     /// An admin call with the bearer token (`token: None` sends none).
-    pub async fn admin_as(&self, token: Option<&str>, method: Method, uri: &str, body: Option<Value>) -> Answer {
+    pub async fn admin_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        uri: &str,
+        body: Option<Value>,
+    ) -> Answer {
         let mut builder = Request::builder().method(method).uri(uri);
         if let Some(token) = token {
             builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -258,7 +269,8 @@ impl Harness {
 
     /// `GET /v1/keys/{key}`, which must succeed.
     pub async fn key_view(&self, key: &str) -> Value {
-        let answer = self.admin(Method::GET, &format!("/v1/keys/{}", pct_if_needed(key.as_bytes())), None).await;
+        let answer =
+            self.admin(Method::GET, &format!("/v1/keys/{}", pct_if_needed(key.as_bytes())), None).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         answer.json()
     }

@@ -99,7 +99,9 @@ fn special_range(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => special_v4(v4),
         IpAddr::V6(v6) => {
-            if let Some(why) = BLOCKED_V6.iter().find(|(net, len, _)| in_v6(v6, *net, *len)).map(|(_, _, why)| *why) {
+            if let Some(why) =
+                BLOCKED_V6.iter().find(|(net, len, _)| in_v6(v6, *net, *len)).map(|(_, _, why)| *why)
+            {
                 return Some(why);
             }
             // Forms that carry an IPv4 address: judged by it.

@@ -146,8 +146,8 @@ impl ReqwestSender {
             let header = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| invalid(format!("invalid header name {:?}", name.escape_debug().to_string())))?;
             // Never echo the value: it may hold a secret.
-            let value =
-                HeaderValue::from_str(value).map_err(|_| invalid(format!("invalid value for header {header}")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| invalid(format!("invalid value for header {header}")))?;
             headers.append(header, value);
         }
 
@@ -165,7 +165,9 @@ impl ReqwestSender {
             AttemptError::BlockedAddress => {
                 find::<BlockedAddressError>(err).map_or_else(|| chain_detail(err), ToString::to_string)
             }
-            AttemptError::Dns => find::<LookupError>(err).map_or_else(|| chain_detail(err), ToString::to_string),
+            AttemptError::Dns => {
+                find::<LookupError>(err).map_or_else(|| chain_detail(err), ToString::to_string)
+            }
             _ => chain_detail(err),
         };
         SendFailure { kind, detail: truncate(detail) }

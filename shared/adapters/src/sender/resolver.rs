@@ -97,14 +97,16 @@ impl GuardedResolver {
     /// [`LookupError`] when the lookup fails or finds nothing; [`BlockedAddressError`] when every
     /// address it found is refused.
     pub async fn resolve_host(&self, host: &str) -> Result<Vec<IpAddr>, Box<dyn StdError + Send + Sync>> {
-        let found = self.lookup.lookup(host).await.map_err(|cause| LookupError { host: host.to_owned(), cause })?;
+        let found =
+            self.lookup.lookup(host).await.map_err(|cause| LookupError { host: host.to_owned(), cause })?;
         if found.is_empty() {
             return Err(Box::new(LookupError {
                 host: host.to_owned(),
                 cause: io::Error::new(io::ErrorKind::NotFound, "no addresses"),
             }));
         }
-        let allowed: Vec<IpAddr> = found.iter().copied().filter(|ip| !guard::is_blocked(*ip, &self.allow)).collect();
+        let allowed: Vec<IpAddr> =
+            found.iter().copied().filter(|ip| !guard::is_blocked(*ip, &self.allow)).collect();
         if allowed.is_empty() {
             tracing::warn!(host, addresses = ?found, "refused: name resolves only to blocked addresses");
             return Err(Box::new(BlockedAddressError { host: host.to_owned(), addresses: found }));

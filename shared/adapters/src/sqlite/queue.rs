@@ -131,9 +131,7 @@ impl Queue for SqliteQueue {
         let now = now_ms();
         {
             let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO queue (message_id, body, visible_at_ms) VALUES (?1, ?2, ?3)",
-                )
+                .prepare_cached("INSERT INTO queue (message_id, body, visible_at_ms) VALUES (?1, ?2, ?3)")
                 .map_err(queue_err)?;
             for m in messages {
                 // SQS caps DelaySeconds at 15 minutes.
@@ -163,11 +161,7 @@ impl Queue for SqliteQueue {
         }
     }
 
-    async fn change_visibility(
-        &self,
-        receipt_handle: &str,
-        visibility: Duration,
-    ) -> QueueResult<()> {
+    async fn change_visibility(&self, receipt_handle: &str, visibility: Duration) -> QueueResult<()> {
         let conn = self.db.lock();
         let visibility = visibility.min(patchbay_core::retry::MAX_DELAY);
         let changed = conn

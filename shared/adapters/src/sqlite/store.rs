@@ -5,12 +5,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use patchbay_core::ids::secret_lookup_hash;
-use patchbay_core::model::{
-    App, Attempt, Delivery, DeliveryStatus, EventState, StoredEvent, Webhook,
-};
+use patchbay_core::model::{App, Attempt, Delivery, DeliveryStatus, EventState, StoredEvent, Webhook};
 use patchbay_core::ports::{
-    AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, Page, StoreError,
-    StoreResult, WebhookStore,
+    AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, Page, StoreError, StoreResult,
+    WebhookStore,
 };
 use rusqlite::{OptionalExtension, params};
 
@@ -82,11 +80,9 @@ impl AppSecretIndex for SqliteStore {
     async fn app_for_secret(&self, app_secret: &str) -> StoreResult<Option<App>> {
         let conn = self.db.lock();
         let doc: Option<String> = conn
-            .query_row(
-                "SELECT doc FROM apps WHERE secret_hash = ?1",
-                [secret_lookup_hash(app_secret)],
-                |r| r.get(0),
-            )
+            .query_row("SELECT doc FROM apps WHERE secret_hash = ?1", [secret_lookup_hash(app_secret)], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(db_err)?;
         doc.as_deref().map(from_doc).transpose()
@@ -169,11 +165,7 @@ fn insert_delivery(conn: &rusqlite::Connection, d: &Delivery) -> StoreResult<boo
 
 #[async_trait]
 impl EventStore for SqliteStore {
-    async fn create_event(
-        &self,
-        event: &StoredEvent,
-        deliveries: &[Delivery],
-    ) -> StoreResult<EventCreation> {
+    async fn create_event(&self, event: &StoredEvent, deliveries: &[Delivery]) -> StoreResult<EventCreation> {
         let mut conn = self.db.lock();
         let tx = conn.transaction().map_err(db_err)?;
         let inserted = tx
@@ -322,8 +314,7 @@ impl DeliveryStore for SqliteStore {
     ) -> StoreResult<Page<Delivery>> {
         let limit = limit.clamp(1, 1_000);
         let (after_created, after_id) = match cursor {
-            Some(c) => decode_cursor(c)
-                .ok_or_else(|| StoreError::NotFound("cursor".to_owned()))?,
+            Some(c) => decode_cursor(c).ok_or_else(|| StoreError::NotFound("cursor".to_owned()))?,
             // Sorts after every real timestamp, so the first page starts at the newest.
             None => ("~".to_owned(), String::new()),
         };
@@ -364,17 +355,16 @@ impl DeliveryStore for SqliteStore {
     async fn record_attempt(&self, attempt: &Attempt) -> StoreResult<()> {
         let conn = self.db.lock();
         let doc = to_doc(attempt)?;
-        conn.prepare_cached("INSERT INTO attempts (delivery_id, number, expires_at, doc) VALUES (?1, ?2, ?3, ?4)")
-            .and_then(|mut stmt| {
-                stmt.execute(params![attempt.delivery_id, attempt.number, attempt.expires_at.timestamp(), doc])
-            })
+        conn.prepare_cached(
+            "INSERT INTO attempts (delivery_id, number, expires_at, doc) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![attempt.delivery_id, attempt.number, attempt.expires_at.timestamp(), doc])
+        })
         .map(|_| ())
         .map_err(|e| {
             if is_unique_violation(&e) {
-                StoreError::AlreadyExists(format!(
-                    "attempt {} of {}",
-                    attempt.number, attempt.delivery_id
-                ))
+                StoreError::AlreadyExists(format!("attempt {} of {}", attempt.number, attempt.delivery_id))
             } else {
                 db_err(e)
             }

@@ -16,8 +16,8 @@ pub const MAX_MANAGEMENT_BODY: usize = 1024 * 1024;
 /// 413 over the limit, 400 when the body cannot be read.
 pub async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
     to_bytes(body, limit).await.map_err(|err| {
-        let too_large = std::error::Error::source(&err)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        let too_large =
+            std::error::Error::source(&err).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if too_large { ApiError::too_large(limit) } else { ApiError::bad_request("could not read the body") }
     })
 }
@@ -27,8 +27,8 @@ pub async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Ap
 /// # Errors
 /// 400 not JSON, 422 wrong shape.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| ApiError::invalid_json(format!("body is not JSON: {e}")))?;
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::invalid_json(format!("body is not JSON: {e}")))?;
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let path = if path == "." { "(body)".to_owned() } else { path };
@@ -64,7 +64,10 @@ pub struct ApiPath(pub String);
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ApiPath {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
         axum::extract::Path::<String>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| ApiPath(value))

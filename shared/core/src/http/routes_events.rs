@@ -14,9 +14,7 @@ use crate::error::ApiError;
 use crate::service::ingest::{IngestOutcome, MAX_BODY_BYTES};
 
 pub fn routes(api: Arc<IngestApi>) -> Router {
-    Router::new()
-        .route("/v1/events", post(post_event).fallback(super::method_not_allowed))
-        .with_state(api)
+    Router::new().route("/v1/events", post(post_event).fallback(super::method_not_allowed)).with_state(api)
 }
 
 async fn post_event(State(api): State<Arc<IngestApi>>, request: Request) -> Result<Response, ApiError> {

@@ -48,7 +48,11 @@ async fn patchkit_method_not_allowed() -> Response {
     patchkit(405, serde_json::json!({"message": "Method not allowed"}).to_string())
 }
 
-async fn check_key(State(api): State<Arc<KeysApi>>, key: Result<Path<String>, PathRejection>, uri: Uri) -> Response {
+async fn check_key(
+    State(api): State<Arc<KeysApi>>,
+    key: Result<Path<String>, PathRejection>,
+    uri: Uri,
+) -> Response {
     let Ok(Path(key)) = key else {
         return patchkit(KeyRefusal::MALFORMED_KEY.status, KeyRefusal::MALFORMED_KEY.body());
     };
@@ -60,12 +64,20 @@ async fn check_key(State(api): State<Arc<KeysApi>>, key: Result<Path<String>, Pa
     }
 }
 
-async fn generate(State(api): State<Arc<KeysApi>>, ApiPath(app_id): ApiPath, ApiJson(req): ApiJson<GenerateKeys>) -> Result<Response, ApiError> {
+async fn generate(
+    State(api): State<Arc<KeysApi>>,
+    ApiPath(app_id): ApiPath,
+    ApiJson(req): ApiJson<GenerateKeys>,
+) -> Result<Response, ApiError> {
     let keys = api.admin.generate(&app_id, req).await?;
     Ok((StatusCode::CREATED, Json(keys)).into_response())
 }
 
-async fn import(State(api): State<Arc<KeysApi>>, ApiPath(app_id): ApiPath, ApiJson(req): ApiJson<ImportKeys>) -> Result<Response, ApiError> {
+async fn import(
+    State(api): State<Arc<KeysApi>>,
+    ApiPath(app_id): ApiPath,
+    ApiJson(req): ApiJson<ImportKeys>,
+) -> Result<Response, ApiError> {
     let result = api.admin.import(&app_id, req).await?;
     Ok(Json(result).into_response())
 }

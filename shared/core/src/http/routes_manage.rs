@@ -57,7 +57,11 @@ async fn rotate_app_secret(State(api): Api, ApiPath(app_id): ApiPath) -> Answer 
     Ok(ok(api.manage.rotate_app_secret(&app_id).await?))
 }
 
-async fn create_webhook(State(api): Api, ApiPath(app_id): ApiPath, ApiJson(req): ApiJson<CreateWebhook>) -> Answer {
+async fn create_webhook(
+    State(api): Api,
+    ApiPath(app_id): ApiPath,
+    ApiJson(req): ApiJson<CreateWebhook>,
+) -> Answer {
     Ok(created(api.manage.create_webhook(&app_id, req).await?))
 }
 
@@ -102,7 +106,12 @@ async fn list_deliveries(State(api): Api, ApiPath(id): ApiPath, uri: Uri) -> Ans
     };
     let page = api
         .manage
-        .list_deliveries(&id, query_param(query, "status").as_deref(), query_param(query, "cursor").as_deref(), limit)
+        .list_deliveries(
+            &id,
+            query_param(query, "status").as_deref(),
+            query_param(query, "cursor").as_deref(),
+            limit,
+        )
         .await?;
     Ok(ok(page))
 }

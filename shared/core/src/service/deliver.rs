@@ -55,13 +55,7 @@ impl Deliverer {
         send: &SendConfig,
         auto_disable_after: Duration,
     ) -> Self {
-        Deliverer {
-            store,
-            sender,
-            retry,
-            attempt_retention: send.attempt_retention,
-            auto_disable_after,
-        }
+        Deliverer { store, sender, retry, attempt_retention: send.attempt_retention, auto_disable_after }
     }
 
     #[must_use]
@@ -100,7 +94,11 @@ impl Deliverer {
         self.record(&mut delivery, webhook, tried).await
     }
 
-    async fn finish_unsent(&self, delivery: &mut Delivery, why: &str) -> Result<MessageOutcome, ProcessingError> {
+    async fn finish_unsent(
+        &self,
+        delivery: &mut Delivery,
+        why: &str,
+    ) -> Result<MessageOutcome, ProcessingError> {
         tracing::info!(delivery_id = %delivery.id, reason = why, "delivery finished without sending");
         delivery.status = DeliveryStatus::Failed;
         delivery.reason = Some(why.to_owned());
@@ -127,7 +125,12 @@ impl Deliverer {
         Tried { outcome: self.sender.send(&request).await, at }
     }
 
-    async fn record(&self, delivery: &mut Delivery, webhook: Webhook, tried: Tried) -> Result<MessageOutcome, ProcessingError> {
+    async fn record(
+        &self,
+        delivery: &mut Delivery,
+        webhook: Webhook,
+        tried: Tried,
+    ) -> Result<MessageOutcome, ProcessingError> {
         let number = delivery.attempt_count + 1;
         let attempt = attempt_record(&delivery.id, number, &tried, self.attempt_retention);
         match self.store.record_attempt(&attempt).await {
@@ -206,7 +209,12 @@ impl Deliverer {
 
     /// Auto-disable: a webhook whose attempts have all failed for `auto_disable_after` is
     /// switched off. Writes only when the failing streak starts, ends, or runs out.
-    async fn track_health(&self, mut webhook: Webhook, succeeded: bool, at: DateTime<Utc>) -> Result<(), ProcessingError> {
+    async fn track_health(
+        &self,
+        mut webhook: Webhook,
+        succeeded: bool,
+        at: DateTime<Utc>,
+    ) -> Result<(), ProcessingError> {
         let window = TimeDelta::from_std(self.auto_disable_after).unwrap_or(TimeDelta::MAX);
         match (succeeded, webhook.failing_since) {
             (true, None) => return Ok(()),
@@ -255,13 +263,7 @@ fn failure_summary(outcome: &SendOutcome, now: DateTime<Utc>) -> (String, bool, 
 
 fn attempt_record(delivery_id: &str, number: u32, tried: &Tried, retention: Duration) -> Attempt {
     let (status_code, error, error_detail, response_body, retry_after) = match &tried.outcome.result {
-        Ok(r) => (
-            Some(r.status),
-            None,
-            None,
-            Some(kept_body(&r.body)),
-            r.retry_after.clone(),
-        ),
+        Ok(r) => (Some(r.status), None, None, Some(kept_body(&r.body)), r.retry_after.clone()),
         Err(f) => (None, Some(f.kind), Some(f.detail.clone()), None, None),
     };
     Attempt {

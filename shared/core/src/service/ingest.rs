@@ -84,7 +84,10 @@ impl Ingest {
             app_id: event.app.id.clone(),
             name: event.event,
             body: String::from_utf8_lossy(body).into_owned(),
-            deliveries: deliveries.iter().map(|d| DeliveryRef { id: d.id.clone(), webhook_id: d.webhook_id.clone() }).collect(),
+            deliveries: deliveries
+                .iter()
+                .map(|d| DeliveryRef { id: d.id.clone(), webhook_id: d.webhook_id.clone() })
+                .collect(),
             state: EventState::Accepted,
             lease_until: now + LEASE,
             received_at: now,
@@ -135,7 +138,15 @@ impl Ingest {
         let deliveries: Vec<Delivery> = existing
             .deliveries
             .iter()
-            .map(|r| new_delivery(&existing.id, &r.webhook_id, &existing.app_id, existing.name, existing.received_at))
+            .map(|r| {
+                new_delivery(
+                    &existing.id,
+                    &r.webhook_id,
+                    &existing.app_id,
+                    existing.name,
+                    existing.received_at,
+                )
+            })
             .collect();
         self.store.ensure_deliveries(&deliveries).await?;
         let mut pending = Vec::new();
@@ -176,7 +187,13 @@ fn response(event: &StoredEvent) -> IngestResponse {
 }
 
 #[must_use]
-pub fn new_delivery(event_id: &str, webhook_id: &str, app_id: &str, event: EventName, now: DateTime<Utc>) -> Delivery {
+pub fn new_delivery(
+    event_id: &str,
+    webhook_id: &str,
+    app_id: &str,
+    event: EventName,
+    now: DateTime<Utc>,
+) -> Delivery {
     Delivery {
         id: delivery_id(event_id, webhook_id),
         webhook_id: webhook_id.to_owned(),
@@ -254,17 +271,25 @@ mod tests {
         assert_eq!(status_and_message("not json").0, 400);
         assert_eq!(status_and_message("[]"), (422, "(body): must be a JSON object".into()));
         assert_eq!(status_and_message("{}"), (422, "event: is required".into()));
-        let (status, message) = status_and_message(r#"{"event":"version_deleted","app":{"id":"a"},"version":{"id":1}}"#);
+        let (status, message) =
+            status_and_message(r#"{"event":"version_deleted","app":{"id":"a"},"version":{"id":1}}"#);
         assert_eq!(status, 422);
-        assert!(message.contains("version_published, version_processed, version_process_failed"), "{message}");
-        let (status, message) = status_and_message(r#"{"event":"version_published","app":{"id":"a"},"version":{"id":"x"}}"#);
+        assert!(
+            message.contains("version_published, version_processed, version_process_failed"),
+            "{message}"
+        );
+        let (status, message) =
+            status_and_message(r#"{"event":"version_published","app":{"id":"a"},"version":{"id":"x"}}"#);
         assert_eq!(status, 422);
         assert!(message.starts_with("version.id:"), "{message}");
-        let (_, message) = status_and_message(r#"{"event":"version_published","app":{"id":"a"},"version":{"id":1,"published_at":"yesterday"}}"#);
+        let (_, message) = status_and_message(
+            r#"{"event":"version_published","app":{"id":"a"},"version":{"id":1,"published_at":"yesterday"}}"#,
+        );
         assert!(message.starts_with("version.published_at:"), "{message}");
         let (_, message) = status_and_message(r#"{"event":"version_published","app":{},"version":{"id":1}}"#);
         assert!(message.starts_with("app"), "{message}");
-        let (_, message) = status_and_message(r#"{"event":"version_published","app":{"id":" "},"version":{"id":1}}"#);
+        let (_, message) =
+            status_and_message(r#"{"event":"version_published","app":{"id":" "},"version":{"id":1}}"#);
         assert_eq!(message, "app.id: must not be empty");
         let (_, message) = status_and_message(r#"{"event":"version_published","app":{"id":"a"}}"#);
         assert_eq!(message, "version: is required");

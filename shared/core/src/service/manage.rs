@@ -250,7 +250,12 @@ fn validate_spec(spec: &WebhookSpec) -> Result<(), ApiError> {
 
 impl Manage {
     #[must_use]
-    pub fn new(store: Arc<dyn Store>, queue: Arc<dyn Queue>, sender: Arc<dyn Sender>, deliverer: Arc<Deliverer>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        queue: Arc<dyn Queue>,
+        sender: Arc<dyn Sender>,
+        deliverer: Arc<Deliverer>,
+    ) -> Self {
         Manage { store, queue, sender, deliverer }
     }
 
@@ -284,7 +289,8 @@ impl Manage {
     /// # Errors
     /// 404 unknown app.
     pub async fn rotate_app_secret(&self, id: &str) -> Result<AppView, ApiError> {
-        let mut app = self.store.get_app(id).await?.ok_or_else(|| ApiError::not_found(format!("app {id}")))?;
+        let mut app =
+            self.store.get_app(id).await?.ok_or_else(|| ApiError::not_found(format!("app {id}")))?;
         app.app_secret = Secret::random_alphanumeric(40);
         self.store.update_app(&app).await?;
         tracing::info!(app_id = %app.id, "app secret rotated");
@@ -419,7 +425,8 @@ impl Manage {
     /// 404 unknown webhook, 503 store down.
     pub async fn test_webhook(&self, id: &str, req: TestRequest) -> Result<TestResult, ApiError> {
         let webhook = self.webhook(id).await?;
-        let event_name = req.event.or_else(|| webhook.spec.events.first().copied()).unwrap_or(EventName::VersionPublished);
+        let event_name =
+            req.event.or_else(|| webhook.spec.events.first().copied()).unwrap_or(EventName::VersionPublished);
         let body = template::sample_event(event_name);
         let now = Utc::now();
         let event_id = random_id("test");
@@ -470,11 +477,8 @@ impl Manage {
         self.webhook(webhook_id).await?;
         let status = parse_status(status)?;
         let limit = limit.unwrap_or(PAGE_DEFAULT).clamp(1, 200);
-        let page = self
-            .store
-            .list_deliveries(webhook_id, status, cursor, limit)
-            .await
-            .map_err(|e| match e {
+        let page =
+            self.store.list_deliveries(webhook_id, status, cursor, limit).await.map_err(|e| match e {
                 crate::ports::StoreError::NotFound(_) => ApiError::bad_request("cursor is not valid"),
                 other => other.into(),
             })?;
@@ -528,7 +532,12 @@ impl Manage {
     ///
     /// # Errors
     /// 404 unknown webhook, 422 bad status or timestamp, 503 store or queue down.
-    pub async fn replay(&self, webhook_id: &str, status: Option<&str>, since: Option<&str>) -> Result<usize, ApiError> {
+    pub async fn replay(
+        &self,
+        webhook_id: &str,
+        status: Option<&str>,
+        since: Option<&str>,
+    ) -> Result<usize, ApiError> {
         self.webhook(webhook_id).await?;
         let status = parse_status(status.or(Some("failed")))?;
         if status == Some(DeliveryStatus::Pending) {

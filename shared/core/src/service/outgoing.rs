@@ -51,11 +51,8 @@ pub fn active_secrets(webhook: &Webhook, now: DateTime<Utc>) -> Vec<&Secret> {
 /// The request as JSON for people: `{"method","url","headers":{…},"body"}` (body as a string).
 #[must_use]
 pub fn describe(request: &OutgoingRequest) -> serde_json::Value {
-    let headers: serde_json::Map<String, serde_json::Value> = request
-        .headers
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect();
+    let headers: serde_json::Map<String, serde_json::Value> =
+        request.headers.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
     serde_json::json!({
         "method": request.method.as_str(),
         "url": request.url,

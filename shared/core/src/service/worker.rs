@@ -16,7 +16,10 @@ pub const BATCH_CONCURRENCY: usize = 10;
 
 /// Process every message, concurrently (bounded), returning each outcome in input order.
 /// One message's failure never affects another's.
-pub async fn process_batch(deliverer: &Deliverer, bodies: Vec<String>) -> Vec<Result<MessageOutcome, ProcessingError>> {
+pub async fn process_batch(
+    deliverer: &Deliverer,
+    bodies: Vec<String>,
+) -> Vec<Result<MessageOutcome, ProcessingError>> {
     // Owned bodies keep the future `Send` for `tokio::spawn` (borrowed ones trip a
     // higher-ranked lifetime limitation of the compiler).
     futures::stream::iter(bodies)
@@ -28,7 +31,11 @@ pub async fn process_batch(deliverer: &Deliverer, bodies: Vec<String>) -> Vec<Re
 
 /// Apply an outcome to the queue: delete a finished message, hide a retried one until its next
 /// attempt, leave an errored one alone so its visibility timeout brings it back.
-pub async fn settle(queue: &dyn Queue, message: &ReceivedMessage, outcome: &Result<MessageOutcome, ProcessingError>) {
+pub async fn settle(
+    queue: &dyn Queue,
+    message: &ReceivedMessage,
+    outcome: &Result<MessageOutcome, ProcessingError>,
+) {
     let result = match outcome {
         Ok(MessageOutcome::Done) => queue.delete(&message.receipt_handle).await,
         Ok(MessageOutcome::RetryIn(delay)) => queue.change_visibility(&message.receipt_handle, *delay).await,
@@ -45,7 +52,12 @@ pub async fn settle(queue: &dyn Queue, message: &ReceivedMessage, outcome: &Resu
 /// The local runtime's worker: long-poll, process, settle, until `shutdown` flips to true.
 /// In-flight messages finish before it returns; anything not settled comes back after its
 /// visibility timeout, so a kill loses nothing.
-pub async fn run(deliverer: Arc<Deliverer>, queue: Arc<dyn Queue>, visibility: Duration, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    deliverer: Arc<Deliverer>,
+    queue: Arc<dyn Queue>,
+    visibility: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
     tracing::info!("delivery worker started");
     loop {
         if *shutdown.borrow() {
@@ -67,7 +79,8 @@ pub async fn run(deliverer: Arc<Deliverer>, queue: Arc<dyn Queue>, visibility: D
             continue;
         }
         let outcomes = process_batch(&deliverer, messages.iter().map(|m| m.body.clone()).collect()).await;
-        futures::future::join_all(messages.iter().zip(&outcomes).map(|(m, o)| settle(queue.as_ref(), m, o))).await;
+        futures::future::join_all(messages.iter().zip(&outcomes).map(|(m, o)| settle(queue.as_ref(), m, o)))
+            .await;
     }
     tracing::info!("delivery worker stopped");
 }
