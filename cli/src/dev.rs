@@ -61,13 +61,14 @@ fn init_tracing() {
 async fn serve(args: DevArgs) -> Result<(), String> {
     std::fs::create_dir_all(&args.data).map_err(|e| format!("{}: {e}", args.data.display()))?;
     let settings = settings::Settings::load(&args.data).map_err(|e| e.to_string())?;
-    let backends = Backends::from_config(&settings.store).await.map_err(|e| e.to_string())?;
+    // Refuse before building anything: an `aws` store here would load the SDK for nothing.
     let StoreConfig::Sqlite(_) = &settings.store else {
         return Err(
             "patchbay dev runs on the embedded store: set PATCHBAY_STORE=sqlite:PATH or leave it unset"
                 .into(),
         );
     };
+    let backends = Backends::from_config(&settings.store).await.map_err(|e| e.to_string())?;
 
     let sender = assemble::sender(&settings.send).map_err(|e| e.to_string())?;
     let deliverer = assemble::deliverer(

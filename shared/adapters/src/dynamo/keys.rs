@@ -19,7 +19,7 @@ use patchbay_core::secret::Secret;
 use super::schema::KEY;
 use super::{
     Item, Transaction, attr_bool, attr_opt_s, attr_s, attr_ts, attr_u64, build_error, n, reason_is_condition,
-    s, transact, ts, unavailable,
+    s, transact, ts, unavailable, update_condition_failed,
 };
 
 /// `TransactWriteItems` takes at most 100 actions, `BatchGetItem` 100 keys.
@@ -82,12 +82,6 @@ fn classify(item: Option<&Item>, app_id: &str) -> StoreResult<KeyCheck> {
 
 fn not_found(key: &str) -> StoreError {
     StoreError::NotFound(format!("key {}", key_fingerprint(key)))
-}
-
-fn is_condition_failure(
-    err: &aws_sdk_dynamodb::error::SdkError<UpdateItemError, impl std::fmt::Debug>,
-) -> bool {
-    err.as_service_error().is_some_and(UpdateItemError::is_conditional_check_failed_exception)
 }
 
 impl DynamoKeyStore {
@@ -285,7 +279,7 @@ impl KeyStore for DynamoKeyStore {
             .await;
         match result {
             Ok(out) => Ok(KeyCheck::Valid(key_from_item(&out.attributes.unwrap_or_default())?)),
-            Err(err) if is_condition_failure(&err) => {
+            Err(err) if update_condition_failed(&err) => {
                 // The failure carries the item as it was (none: there is no such key).
                 let old = match err.into_service_error() {
                     UpdateItemError::ConditionalCheckFailedException(e) => e.item,
@@ -319,7 +313,7 @@ impl KeyStore for DynamoKeyStore {
             .await;
         match result {
             Ok(out) => key_from_item(&out.attributes.unwrap_or_default()),
-            Err(err) if is_condition_failure(&err) => Err(not_found(key)),
+            Err(err) if update_condition_failed(&err) => Err(not_found(key)),
             Err(err) => Err(unavailable(err)),
         }
     }

@@ -6,7 +6,6 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
@@ -24,7 +23,7 @@ use patchbay_core::ports::{
 use super::schema::{GSI1, GSI1PK, GSI1SK, PK, SK, TTL_ATTRIBUTE};
 use super::{
     Item, Transaction, attr_bool, attr_s, attr_ts, build_error, from_doc, n, reason_is_condition, s, to_doc,
-    transact, ts, unavailable,
+    transact, ts, unavailable, update_condition_failed,
 };
 
 /// Deliveries written in the same transaction as their event (the 100-action limit, less one
@@ -480,13 +479,7 @@ impl EventStore for DynamoStore {
         match result {
             Ok(_) => Ok(()),
             // Gone or taken over: either way the caller's lease is not the stored one.
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
-            {
-                Err(StoreError::Conflict(format!("event {id}")))
-            }
+            Err(err) if update_condition_failed(&err) => Err(StoreError::Conflict(format!("event {id}"))),
             Err(err) => Err(unavailable(err)),
         }
     }
@@ -512,13 +505,7 @@ impl EventStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
-            {
-                Err(StoreError::NotFound(format!("event {id}")))
-            }
+            Err(err) if update_condition_failed(&err) => Err(StoreError::NotFound(format!("event {id}"))),
             Err(err) => Err(unavailable(err)),
         }
     }
@@ -568,13 +555,7 @@ impl DeliveryStore for DynamoStore {
             async move {
                 match request.send().await {
                     Ok(_) => Ok(()),
-                    Err(err)
-                        if err
-                            .as_service_error()
-                            .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
-                    {
-                        Ok(())
-                    }
+                    Err(err) if update_condition_failed(&err) => Ok(()),
                     Err(err) => Err(unavailable(err)),
                 }
             }

@@ -90,6 +90,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
 use chrono::{DateTime, SecondsFormat, Utc};
 use patchbay_core::ports::{StoreError, StoreResult};
@@ -184,6 +185,11 @@ where
     R: fmt::Debug,
 {
     StoreError::Unavailable(DisplayErrorContext(err).to_string())
+}
+
+/// A conditional `UpdateItem` found the item absent or in another state.
+pub(crate) fn update_condition_failed<R>(err: &SdkError<UpdateItemError, R>) -> bool {
+    err.as_service_error().is_some_and(UpdateItemError::is_conditional_check_failed_exception)
 }
 
 pub(crate) fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {

@@ -47,32 +47,6 @@ impl SqliteQueue {
         SqliteQueue { db, max_receive_count }
     }
 
-    /// Messages moved to the dead-letter table (for `patchbay dev` and tests).
-    ///
-    /// # Errors
-    /// The database fails.
-    pub fn dead_letters(&self) -> QueueResult<Vec<(String, String, u32)>> {
-        let conn = self.db.lock();
-        let mut stmt = conn
-            .prepare("SELECT message_id, body, receive_count FROM dead_letters ORDER BY dead_at")
-            .map_err(queue_err)?;
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(queue_err)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(queue_err)
-    }
-
-    /// How many messages are waiting, visible or not (for `patchbay dev` and tests).
-    ///
-    /// # Errors
-    /// The database fails.
-    pub fn depth(&self) -> QueueResult<u64> {
-        let conn = self.db.lock();
-        conn.query_row("SELECT COUNT(*) FROM queue", [], |r| r.get::<_, i64>(0))
-            .map(|n| u64::try_from(n).unwrap_or(0))
-            .map_err(queue_err)
-    }
-
     fn receive_now(&self, max: usize, visibility: Duration) -> QueueResult<Vec<ReceivedMessage>> {
         let mut conn = self.db.lock();
         let tx = conn.transaction().map_err(queue_err)?;

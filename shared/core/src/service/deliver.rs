@@ -11,7 +11,7 @@ use crate::model::{Attempt, AttemptError, Delivery, DeliveryStatus, EventBody, S
 use crate::ports::{HttpResponse, SendFailure, SendOutcome, Sender, Store, StoreError};
 use crate::retry::{RetrySchedule, parse_retry_after};
 use crate::service::message::DeliveryMessage;
-use crate::service::outgoing::{active_secrets, finalize};
+use crate::service::outgoing::finalize;
 use crate::template::{self, Values};
 
 /// How many bytes of a response body are kept on the attempt record.
@@ -56,11 +56,6 @@ impl Deliverer {
         auto_disable_after: Duration,
     ) -> Self {
         Deliverer { store, sender, retry, attempt_retention: send.attempt_retention, auto_disable_after }
-    }
-
-    #[must_use]
-    pub fn retry_schedule(&self) -> &RetrySchedule {
-        &self.retry
     }
 
     /// Process one queue message body.
@@ -118,7 +113,7 @@ impl Deliverer {
             Ok(r) => r,
             Err(err) => return invalid(at, err.to_string()),
         };
-        let request = match finalize(rendered, &active_secrets(webhook, at), &delivery.id, at) {
+        let request = match finalize(rendered, &webhook.secrets.active(at), &delivery.id, at) {
             Ok(r) => r,
             Err(err) => return invalid(at, format!("signing secret: {err}")),
         };

@@ -10,7 +10,6 @@
 //! finishes the job. Concurrent duplicates find the lease held and get 409, never a second set.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
@@ -253,9 +252,6 @@ pub fn parse_event(body: &[u8]) -> Result<EventBody, ApiError> {
     }
     Ok(event)
 }
-
-/// Wait before a retried ingest when its lease is held (for clients that honour it).
-pub const RETRY_AFTER_CONFLICT: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {

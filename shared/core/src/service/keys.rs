@@ -130,11 +130,6 @@ impl KeyCheckService {
         Ok(app)
     }
 
-    /// Forget cached apps (after a secret rotation in the same process).
-    pub fn forget_apps(&self) {
-        self.lock_cache().clear();
-    }
-
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, (App, Instant)>> {
         self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }

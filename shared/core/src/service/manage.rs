@@ -15,7 +15,7 @@ use crate::model::{
 };
 use crate::ports::{Queue, Sender, Store};
 use crate::secret::Secret;
-use crate::service::deliver::{Deliverer, KEPT_BODY_BYTES};
+use crate::service::deliver::Deliverer;
 use crate::service::ingest::new_delivery;
 use crate::service::message::DeliveryMessage;
 use crate::service::outgoing::{describe, finalize};
@@ -459,7 +459,7 @@ impl Manage {
             error: attempt.error.map(crate::model::AttemptError::as_str),
             error_detail: attempt.error_detail,
             duration_ms: attempt.duration_ms,
-            response_body: attempt.response_body.map(|b| b.chars().take(KEPT_BODY_BYTES).collect()),
+            response_body: attempt.response_body,
         })
     }
 

@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::model::Webhook;
 use crate::ports::OutgoingRequest;
 use crate::secret::Secret;
 use crate::signing::{VerifyError, signature_header};
@@ -40,12 +39,6 @@ pub fn finalize(
         headers.push(("webhook-signature".to_owned(), signature));
     }
     Ok(OutgoingRequest { method: rendered.method, url: rendered.url, headers, body })
-}
-
-/// The signing secrets of a webhook that are active at `now` (two during a rotation).
-#[must_use]
-pub fn active_secrets(webhook: &Webhook, now: DateTime<Utc>) -> Vec<&Secret> {
-    webhook.secrets.active(now)
 }
 
 /// The request as JSON for people: `{"method","url","headers":{…},"body"}` (body as a string).
