@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use axum::Router;
 use clap::Args;
-use patchbay_adapters::assemble;
 use patchbay_adapters::backends::Backends;
+use patchbay_adapters::wiring;
 use patchbay_core::config::StoreConfig;
 use patchbay_core::service::worker;
 use tokio::sync::watch;
@@ -62,31 +62,18 @@ async fn serve(args: DevArgs) -> Result<(), String> {
     std::fs::create_dir_all(&args.data).map_err(|e| format!("{}: {e}", args.data.display()))?;
     let settings = settings::Settings::load(&args.data).map_err(|e| e.to_string())?;
     // Refuse before building anything: an `aws` store here would load the SDK for nothing.
-    let StoreConfig::Sqlite(_) = &settings.store else {
+    let StoreConfig::Sqlite(path) = &settings.store else {
         return Err(
             "patchbay dev runs on the embedded store: set PATCHBAY_STORE=sqlite:PATH or leave it unset"
                 .into(),
         );
     };
-    let backends = Backends::from_config(&settings.store).await.map_err(|e| e.to_string())?;
-
-    let sender = assemble::sender(&settings.send).map_err(|e| e.to_string())?;
-    let deliverer = assemble::deliverer(
-        &backends,
-        sender.clone(),
-        settings.retry.clone(),
-        &settings.send,
-        settings.auto_disable_after,
-    );
-    let ingest = assemble::ingest_api(
-        &backends,
-        settings.ingest_secret.clone(),
-        settings.admin_token.clone(),
-        sender,
-        deliverer.clone(),
-    )
-    .map_err(|e| e.to_string())?;
-    let keys = assemble::keys_api(&backends, settings.admin_token.clone()).map_err(|e| e.to_string())?;
+    // One database for everything; each part is built exactly as its Lambda function builds it.
+    let backends = Backends::sqlite(path).map_err(|e| e.to_string())?;
+    let ingest = wiring::ingest_api(&settings.ingest(), &backends.events()).map_err(|e| e.to_string())?;
+    let deliver =
+        Arc::new(wiring::deliver(&settings.deliver(), &backends.events()).map_err(|e| e.to_string())?);
+    let keys = wiring::keys_api(&settings.license_check(path), &backends.key_backends());
     let received = receiver::Received::new(backends.store.clone());
     let router: Router = patchbay_core::http::ingest_routes(Arc::new(ingest))
         .merge(patchbay_core::http::keys_routes(Arc::new(keys)))
@@ -104,11 +91,11 @@ async fn serve(args: DevArgs) -> Result<(), String> {
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let queue = backends.queue.clone().ok_or("no queue")?;
+    let queue = backends.queue.clone();
     // A message stays hidden long enough for one send to time out, then comes back: a killed
     // worker's in-flight deliveries return to the queue on their own.
     let visibility = settings.send.timeout + Duration::from_secs(5);
-    let worker = tokio::spawn(worker::run(deliverer, queue, visibility, stop_rx.clone()));
+    let worker = tokio::spawn(worker::run(deliver, queue, visibility, stop_rx.clone()));
 
     eprintln!("patchbay dev listening on http://{addr} (data in {})", args.data.display());
     let mut server_stop = stop_rx;

@@ -121,7 +121,7 @@ struct WebhookFile {
 
 fn load<T: serde::de::DeserializeOwned>(path: &PathBuf) -> Result<T, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    patchbay_core::http::extract::parse_json(&bytes).map_err(|e| format!("{}: {}", path.display(), e.message))
+    patchbay_core::validation::parse_json(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 pub fn render(args: &RenderArgs) -> ExitCode {
@@ -142,7 +142,7 @@ pub fn render(args: &RenderArgs) -> ExitCode {
         };
         match patchbay_core::service::ingest::parse_event(&bytes) {
             Ok(e) => e,
-            Err(e) => return fail(2, format!("{}: {}", path.display(), e.message)),
+            Err(e) => return fail(2, format!("{}: {e}", path.display())),
         }
     };
     let rendered = match template::compile(&webhook.spec).and_then(|c| c.render(&Values::from_event(&event)))

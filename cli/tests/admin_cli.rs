@@ -16,10 +16,9 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use patchbay_adapters::assemble;
 use patchbay_adapters::backends::Backends;
-use patchbay_core::config::{ALLOW_CIDRS, Env, SendConfig, StoreConfig};
-use patchbay_core::retry::RetrySchedule;
+use patchbay_adapters::wiring;
+use patchbay_core::config::{ALLOW_CIDRS, Env, IngestConfig, LicenseCheckConfig, SendConfig, StoreConfig};
 use patchbay_core::secret::Secret;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -107,28 +106,21 @@ fn in_process_server() -> Server {
     let db = dir.path().join("patchbay.db").display().to_string();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let (listener, router) = runtime.block_on(async {
-        let backends = Backends::from_config(&StoreConfig::Sqlite(db)).await.unwrap();
+        let backends = Backends::sqlite(&db).unwrap();
         // Test sends go to a receiver on loopback, which the SSRF guard refuses by default.
         let send =
             SendConfig::from_env(&Env::new(|name| (name == ALLOW_CIDRS).then(|| "127.0.0.0/8".to_owned())))
                 .unwrap();
-        let sender = assemble::sender(&send).unwrap();
-        let deliverer = assemble::deliverer(
-            &backends,
-            sender.clone(),
-            RetrySchedule::default(),
-            &send,
-            Duration::from_secs(86_400),
-        );
-        let ingest = assemble::ingest_api(
-            &backends,
-            Secret::new(INGEST_SECRET),
-            Secret::new(ADMIN_TOKEN),
-            sender,
-            deliverer,
-        )
-        .unwrap();
-        let keys = assemble::keys_api(&backends, Secret::new(ADMIN_TOKEN)).unwrap();
+        let ingest_config = IngestConfig {
+            store: StoreConfig::Sqlite(db.clone()),
+            ingest_secret: Secret::new(INGEST_SECRET),
+            admin_token: Secret::new(ADMIN_TOKEN),
+            send,
+        };
+        let ingest = wiring::ingest_api(&ingest_config, &backends.events()).unwrap();
+        let keys_config =
+            LicenseCheckConfig { store: StoreConfig::Sqlite(db), admin_token: Secret::new(ADMIN_TOKEN) };
+        let keys = wiring::keys_api(&keys_config, &backends.key_backends());
         let router = patchbay_core::http::ingest_routes(Arc::new(ingest))
             .merge(patchbay_core::http::keys_routes(Arc::new(keys)))
             .fallback(patchbay_core::http::not_found);

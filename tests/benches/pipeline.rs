@@ -102,7 +102,7 @@ async fn pipeline_round(url: &str, hits: &AtomicU64, events: usize, fan_out: usi
         backends.store.create_webhook(&webhook(&app_id, url)).await.unwrap();
     }
     let secret = generate_secret();
-    let ingest = Ingest::new(backends.store.clone(), backends.queue.clone().unwrap(), secret.clone());
+    let ingest = Ingest::new(backends.store.clone(), backends.queue.clone(), secret.clone());
     for i in 0..events {
         let body = event("version_published", &app_id, i64::try_from(i).unwrap()).to_string();
         let id = random_id("msg");
@@ -116,12 +116,8 @@ async fn pipeline_round(url: &str, hits: &AtomicU64, events: usize, fan_out: usi
         assemble::deliverer(&backends, sender, RetrySchedule::default(), &send, Duration::from_secs(86_400));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let started = Instant::now();
-    let worker = tokio::spawn(worker::run(
-        deliverer,
-        backends.queue.clone().unwrap(),
-        Duration::from_secs(60),
-        stop_rx,
-    ));
+    let worker =
+        tokio::spawn(worker::run(deliverer, backends.queue.clone(), Duration::from_secs(60), stop_rx));
     while hits.load(Ordering::Relaxed) - before < total {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
@@ -175,7 +171,7 @@ async fn fan_out_round(fan_out: usize, events: usize) -> f64 {
         backends.store.create_webhook(&webhook(&app_id, "https://example.com/hook")).await.unwrap();
     }
     let secret = generate_secret();
-    let ingest = Ingest::new(backends.store.clone(), backends.queue.clone().unwrap(), secret.clone());
+    let ingest = Ingest::new(backends.store.clone(), backends.queue.clone(), secret.clone());
     let bodies: Vec<(String, String)> = (0..events)
         .map(|i| {
             (random_id("msg"), event("version_published", &app_id, i64::try_from(i).unwrap()).to_string())

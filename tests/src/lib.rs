@@ -3,7 +3,9 @@
 #![allow(clippy::missing_panics_doc, clippy::expect_used)]
 
 pub mod dev;
+pub mod local;
 pub mod receiver;
 
 pub use dev::DevServer;
+pub use local::LocalFunctions;
 pub use receiver::Receiver;

@@ -19,11 +19,12 @@ use axum::body::Body;
 use chrono::{DateTime, TimeDelta, Utc};
 use http::Request;
 use http_body_util::BodyExt;
-use patchbay_adapters::assemble;
 use patchbay_adapters::backends::Backends;
-use patchbay_core::config::SendConfig;
+use patchbay_adapters::wiring;
+use patchbay_core::config::{DeliverConfig, IngestConfig, SendConfig, StoreConfig};
 use patchbay_core::http::ingest_router;
 use patchbay_core::ids::random_id;
+use patchbay_core::model::Delivery as NewDelivery;
 use patchbay_core::model::{
     App, Attempt, Delivery, DeliveryRef, DeliveryStatus, EventName, EventState, StoredEvent, Webhook,
 };
@@ -33,8 +34,7 @@ use patchbay_core::ports::{
 };
 use patchbay_core::retry::RetrySchedule;
 use patchbay_core::secret::Secret;
-use patchbay_core::service::deliver::{Deliverer, MessageOutcome};
-use patchbay_core::service::ingest::new_delivery;
+use patchbay_core::service::deliver::{Deliver, MessageOutcome};
 use patchbay_core::service::message::DeliveryMessage;
 use patchbay_core::signing::{generate_secret, signature_header};
 use patchbay_e2e::Receiver;
@@ -266,35 +266,34 @@ struct Harness {
     queue: Arc<dyn Queue>,
     faulty_queue: Arc<FaultyQueue>,
     ingest_secret: Secret,
-    deliverer: Arc<Deliverer>,
+    deliver: Arc<Deliver>,
 }
 
 impl Harness {
     async fn new(retry: &str) -> Harness {
         let real = patchbay_adapters::backends::testing::sqlite().await;
         let faulty = FaultyStore::new(real.store.clone());
-        let queue = real.queue.clone().unwrap();
+        let queue = real.queue.clone();
         let faulty_queue = Arc::new(FaultyQueue { inner: queue.clone(), fail_next_send: false.into() });
         let backends =
-            Backends { store: faulty.clone(), keys: real.keys.clone(), queue: Some(faulty_queue.clone()) };
+            Backends { store: faulty.clone(), keys: real.keys.clone(), queue: faulty_queue.clone() };
         let send = send_config();
-        let sender = assemble::sender(&send).unwrap();
-        let deliverer = assemble::deliverer(
-            &backends,
-            sender.clone(),
-            RetrySchedule::parse(retry).unwrap(),
-            &send,
-            Duration::from_secs(86_400),
-        );
         let ingest_secret = generate_secret();
-        let api = assemble::ingest_api(
-            &backends,
-            ingest_secret.clone(),
-            Secret::new(ADMIN_TOKEN),
-            sender,
-            deliverer.clone(),
-        )
-        .unwrap();
+        let store = StoreConfig::Sqlite("(testing::sqlite)".to_owned());
+        let deliver_config = DeliverConfig {
+            store: store.clone(),
+            retry: RetrySchedule::parse(retry).unwrap(),
+            send: send.clone(),
+            auto_disable_after: Duration::from_secs(86_400),
+        };
+        let deliver = Arc::new(wiring::deliver(&deliver_config, &backends.events()).unwrap());
+        let ingest_config = IngestConfig {
+            store,
+            ingest_secret: ingest_secret.clone(),
+            admin_token: Secret::new(ADMIN_TOKEN),
+            send,
+        };
+        let api = wiring::ingest_api(&ingest_config, &backends.events()).unwrap();
         Harness {
             router: ingest_router(Arc::new(api)),
             faulty,
@@ -302,7 +301,7 @@ impl Harness {
             queue,
             faulty_queue,
             ingest_secret,
-            deliverer,
+            deliver,
         }
     }
 
@@ -573,7 +572,7 @@ async fn ingest_queue_fault_releases_the_lease() {
 async fn pending_delivery(h: &Harness, app_id: &str, webhook_id: &str) -> Delivery {
     let event_id = random_id("msg");
     let now = Utc::now();
-    let delivery = new_delivery(&event_id, webhook_id, app_id, EventName::VersionPublished, now);
+    let delivery = NewDelivery::new(&event_id, webhook_id, app_id, EventName::VersionPublished, now);
     let event = StoredEvent {
         id: event_id,
         app_id: app_id.to_owned(),
@@ -602,7 +601,7 @@ async fn delivery_survives_a_store_fault_at_every_call() {
     // Pass-through: the store calls of a clean, successful attempt.
     let delivery = pending_delivery(&h, &app_id, &webhooks[0]).await;
     let from = h.faulty.calls();
-    let outcome = h.deliverer.process(&DeliveryMessage::outgoing(&delivery.id).body).await.unwrap();
+    let outcome = h.deliver.process(&DeliveryMessage::outgoing(&delivery.id).body).await.unwrap();
     assert_eq!(outcome, MessageOutcome::Done);
     let clean = h.faulty.calls_since(from);
     assert!(clean.len() >= 4, "{clean:?}");
@@ -612,13 +611,13 @@ async fn delivery_survives_a_store_fault_at_every_call() {
         let delivery = pending_delivery(&h, &app_id, &webhooks[0]).await;
         let message = DeliveryMessage::outgoing(&delivery.id).body;
         h.faulty.fail_in(n);
-        let first = h.deliverer.process(&message).await;
+        let first = h.deliver.process(&message).await;
         eprintln!("deliver, fault at {n} ({}): {:?}", clean[n], first.as_ref().map_err(ToString::to_string));
         assert_eq!(h.faulty.fail_at.load(Ordering::SeqCst), HEALTHY, "{context}: the fault did not fire");
         match first {
             // The message stays on the queue: it comes back, healthy this time.
             Err(_) => {
-                let again = h.deliverer.process(&message).await;
+                let again = h.deliver.process(&message).await;
                 assert_eq!(again.unwrap(), MessageOutcome::Done, "{context}");
             }
             Ok(outcome) => assert_eq!(outcome, MessageOutcome::Done, "{context}"),
@@ -631,7 +630,7 @@ async fn delivery_survives_a_store_fault_at_every_call() {
         assert!(seen_with_id(&receiver, &delivery.id) >= 1, "{context}: the receiver never saw it");
         // Settled: one more copy of the message sends nothing.
         let seen = seen_with_id(&receiver, &delivery.id);
-        assert_eq!(h.deliverer.process(&message).await.unwrap(), MessageOutcome::Done);
+        assert_eq!(h.deliver.process(&message).await.unwrap(), MessageOutcome::Done);
         assert_eq!(
             seen_with_id(&receiver, &delivery.id),
             seen,
@@ -651,7 +650,7 @@ async fn failed_attempt_survives_a_store_fault_at_every_call() {
     let (app_id, webhooks) = h.app_with_webhooks(1, &receiver.url("/hook")).await;
     let delivery = pending_delivery(&h, &app_id, &webhooks[0]).await;
     let from = h.faulty.calls();
-    let outcome = h.deliverer.process(&DeliveryMessage::outgoing(&delivery.id).body).await.unwrap();
+    let outcome = h.deliver.process(&DeliveryMessage::outgoing(&delivery.id).body).await.unwrap();
     assert!(matches!(outcome, MessageOutcome::RetryIn(_)), "{outcome:?}");
     let clean = h.faulty.calls_since(from);
     assert!(clean.contains(&"update_webhook"), "the first failure marks the webhook failing: {clean:?}");
@@ -662,8 +661,8 @@ async fn failed_attempt_survives_a_store_fault_at_every_call() {
         let delivery = pending_delivery(&h, &app_id, &webhooks[0]).await;
         let message = DeliveryMessage::outgoing(&delivery.id).body;
         h.faulty.fail_in(n);
-        let outcome = match h.deliverer.process(&message).await {
-            Err(_) => h.deliverer.process(&message).await.unwrap(),
+        let outcome = match h.deliver.process(&message).await {
+            Err(_) => h.deliver.process(&message).await.unwrap(),
             Ok(outcome) => outcome,
         };
         assert!(matches!(outcome, MessageOutcome::RetryIn(_)), "{context}: {outcome:?}");

@@ -15,7 +15,6 @@
 //! to those.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -23,14 +22,12 @@ use axum::Router;
 use axum::body::Body;
 use http::{HeaderValue, Request};
 use http_body_util::BodyExt;
-use patchbay_adapters::assemble;
 use patchbay_core::config::SendConfig;
-use patchbay_core::http::{ingest_router, keys_router};
-use patchbay_core::retry::RetrySchedule;
+
 use patchbay_core::secret::Secret;
 use patchbay_core::service::ingest::MAX_BODY_BYTES;
 use patchbay_core::signing::{generate_secret, signature_header};
-use patchbay_e2e::Receiver;
+use patchbay_e2e::{LocalFunctions, Receiver};
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -79,33 +76,11 @@ impl Fixture {
                 allow_cidrs: vec!["127.0.0.0/8".parse().unwrap()],
                 ..SendConfig::default()
             };
-            let sender = assemble::sender(&send).unwrap();
-            let deliverer = assemble::deliverer(
-                &backends,
-                sender.clone(),
-                RetrySchedule::parse("1s").unwrap(),
-                &send,
-                Duration::from_secs(86_400),
-            );
             let ingest_secret = generate_secret();
             let admin_token = Secret::random_alphanumeric(32);
-            let ingest_api = assemble::ingest_api(
-                &backends,
-                ingest_secret.clone(),
-                admin_token.clone(),
-                sender,
-                deliverer,
-            )
-            .unwrap();
-            let keys_api = assemble::keys_api(&backends, admin_token.clone()).unwrap();
+            let functions = LocalFunctions::new(&backends, &ingest_secret, &admin_token, &send, "1s");
             let receiver = Receiver::start(&[]).await;
-            (
-                ingest_router(Arc::new(ingest_api)),
-                keys_router(Arc::new(keys_api)),
-                ingest_secret,
-                admin_token.expose().to_owned(),
-                receiver,
-            )
+            (functions.ingest, functions.keys, ingest_secret, admin_token.expose().to_owned(), receiver)
         });
         let mut fixture = Fixture {
             rt,

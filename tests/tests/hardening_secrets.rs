@@ -16,15 +16,13 @@ use axum::Router;
 use axum::body::Body;
 use http::Request;
 use http_body_util::BodyExt;
-use patchbay_adapters::assemble;
 use patchbay_core::config::{IngestConfig, LicenseCheckConfig, SendConfig, StoreConfig};
-use patchbay_core::http::{ingest_router, keys_router};
+
 use patchbay_core::model::{DeliveryStatus, EventName};
-use patchbay_core::retry::RetrySchedule;
 use patchbay_core::secret::Secret;
 use patchbay_core::service::worker::{process_batch, settle};
 use patchbay_core::signing::{SECRET_PREFIX, generate_secret, signature_header};
-use patchbay_e2e::Receiver;
+use patchbay_e2e::{LocalFunctions, Receiver};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use tracing_subscriber::fmt::format::FmtSpan;
@@ -151,14 +149,6 @@ async fn flow() -> Vec<(String, String)> {
         allow_cidrs: vec!["127.0.0.0/8".parse().unwrap()],
         ..SendConfig::default()
     };
-    let sender = assemble::sender(&send).unwrap();
-    let deliverer = assemble::deliverer(
-        &backends,
-        sender.clone(),
-        RetrySchedule::parse("1s,1s").unwrap(),
-        &send,
-        Duration::from_secs(86_400),
-    );
     let ingest_secret = generate_secret();
     let admin_token = Secret::random_alphanumeric(40);
     secrets.push(("ingest secret".into(), ingest_secret.expose().to_owned()));
@@ -167,19 +157,10 @@ async fn flow() -> Vec<(String, String)> {
         ingest_secret.expose().trim_start_matches(SECRET_PREFIX).to_owned(),
     ));
     secrets.push(("admin token".into(), admin_token.expose().to_owned()));
-    let ingest = ingest_router(Arc::new(
-        assemble::ingest_api(
-            &backends,
-            ingest_secret.clone(),
-            admin_token.clone(),
-            sender,
-            deliverer.clone(),
-        )
-        .unwrap(),
-    ));
-    let keys = keys_router(Arc::new(assemble::keys_api(&backends, admin_token.clone()).unwrap()));
+    let LocalFunctions { ingest, keys, deliver: deliverer } =
+        LocalFunctions::new(&backends, &ingest_secret, &admin_token, &send, "1s,1s");
     let admin = Some(admin_token.expose());
-    let queue = backends.queue.clone().unwrap();
+    let queue = backends.queue.clone();
 
     // Management API: an app, a webhook with a literal bearer token in a header, keys.
     let (status, app) = call(

@@ -5,13 +5,9 @@ use std::net::SocketAddr;
 
 use chrono::Utc;
 use patchbay_adapters::backends::Backends;
-use patchbay_core::ids::{license_key, random_id};
-use patchbay_core::model::{
-    App, EventName, LicenseKey, PayloadFormat, SigningSecrets, Webhook, WebhookMethod, WebhookSpec,
-};
+use patchbay_core::ids::license_key;
+use patchbay_core::model::{App, EventName, LicenseKey, PayloadFormat, Webhook, WebhookMethod, WebhookSpec};
 use patchbay_core::ports::StoreError;
-use patchbay_core::secret::Secret;
-use patchbay_core::signing::generate_secret;
 
 use super::settings::Settings;
 
@@ -30,13 +26,8 @@ pub async fn seed(backends: &Backends, addr: SocketAddr, settings: &Settings) ->
     let app = match store.get_app(DEMO_APP).await? {
         Some(app) => app,
         None => {
-            let app = App {
-                id: DEMO_APP.to_owned(),
-                name: "demo-game".to_owned(),
-                display_name: "Demo Game".to_owned(),
-                app_secret: Secret::random_alphanumeric(40),
-                created_at: Utc::now(),
-            };
+            let app =
+                App::new(DEMO_APP.to_owned(), "demo-game".to_owned(), "Demo Game".to_owned(), Utc::now());
             store.create_app(&app).await?;
             app
         }
@@ -46,49 +37,28 @@ pub async fn seed(backends: &Backends, addr: SocketAddr, settings: &Settings) ->
     let webhook = match existing.into_iter().find(|w| w.spec.url == url) {
         Some(w) => w,
         None => {
-            let now = Utc::now();
-            let webhook = Webhook {
-                id: random_id("wh"),
-                app_id: DEMO_APP.to_owned(),
-                spec: WebhookSpec {
-                    events: EventName::ALL.to_vec(),
-                    method: WebhookMethod::Post,
-                    url,
-                    headers: [("X-Demo-App".to_owned(), "{{app.display_name}}".to_owned())]
-                        .into_iter()
-                        .collect(),
-                    format: PayloadFormat::Json,
-                    payload: serde_json::json!({
-                        "text": "{{app.display_name}} {{version.label}}: {{event.name}}",
-                        "changes": "{{version.changes}}",
-                        "size": "{{version.humanized_content_size}}",
-                    }),
-                },
-                enabled: true,
-                secrets: SigningSecrets::new(generate_secret()),
-                disabled_reason: None,
-                disabled_at: None,
-                failing_since: None,
-                created_at: now,
-                updated_at: now,
+            let spec = WebhookSpec {
+                events: EventName::ALL.to_vec(),
+                method: WebhookMethod::Post,
+                url,
+                headers: [("X-Demo-App".to_owned(), "{{app.display_name}}".to_owned())].into_iter().collect(),
+                format: PayloadFormat::Json,
+                payload: serde_json::json!({
+                    "text": "{{app.display_name}} {{version.label}}: {{event.name}}",
+                    "changes": "{{version.changes}}",
+                    "size": "{{version.humanized_content_size}}",
+                }),
             };
+            let webhook = Webhook::new(DEMO_APP, spec, Utc::now());
             store.create_webhook(&webhook).await?;
             webhook
         }
     };
-    let keys = backends.keys.as_ref().ok_or_else(|| StoreError::Unavailable("no key store".into()))?;
+    let keys = &backends.keys;
     let key = match settings.demo_key() {
         Some(k) if keys.get_key(&k).await?.is_some() => k,
         _ => {
-            let key = LicenseKey {
-                key: license_key(),
-                app_id: DEMO_APP.to_owned(),
-                key_secret: Secret::random_alphanumeric(32),
-                collection_id: Some("demo".to_owned()),
-                registrations: 0,
-                blocked: false,
-                created_at: Utc::now(),
-            };
+            let key = LicenseKey::new(license_key(), DEMO_APP, Some("demo".to_owned()), Utc::now());
             keys.create_keys(std::slice::from_ref(&key)).await?;
             if let Err(e) = settings.remember_demo_key(&key.key) {
                 tracing::warn!(error = %e, "could not remember the demo key");

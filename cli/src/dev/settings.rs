@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use patchbay_core::config::{
-    self, ADMIN_TOKEN, ALLOW_CIDRS, ConfigError, DeliverConfig, Env, INGEST_SECRET, SendConfig, StoreConfig,
+    self, ADMIN_TOKEN, ALLOW_CIDRS, ConfigError, DeliverConfig, Env, INGEST_SECRET, IngestConfig,
+    LicenseCheckConfig, QueueUrl, SendConfig, StoreConfig,
 };
 use patchbay_core::retry::RetrySchedule;
 use patchbay_core::secret::Secret;
@@ -18,7 +19,7 @@ const LOCAL_ALLOW_CIDRS: &str = "127.0.0.0/8,::1/128";
 pub const SECRETS_FILE: &str = "local-secrets.json";
 
 pub struct Settings {
-    pub store: StoreConfig,
+    pub store: StoreConfig<QueueUrl>,
     pub ingest_secret: Secret,
     pub admin_token: Secret,
     pub send: SendConfig,
@@ -74,6 +75,37 @@ impl Settings {
     }
 
     /// The demo license key remembered from an earlier `--demo` run.
+    /// What the ingest function would read, on this machine.
+    #[must_use]
+    pub fn ingest(&self) -> IngestConfig {
+        IngestConfig {
+            store: self.store.clone(),
+            ingest_secret: self.ingest_secret.clone(),
+            admin_token: self.admin_token.clone(),
+            send: self.send.clone(),
+        }
+    }
+
+    /// What the deliver function would read, on this machine.
+    #[must_use]
+    pub fn deliver(&self) -> DeliverConfig {
+        DeliverConfig {
+            store: self.store.clone(),
+            retry: self.retry.clone(),
+            send: self.send.clone(),
+            auto_disable_after: self.auto_disable_after,
+        }
+    }
+
+    /// What the license-check function would read, on this machine.
+    #[must_use]
+    pub fn license_check(&self, sqlite_path: &str) -> LicenseCheckConfig {
+        LicenseCheckConfig {
+            store: StoreConfig::Sqlite(sqlite_path.to_owned()),
+            admin_token: self.admin_token.clone(),
+        }
+    }
+
     #[must_use]
     pub fn demo_key(&self) -> Option<String> {
         read_secrets(&self.secrets_file).ok().flatten().and_then(|s| s.demo_key)

@@ -5,46 +5,36 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use patchbay_adapters::assemble::{self, InitError};
-use patchbay_adapters::backends::Backends;
+use patchbay_adapters::backends::EventBackends;
+use patchbay_adapters::wiring::{self, InitError};
 use patchbay_core::config::DeliverConfig;
 use patchbay_core::ports::Queue;
-use patchbay_core::service::deliver::{Deliverer, MessageOutcome};
+use patchbay_core::service::deliver::{Deliver, MessageOutcome};
 use patchbay_core::service::worker::process_batch;
 
 pub struct Handler {
-    pub deliverer: Arc<Deliverer>,
+    pub deliver: Arc<Deliver>,
     pub queue: Arc<dyn Queue>,
 }
 
 impl Handler {
     /// # Errors
-    /// The store cannot be opened, or no queue is configured.
+    /// The store cannot be opened, or the HTTP client cannot be built.
     pub async fn from_config(config: &DeliverConfig) -> Result<Handler, InitError> {
-        let backends = Backends::from_config(&config.store).await?;
-        Handler::with_backends(&backends, config)
+        Handler::with_backends(&EventBackends::open(&config.store).await?, config)
     }
 
     /// # Errors
-    /// No queue configured, or the HTTP client cannot be built.
-    pub fn with_backends(backends: &Backends, config: &DeliverConfig) -> Result<Handler, InitError> {
-        let queue = backends.queue.clone().ok_or(assemble::AssembleError::NoQueue)?;
-        let sender = assemble::sender(&config.send)?;
-        let deliverer = assemble::deliverer(
-            backends,
-            sender,
-            config.retry.clone(),
-            &config.send,
-            config.auto_disable_after,
-        );
-        Ok(Handler { deliverer, queue })
+    /// The HTTP client cannot be built.
+    pub fn with_backends(backends: &EventBackends, config: &DeliverConfig) -> Result<Handler, InitError> {
+        Ok(Handler { deliver: Arc::new(wiring::deliver(config, backends)?), queue: backends.queue.clone() })
     }
 
     /// One batch. Never fails as a whole: every record's fate is in the response.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         let records = event.records;
         let bodies = records.iter().map(|r| r.body.clone().unwrap_or_default()).collect();
-        let outcomes = process_batch(&self.deliverer, bodies).await;
+        let outcomes = process_batch(&self.deliver, bodies).await;
         let mut response = SqsBatchResponse::default();
         for (record, outcome) in records.iter().zip(outcomes) {
             let id = record.message_id.clone().unwrap_or_default();

@@ -40,9 +40,9 @@ async fn success_records_one_attempt_and_sends_a_signed_json_request() {
     let receiver = Receiver::start().await;
     let webhook = create_webhook(store, &receiver.url("/ok?app={{app.name}}"), |_| {}).await;
     let created = create_delivery(store, &webhook).await;
-    let handler = Handler::with_backends(&backends, &config("1s,1s")).unwrap();
+    let handler = Handler::with_backends(&backends.events(), &config("1s,1s")).unwrap();
 
-    let outcome = handler.deliverer.process(&message_body(&created.id)).await.unwrap();
+    let outcome = handler.deliver.process(&message_body(&created.id)).await.unwrap();
     assert_eq!(outcome, MessageOutcome::Done);
 
     let done = delivery(store, &created.id).await;
@@ -83,7 +83,7 @@ async fn success_records_one_attempt_and_sends_a_signed_json_request() {
     );
 
     // The same message again (SQS delivers at least once): nothing is sent twice.
-    let again = handler.deliverer.process(&message_body(&created.id)).await.unwrap();
+    let again = handler.deliver.process(&message_body(&created.id)).await.unwrap();
     assert_eq!(again, MessageOutcome::Done);
     assert_eq!(receiver.hits().len(), 1);
     assert_eq!(attempts(store, &created.id).await.len(), 1);
@@ -96,11 +96,11 @@ async fn fails_twice_then_succeeds_on_the_schedule_with_one_webhook_id() {
     let receiver = Receiver::start().await;
     let webhook = create_webhook(store, &receiver.url("/flaky"), |_| {}).await;
     let created = create_delivery(store, &webhook).await;
-    let handler = Handler::with_backends(&backends, &config("1s,1s")).unwrap();
+    let handler = Handler::with_backends(&backends.events(), &config("1s,1s")).unwrap();
     let body = message_body(&created.id);
 
     for attempt in 1..=2 {
-        match handler.deliverer.process(&body).await.unwrap() {
+        match handler.deliver.process(&body).await.unwrap() {
             MessageOutcome::RetryIn(d) => assert!(within_jitter(d, ONE_SECOND), "attempt {attempt}: {d:?}"),
             other => panic!("attempt {attempt}: {other:?}"),
         }
@@ -111,7 +111,7 @@ async fn fails_twice_then_succeeds_on_the_schedule_with_one_webhook_id() {
         let w = store.get_webhook(&webhook.id).await.unwrap().unwrap();
         assert!(w.failing_since.is_some() && w.enabled, "failing streak noted, not yet disabled");
     }
-    assert_eq!(handler.deliverer.process(&body).await.unwrap(), MessageOutcome::Done);
+    assert_eq!(handler.deliver.process(&body).await.unwrap(), MessageOutcome::Done);
 
     let done = delivery(store, &created.id).await;
     assert_eq!(done.status, DeliveryStatus::Succeeded);
@@ -143,9 +143,9 @@ async fn retry_after_wins_when_longer_than_the_schedule() {
     let receiver = Receiver::start().await;
     let webhook = create_webhook(store, &receiver.url("/busy"), |_| {}).await;
     let created = create_delivery(store, &webhook).await;
-    let handler = Handler::with_backends(&backends, &config("1s,1s")).unwrap();
+    let handler = Handler::with_backends(&backends.events(), &config("1s,1s")).unwrap();
 
-    let outcome = handler.deliverer.process(&message_body(&created.id)).await.unwrap();
+    let outcome = handler.deliver.process(&message_body(&created.id)).await.unwrap();
     assert_eq!(outcome, MessageOutcome::RetryIn(Duration::from_secs(2)));
     let recorded = attempts(store, &created.id).await;
     assert_eq!(recorded.len(), 1);
@@ -164,14 +164,14 @@ async fn always_failing_receiver_gives_up_after_the_schedule() {
     let receiver = Receiver::start().await;
     let webhook = create_webhook(store, &receiver.url("/fail"), |_| {}).await;
     let created = create_delivery(store, &webhook).await;
-    let handler = Handler::with_backends(&backends, &config("1s,1s")).unwrap();
+    let handler = Handler::with_backends(&backends.events(), &config("1s,1s")).unwrap();
     let body = message_body(&created.id);
 
     for _ in 0..2 {
-        let outcome = handler.deliverer.process(&body).await.unwrap();
+        let outcome = handler.deliver.process(&body).await.unwrap();
         assert!(matches!(outcome, MessageOutcome::RetryIn(d) if within_jitter(d, ONE_SECOND)), "{outcome:?}");
     }
-    assert_eq!(handler.deliverer.process(&body).await.unwrap(), MessageOutcome::Done);
+    assert_eq!(handler.deliver.process(&body).await.unwrap(), MessageOutcome::Done);
 
     let failed = delivery(store, &created.id).await;
     assert_eq!(failed.status, DeliveryStatus::Failed);
@@ -184,7 +184,7 @@ async fn always_failing_receiver_gives_up_after_the_schedule() {
     assert_eq!(attempts(store, &created.id).await.len(), 3);
 
     // A stray duplicate of the message after the end sends nothing more.
-    assert_eq!(handler.deliverer.process(&body).await.unwrap(), MessageOutcome::Done);
+    assert_eq!(handler.deliver.process(&body).await.unwrap(), MessageOutcome::Done);
     assert_eq!(receiver.hits().len(), 3);
 }
 
@@ -195,10 +195,10 @@ async fn timeout_is_recorded_and_retried() {
     let receiver = Receiver::start().await;
     let webhook = create_webhook(store, &receiver.url("/hang"), |_| {}).await;
     let created = create_delivery(store, &webhook).await;
-    let handler = Handler::with_backends(&backends, &config("1s,1s")).unwrap();
+    let handler = Handler::with_backends(&backends.events(), &config("1s,1s")).unwrap();
 
     let started = std::time::Instant::now();
-    let outcome = handler.deliverer.process(&message_body(&created.id)).await.unwrap();
+    let outcome = handler.deliver.process(&message_body(&created.id)).await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(3), "the timeout did not cut the request short");
     assert!(matches!(outcome, MessageOutcome::RetryIn(d) if within_jitter(d, ONE_SECOND)), "{outcome:?}");
 
@@ -222,14 +222,14 @@ async fn redirect_is_retried_and_never_followed() {
     let receiver = Receiver::start().await;
     let webhook = create_webhook(store, &receiver.url("/redirect"), |_| {}).await;
     let created = create_delivery(store, &webhook).await;
-    let handler = Handler::with_backends(&backends, &config("1s,1s")).unwrap();
+    let handler = Handler::with_backends(&backends.events(), &config("1s,1s")).unwrap();
     let body = message_body(&created.id);
 
     for _ in 0..2 {
-        let outcome = handler.deliverer.process(&body).await.unwrap();
+        let outcome = handler.deliver.process(&body).await.unwrap();
         assert!(matches!(outcome, MessageOutcome::RetryIn(_)), "a redirect is not permanent: {outcome:?}");
     }
-    assert_eq!(handler.deliverer.process(&body).await.unwrap(), MessageOutcome::Done);
+    assert_eq!(handler.deliver.process(&body).await.unwrap(), MessageOutcome::Done);
 
     let recorded = attempts(store, &created.id).await;
     assert_eq!(recorded.len(), 3);
@@ -250,7 +250,7 @@ async fn rotation_signs_with_both_secrets_until_the_previous_expires() {
     let backends = testing::sqlite().await;
     let store = backends.store.as_ref();
     let receiver = Receiver::start().await;
-    let handler = Handler::with_backends(&backends, &config("1s,1s")).unwrap();
+    let handler = Handler::with_backends(&backends.events(), &config("1s,1s")).unwrap();
     let (old, new) = (generate_secret(), generate_secret());
 
     let rotating = create_webhook(store, &receiver.url("/ok"), |w| {
@@ -260,7 +260,7 @@ async fn rotation_signs_with_both_secrets_until_the_previous_expires() {
     })
     .await;
     let created = create_delivery(store, &rotating).await;
-    assert_eq!(handler.deliverer.process(&message_body(&created.id)).await.unwrap(), MessageOutcome::Done);
+    assert_eq!(handler.deliver.process(&message_body(&created.id)).await.unwrap(), MessageOutcome::Done);
     let hit = receiver.hits().pop().unwrap();
     let signatures = hit.header("webhook-signature").unwrap();
     assert_eq!(signatures.split(' ').count(), 2, "{signatures}");
@@ -277,7 +277,7 @@ async fn rotation_signs_with_both_secrets_until_the_previous_expires() {
     })
     .await;
     let created = create_delivery(store, &rotated).await;
-    assert_eq!(handler.deliverer.process(&message_body(&created.id)).await.unwrap(), MessageOutcome::Done);
+    assert_eq!(handler.deliver.process(&message_body(&created.id)).await.unwrap(), MessageOutcome::Done);
     let hit = receiver.hits().pop().unwrap();
     assert_eq!(hit.header("webhook-signature").unwrap().split(' ').count(), 1);
     assert_eq!(verify(&new, &hit).unwrap(), created.id);
@@ -295,8 +295,8 @@ async fn form_webhook_sends_urlencoded_nested_fields() {
     })
     .await;
     let created = create_delivery(store, &webhook).await;
-    let handler = Handler::with_backends(&backends, &config("1s,1s")).unwrap();
-    assert_eq!(handler.deliverer.process(&message_body(&created.id)).await.unwrap(), MessageOutcome::Done);
+    let handler = Handler::with_backends(&backends.events(), &config("1s,1s")).unwrap();
+    assert_eq!(handler.deliver.process(&message_body(&created.id)).await.unwrap(), MessageOutcome::Done);
 
     let hit = receiver.hits().pop().unwrap();
     assert_eq!(hit.method, "POST");
@@ -319,8 +319,8 @@ async fn get_webhook_sends_the_payload_in_the_query_and_no_body() {
     })
     .await;
     let created = create_delivery(store, &webhook).await;
-    let handler = Handler::with_backends(&backends, &config("1s,1s")).unwrap();
-    assert_eq!(handler.deliverer.process(&message_body(&created.id)).await.unwrap(), MessageOutcome::Done);
+    let handler = Handler::with_backends(&backends.events(), &config("1s,1s")).unwrap();
+    assert_eq!(handler.deliver.process(&message_body(&created.id)).await.unwrap(), MessageOutcome::Done);
 
     let hit = receiver.hits().pop().unwrap();
     assert_eq!(hit.method, "GET");
@@ -345,8 +345,8 @@ async fn response_body_keeps_the_first_4_kib_on_a_character_boundary() {
     let receiver = Receiver::start().await;
     let webhook = create_webhook(store, &receiver.url("/big"), |_| {}).await;
     let created = create_delivery(store, &webhook).await;
-    let handler = Handler::with_backends(&backends, &config("1s,1s")).unwrap();
-    assert_eq!(handler.deliverer.process(&message_body(&created.id)).await.unwrap(), MessageOutcome::Done);
+    let handler = Handler::with_backends(&backends.events(), &config("1s,1s")).unwrap();
+    assert_eq!(handler.deliver.process(&message_body(&created.id)).await.unwrap(), MessageOutcome::Done);
 
     let kept = attempts(store, &created.id).await.pop().unwrap().response_body.unwrap();
     assert!(kept.len() <= KEPT_BODY_BYTES, "{} bytes kept", kept.len());
@@ -360,7 +360,7 @@ async fn disabled_or_deleted_webhooks_and_finished_deliveries_send_nothing() {
     let backends = testing::sqlite().await;
     let store = backends.store.as_ref();
     let receiver = Receiver::start().await;
-    let handler = Handler::with_backends(&backends, &config("1s,1s")).unwrap();
+    let handler = Handler::with_backends(&backends.events(), &config("1s,1s")).unwrap();
 
     let disabled = create_webhook(store, &receiver.url("/ok"), |w| w.enabled = false).await;
     let to_disabled = create_delivery(store, &disabled).await;
@@ -374,19 +374,19 @@ async fn disabled_or_deleted_webhooks_and_finished_deliveries_send_nothing() {
     store.update_delivery(&finished).await.unwrap();
 
     for (id, reason) in [(&to_disabled.id, "webhook is disabled"), (&to_deleted.id, "webhook was deleted")] {
-        assert_eq!(handler.deliverer.process(&message_body(id)).await.unwrap(), MessageOutcome::Done);
+        assert_eq!(handler.deliver.process(&message_body(id)).await.unwrap(), MessageOutcome::Done);
         let d = delivery(store, id).await;
         assert_eq!(d.status, DeliveryStatus::Failed);
         assert_eq!(d.reason.as_deref(), Some(reason));
         assert_eq!(d.attempt_count, 0);
         assert!(attempts(store, id).await.is_empty());
     }
-    assert_eq!(handler.deliverer.process(&message_body(&finished.id)).await.unwrap(), MessageOutcome::Done);
+    assert_eq!(handler.deliver.process(&message_body(&finished.id)).await.unwrap(), MessageOutcome::Done);
     assert_eq!(delivery(store, &finished.id).await, finished, "a finished delivery is left as it was");
 
     // Messages that can never be processed are dropped rather than fed to the DLQ.
     for body in [message_body("dlv_unknown"), "not json".to_owned(), String::new()] {
-        assert_eq!(handler.deliverer.process(&body).await.unwrap(), MessageOutcome::Done, "{body:?}");
+        assert_eq!(handler.deliver.process(&body).await.unwrap(), MessageOutcome::Done, "{body:?}");
     }
     assert_eq!(receiver.hits().len(), 0, "nothing may be sent");
 }
@@ -400,16 +400,16 @@ async fn a_webhook_failing_for_the_whole_window_is_auto_disabled() {
     let created = create_delivery(store, &webhook).await;
     let mut cfg = config("1s,1s,1s");
     cfg.auto_disable_after = Duration::from_millis(1);
-    let handler = Handler::with_backends(&backends, &cfg).unwrap();
+    let handler = Handler::with_backends(&backends.events(), &cfg).unwrap();
     let body = message_body(&created.id);
 
-    assert!(matches!(handler.deliverer.process(&body).await.unwrap(), MessageOutcome::RetryIn(_)));
+    assert!(matches!(handler.deliver.process(&body).await.unwrap(), MessageOutcome::RetryIn(_)));
     let w = store.get_webhook(&webhook.id).await.unwrap().unwrap();
     assert!(w.enabled, "one failure does not disable");
     let since = w.failing_since.unwrap();
 
     tokio::time::sleep(Duration::from_millis(5)).await;
-    assert!(matches!(handler.deliverer.process(&body).await.unwrap(), MessageOutcome::RetryIn(_)));
+    assert!(matches!(handler.deliver.process(&body).await.unwrap(), MessageOutcome::RetryIn(_)));
     let w = store.get_webhook(&webhook.id).await.unwrap().unwrap();
     assert!(!w.enabled, "failing for longer than the window disables");
     let reason = w.disabled_reason.unwrap();
@@ -418,7 +418,7 @@ async fn a_webhook_failing_for_the_whole_window_is_auto_disabled() {
     assert!(w.disabled_at.is_some());
 
     // The next attempt finds the webhook off and finishes without sending.
-    assert_eq!(handler.deliverer.process(&body).await.unwrap(), MessageOutcome::Done);
+    assert_eq!(handler.deliver.process(&body).await.unwrap(), MessageOutcome::Done);
     let d = delivery(store, &created.id).await;
     assert_eq!(d.status, DeliveryStatus::Failed);
     assert_eq!(d.reason.as_deref(), Some("webhook is disabled"));

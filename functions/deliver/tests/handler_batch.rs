@@ -26,7 +26,7 @@ async fn partial_batch_response_reports_only_the_retried_record() {
     let receiver = Receiver::start().await;
     let ok = create_delivery(store, &create_webhook(store, &receiver.url("/ok"), |_| {}).await).await;
     let failing = create_delivery(store, &create_webhook(store, &receiver.url("/fail"), |_| {}).await).await;
-    let queue = backends.queue.clone().unwrap();
+    let queue = backends.queue.clone();
     let received = send_and_receive(queue.as_ref(), &[&ok.id, &failing.id, "dlv_unknown"]).await;
     let (handler, recording) = recording_handler(&backends, &config("1s,1s"));
 
@@ -76,7 +76,7 @@ async fn unexpected_processing_error_is_a_batch_failure_without_touching_visibil
     let store = backends.store.as_ref();
     let receiver = Receiver::start().await;
     let ok = create_delivery(store, &create_webhook(store, &receiver.url("/ok"), |_| {}).await).await;
-    let received = send_and_receive(backends.queue.clone().unwrap().as_ref(), &[&ok.id]).await;
+    let received = send_and_receive(backends.queue.clone().as_ref(), &[&ok.id]).await;
     let (handler, recording) = store_failing_handler(&backends, &config("1s,1s"));
 
     let response = handler.handle(sqs_event_from(&received)).await;
@@ -106,7 +106,7 @@ async fn blocked_address_fails_at_once_without_connecting() {
     let store = backends.store.as_ref();
     let webhook = create_webhook(store, &format!("http://{tripwire_addr}/hook"), |_| {}).await;
     let blocked = create_delivery(store, &webhook).await;
-    let received = send_and_receive(backends.queue.clone().unwrap().as_ref(), &[&blocked.id]).await;
+    let received = send_and_receive(backends.queue.clone().as_ref(), &[&blocked.id]).await;
     let cfg = config("1s,1s");
     assert_eq!(cfg.send.allow_cidrs, ["127.0.0.1/32".parse().unwrap()]);
     let (handler, recording) = recording_handler(&backends, &cfg);

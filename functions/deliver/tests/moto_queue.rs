@@ -57,7 +57,7 @@ fn records(messages: &[(String, String, String, u32)]) -> Vec<(String, String, S
 async fn batch_from_real_sqs_messages() {
     let Some(moto) = testing::moto("batch_from_real_sqs_messages", 2).await else { return };
     let store = moto.backends.store.as_ref();
-    let queue = moto.backends.queue.clone().unwrap();
+    let queue = moto.backends.queue.clone();
     let receiver = Receiver::start().await;
     let ok_webhook = create_webhook(store, &receiver.url("/ok"), |_| {}).await;
     let ok = create_delivery(store, &ok_webhook).await;
@@ -117,7 +117,7 @@ async fn erroring_message_is_redriven_to_the_dlq() {
     let receiver = Receiver::start().await;
     let stuck = create_delivery(store, &create_webhook(store, &receiver.url("/ok"), |_| {}).await).await;
     let body = DeliveryMessage::outgoing(&stuck.id).body;
-    moto.backends.queue.clone().unwrap().send(&[DeliveryMessage::outgoing(&stuck.id)]).await.unwrap();
+    moto.backends.queue.clone().send(&[DeliveryMessage::outgoing(&stuck.id)]).await.unwrap();
     let (handler, recording) = store_failing_handler(&moto.backends, &config("1s,1s"));
 
     // Visibility 0: each failed record is visible again at once, as if its timeout ran out.

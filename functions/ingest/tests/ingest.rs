@@ -299,7 +299,7 @@ impl Queue for FailingQueue {
 
 async fn enqueue_failure_then_retry(backends: Backends) {
     let failing = Arc::new(FailingQueue {
-        inner: backends.queue.clone().unwrap(),
+        inner: backends.queue.clone(),
         failing: AtomicBool::new(true),
         sends: AtomicUsize::new(0),
     });

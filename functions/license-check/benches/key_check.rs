@@ -159,7 +159,7 @@ async fn bench() {
         store: StoreConfig::Sqlite("(testing::sqlite)".into()),
         admin_token: Secret::new("bench-admin-token-0123456789"),
     };
-    let check_addr = serve(license_check::router_with(&backends, &config).expect("router")).await;
+    let check_addr = serve(license_check::router_with(&backends.key_backends(), &config)).await;
 
     // (b) A bare router with a fixed answer.
     let bare = Router::new()

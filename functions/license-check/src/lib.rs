@@ -3,20 +3,18 @@
 
 use std::sync::Arc;
 
-use patchbay_adapters::assemble::{self, InitError};
-use patchbay_adapters::backends::Backends;
+use patchbay_adapters::backends::KeyBackends;
+use patchbay_adapters::wiring::{self, InitError};
 use patchbay_core::config::LicenseCheckConfig;
 
 /// # Errors
-/// The store cannot be opened, or no keys table is configured.
+/// The store cannot be opened.
 pub async fn router(config: &LicenseCheckConfig) -> Result<axum::Router, InitError> {
-    let backends = Backends::from_config(&config.store).await?;
-    router_with(&backends, config)
+    Ok(router_with(&KeyBackends::open(&config.store).await?, config))
 }
 
-/// # Errors
-/// No keys table configured.
-pub fn router_with(backends: &Backends, config: &LicenseCheckConfig) -> Result<axum::Router, InitError> {
-    let api = assemble::keys_api(backends, config.admin_token.clone())?;
-    Ok(patchbay_core::http::keys_router(Arc::new(api)))
+/// The same, over adapters that already exist (tests).
+#[must_use]
+pub fn router_with(backends: &KeyBackends, config: &LicenseCheckConfig) -> axum::Router {
+    patchbay_core::http::keys_router(Arc::new(wiring::keys_api(config, backends)))
 }

@@ -1,9 +1,9 @@
-//! Build the adapters a configuration asks for, once per process: the SQLite file for the
+//! Open the adapters a configuration asks for, once per process: the SQLite file for the
 //! embedded default, or DynamoDB tables and an SQS queue through one shared SDK config.
 
 use std::sync::Arc;
 
-use patchbay_core::config::StoreConfig;
+use patchbay_core::config::{KeysTable, QueueUrl, StoreConfig};
 use patchbay_core::ports::{KeyStore, Queue, Store, StoreError};
 
 use crate::dynamo::{DynamoKeyStore, DynamoStore};
@@ -15,45 +15,106 @@ use crate::sqs::SqsQueue;
 /// settled (the worker kept crashing on it) goes to the dead-letter table.
 pub const LOCAL_MAX_RECEIVE_COUNT: u32 = 20;
 
+/// What the event side needs (ingest, deliver): the main store and the delivery queue.
+#[derive(Clone)]
+pub struct EventBackends {
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn Queue>,
+}
+
+/// What the key side needs (license-check): the main store (apps) and the keys table.
+#[derive(Clone)]
+pub struct KeyBackends {
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<dyn KeyStore>,
+}
+
+/// Every adapter at once, over one SQLite file (`patchbay dev`, tests) or every AWS resource
+/// (tests on moto).
+#[derive(Clone)]
 pub struct Backends {
     pub store: Arc<dyn Store>,
-    /// Present when the configuration names a keys table (always for SQLite).
-    pub keys: Option<Arc<dyn KeyStore>>,
-    /// Present when the configuration names a queue (always for SQLite).
-    pub queue: Option<Arc<dyn Queue>>,
+    pub keys: Arc<dyn KeyStore>,
+    pub queue: Arc<dyn Queue>,
 }
 
 impl Backends {
     /// # Errors
     /// The SQLite file cannot be opened.
-    pub async fn from_config(config: &StoreConfig) -> Result<Backends, StoreError> {
+    #[cfg(feature = "sqlite")]
+    pub fn sqlite(path: &str) -> Result<Backends, StoreError> {
+        let db = Db::open(path)?;
+        let queue = SqliteQueue::new(db.clone(), Some(LOCAL_MAX_RECEIVE_COUNT));
+        Ok(Backends {
+            store: Arc::new(SqliteStore::new(db.clone())),
+            keys: Arc::new(SqliteKeyStore::new(db)),
+            queue: Arc::new(queue),
+        })
+    }
+
+    /// The AWS adapters for these resources, through one SDK configuration.
+    pub async fn aws(table: &str, keys_table: &str, queue_url: &str) -> Backends {
+        let sdk = crate::aws::aws_config().await;
+        let dynamo = crate::aws::dynamodb_client(&sdk);
+        Backends {
+            store: Arc::new(DynamoStore::new(dynamo.clone(), table.to_owned())),
+            keys: Arc::new(DynamoKeyStore::new(dynamo, keys_table.to_owned())),
+            queue: Arc::new(SqsQueue::new(crate::aws::sqs_client(&sdk), queue_url.to_owned())),
+        }
+    }
+
+    #[must_use]
+    pub fn events(&self) -> EventBackends {
+        EventBackends { store: self.store.clone(), queue: self.queue.clone() }
+    }
+
+    #[must_use]
+    pub fn key_backends(&self) -> KeyBackends {
+        KeyBackends { store: self.store.clone(), keys: self.keys.clone() }
+    }
+}
+
+#[cfg(feature = "sqlite")]
+fn sqlite(path: &str) -> Result<Backends, StoreError> {
+    Backends::sqlite(path)
+}
+
+/// The Lambda functions leave SQLite out (it is ~1 MB of their bootstrap).
+#[cfg(not(feature = "sqlite"))]
+fn sqlite(_: &str) -> Result<Backends, StoreError> {
+    Err(StoreError::Unavailable(
+        "this build has no SQLite support (the Lambda functions run on PATCHBAY_STORE=aws)".to_owned(),
+    ))
+}
+
+impl EventBackends {
+    /// # Errors
+    /// The SQLite file cannot be opened.
+    pub async fn open(config: &StoreConfig<QueueUrl>) -> Result<EventBackends, StoreError> {
         match config {
-            #[cfg(feature = "sqlite")]
-            StoreConfig::Sqlite(path) => {
-                let db = Db::open(path)?;
-                let queue = SqliteQueue::new(db.clone(), Some(LOCAL_MAX_RECEIVE_COUNT));
-                Ok(Backends {
-                    store: Arc::new(SqliteStore::new(db.clone())),
-                    keys: Some(Arc::new(SqliteKeyStore::new(db))),
-                    queue: Some(Arc::new(queue)),
+            StoreConfig::Sqlite(path) => Ok(sqlite(path)?.events()),
+            StoreConfig::Aws { table, resource: QueueUrl(queue_url) } => {
+                let sdk = crate::aws::aws_config().await;
+                Ok(EventBackends {
+                    store: Arc::new(DynamoStore::new(crate::aws::dynamodb_client(&sdk), table.clone())),
+                    queue: Arc::new(SqsQueue::new(crate::aws::sqs_client(&sdk), queue_url.clone())),
                 })
             }
-            #[cfg(not(feature = "sqlite"))]
-            StoreConfig::Sqlite(_) => Err(StoreError::Unavailable(
-                "this build has no SQLite support (the Lambda functions run on PATCHBAY_STORE=aws)"
-                    .to_owned(),
-            )),
-            StoreConfig::Aws { table, keys_table, queue_url } => {
-                let sdk = crate::aws::aws_config().await;
-                let dynamo = crate::aws::dynamodb_client(&sdk);
-                Ok(Backends {
+        }
+    }
+}
+
+impl KeyBackends {
+    /// # Errors
+    /// The SQLite file cannot be opened.
+    pub async fn open(config: &StoreConfig<KeysTable>) -> Result<KeyBackends, StoreError> {
+        match config {
+            StoreConfig::Sqlite(path) => Ok(sqlite(path)?.key_backends()),
+            StoreConfig::Aws { table, resource: KeysTable(keys_table) } => {
+                let dynamo = crate::aws::dynamodb_client(&crate::aws::aws_config().await);
+                Ok(KeyBackends {
                     store: Arc::new(DynamoStore::new(dynamo.clone(), table.clone())),
-                    keys: keys_table.as_ref().map(|t| {
-                        Arc::new(DynamoKeyStore::new(dynamo.clone(), t.clone())) as Arc<dyn KeyStore>
-                    }),
-                    queue: queue_url.as_ref().map(|url| {
-                        Arc::new(SqsQueue::new(crate::aws::sqs_client(&sdk), url.clone())) as Arc<dyn Queue>
-                    }),
+                    keys: Arc::new(DynamoKeyStore::new(dynamo, keys_table.clone())),
                 })
             }
         }
@@ -65,7 +126,6 @@ impl Backends {
 pub mod testing {
     use std::sync::Arc;
 
-    use patchbay_core::config::StoreConfig;
     use patchbay_core::ports::Queue;
 
     use super::Backends;
@@ -83,9 +143,7 @@ pub mod testing {
     pub async fn sqlite() -> Backends {
         let path = std::env::temp_dir().join(format!("{}.db", unique_name("patchbay-test")));
         #[allow(clippy::expect_used)]
-        Backends::from_config(&StoreConfig::Sqlite(path.display().to_string()))
-            .await
-            .expect("sqlite backends")
+        Backends::sqlite(&path.display().to_string()).expect("sqlite backends")
     }
 
     /// The AWS adapters on moto, with new tables and a queue whose redrive policy sends a
@@ -115,13 +173,11 @@ pub mod testing {
                     .expect("queue");
             (dlq_url, queue_url)
         };
-        let config =
-            StoreConfig::Aws { table, keys_table: Some(keys_table), queue_url: Some(queue_url.clone()) };
-        #[allow(clippy::expect_used)]
-        let backends = Backends::from_config(&config).await.expect("aws backends");
+        let backends = Backends::aws(&table, &keys_table, &queue_url).await;
         Some(MotoBackends {
             backends,
-            config,
+            table,
+            keys_table,
             queue_url,
             dlq: Arc::new(SqsQueue::new(sqs.clone(), dlq_url)),
             sqs,
@@ -130,7 +186,8 @@ pub mod testing {
 
     pub struct MotoBackends {
         pub backends: Backends,
-        pub config: StoreConfig,
+        pub table: String,
+        pub keys_table: String,
         pub queue_url: String,
         /// The dead-letter queue, to read what was redriven.
         pub dlq: Arc<dyn Queue>,

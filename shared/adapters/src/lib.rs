@@ -1,7 +1,6 @@
 //! Adapters for Patchbay's ports: the embedded SQLite default, DynamoDB and SQS through the
 //! AWS SDK, and the SSRF-guarded HTTP sender. AWS SDK types never leave this crate.
 
-pub mod assemble;
 pub mod aws;
 pub mod backends;
 pub mod dynamo;
@@ -9,3 +8,4 @@ pub mod sender;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod sqs;
+pub mod wiring;

@@ -21,8 +21,8 @@ use patchbay_contract::{sample_app, sample_delivery, sample_event, sample_key, s
 use patchbay_core::ids::random_id;
 use patchbay_core::model::{Attempt, DeliveryStatus, EventState};
 use patchbay_core::ports::{
-    AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, KeyCheck, KeyStore, OutgoingMessage,
-    Queue, QueueError, StoreError, WebhookStore,
+    AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, KeyStore, KeyVerdict,
+    OutgoingMessage, Queue, QueueError, StoreError, WebhookStore,
 };
 use patchbay_core::secret::Secret;
 
@@ -369,11 +369,11 @@ async fn key_checks_tell_every_outcome_apart() {
     let key = sample_key("app_r");
     keys.create_keys(std::slice::from_ref(&key)).await.unwrap();
     for register in [true, false] {
-        assert_eq!(keys.check_key("NOPE-NOPE", "app_r", register).await.unwrap(), KeyCheck::NotFound);
-        assert_eq!(keys.check_key(&key.key, "app_x", register).await.unwrap(), KeyCheck::Forbidden);
+        assert_eq!(keys.check_key("NOPE-NOPE", "app_r", register).await.unwrap(), KeyVerdict::NotFound);
+        assert_eq!(keys.check_key(&key.key, "app_x", register).await.unwrap(), KeyVerdict::Forbidden);
     }
     match keys.check_key(&key.key, "app_r", true).await.unwrap() {
-        KeyCheck::Valid(k) => {
+        KeyVerdict::Valid(k) => {
             assert_eq!(k.registrations, 1);
             assert_eq!(LicenseKeyView::from(&k), LicenseKeyView::from(&key));
         }
@@ -381,8 +381,8 @@ async fn key_checks_tell_every_outcome_apart() {
     }
     keys.set_key_blocked(&key.key, true).await.unwrap();
     for register in [true, false] {
-        assert_eq!(keys.check_key(&key.key, "app_r", register).await.unwrap(), KeyCheck::Blocked);
-        assert_eq!(keys.check_key(&key.key, "app_x", register).await.unwrap(), KeyCheck::Forbidden);
+        assert_eq!(keys.check_key(&key.key, "app_r", register).await.unwrap(), KeyVerdict::Blocked);
+        assert_eq!(keys.check_key(&key.key, "app_x", register).await.unwrap(), KeyVerdict::Forbidden);
     }
     let unblocked = keys.set_key_blocked(&key.key, false).await.unwrap();
     assert_eq!(unblocked.registrations, 1);

@@ -17,8 +17,8 @@ use patchbay_core::model::{
     PayloadFormat, SigningSecrets, StoredEvent, Webhook, WebhookMethod, WebhookSpec,
 };
 use patchbay_core::ports::{
-    AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, KeyCheck, KeyStore, OutgoingMessage,
-    Queue, StoreError, WebhookStore,
+    AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, KeyStore, KeyVerdict,
+    OutgoingMessage, Queue, StoreError, WebhookStore,
 };
 use patchbay_core::secret::Secret;
 use patchbay_core::signing::generate_secret;
@@ -326,24 +326,24 @@ pub async fn keys_check_and_register<K: KeyStore>(keys: &K) {
     keys.create_keys(std::slice::from_ref(&key)).await.unwrap();
 
     match keys.check_key(&key.key, "app_r", true).await.unwrap() {
-        KeyCheck::Valid(k) => assert_eq!(k.registrations, 1),
+        KeyVerdict::Valid(k) => assert_eq!(k.registrations, 1),
         other => panic!("{other:?}"),
     }
     match keys.check_key(&key.key, "app_r", false).await.unwrap() {
-        KeyCheck::Valid(k) => {
+        KeyVerdict::Valid(k) => {
             assert_eq!(k.registrations, 1, "a check without registering must not count");
             assert_eq!(k.key_secret, key.key_secret);
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(keys.check_key("NOPE-NOPE", "app_r", true).await.unwrap(), KeyCheck::NotFound);
-    assert_eq!(keys.check_key(&key.key, "app_other", true).await.unwrap(), KeyCheck::Forbidden);
+    assert_eq!(keys.check_key("NOPE-NOPE", "app_r", true).await.unwrap(), KeyVerdict::NotFound);
+    assert_eq!(keys.check_key(&key.key, "app_other", true).await.unwrap(), KeyVerdict::Forbidden);
 
     let blocked = keys.set_key_blocked(&key.key, true).await.unwrap();
     assert!(blocked.blocked);
-    assert_eq!(keys.check_key(&key.key, "app_r", true).await.unwrap(), KeyCheck::Blocked);
+    assert_eq!(keys.check_key(&key.key, "app_r", true).await.unwrap(), KeyVerdict::Blocked);
     // Another app's blocked key is still forbidden, not "blocked": don't leak its state.
-    assert_eq!(keys.check_key(&key.key, "app_other", true).await.unwrap(), KeyCheck::Forbidden);
+    assert_eq!(keys.check_key(&key.key, "app_other", true).await.unwrap(), KeyVerdict::Forbidden);
     let unblocked = keys.set_key_blocked(&key.key, false).await.unwrap();
     assert!(!unblocked.blocked);
     assert_eq!(unblocked.registrations, 1, "failed checks must not count");
@@ -371,7 +371,7 @@ pub async fn keys_count_concurrent_registrations<K: KeyStore + 'static>(keys: Ar
     let mut counts: Vec<u64> = results
         .into_iter()
         .map(|r| match r.unwrap() {
-            KeyCheck::Valid(k) => k.registrations,
+            KeyVerdict::Valid(k) => k.registrations,
             other => panic!("{other:?}"),
         })
         .collect();

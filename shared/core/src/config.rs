@@ -97,19 +97,49 @@ impl<'a> Env<'a> {
     }
 }
 
-/// Where state lives.
+/// Where state lives. `R` is the AWS resource a function needs besides the main table (a
+/// queue or the keys table), so a function's configuration cannot lack it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreConfig {
-    /// Embedded SQLite database file (`sqlite::memory:` for a throwaway one).
+pub enum StoreConfig<R> {
+    /// Embedded SQLite database file (`sqlite::memory:` for a throwaway one); it holds every
+    /// table and the queue.
     Sqlite(String),
-    /// DynamoDB tables and an SQS queue.
-    Aws { table: String, keys_table: Option<String>, queue_url: Option<String> },
+    /// The main DynamoDB table and `R`.
+    Aws { table: String, resource: R },
 }
 
-impl StoreConfig {
+/// An AWS resource named by one variable.
+pub trait AwsResource: Sized {
+    const VARIABLE: &'static str;
+    fn named(name: String) -> Self;
+}
+
+/// `PATCHBAY_QUEUE_URL`: the delivery queue (ingest, deliver).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueUrl(pub String);
+
+impl AwsResource for QueueUrl {
+    const VARIABLE: &'static str = QUEUE_URL;
+    fn named(name: String) -> Self {
+        QueueUrl(name)
+    }
+}
+
+/// `PATCHBAY_KEYS_TABLE`: the license keys table (license-check).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeysTable(pub String);
+
+impl AwsResource for KeysTable {
+    const VARIABLE: &'static str = KEYS_TABLE;
+    fn named(name: String) -> Self {
+        KeysTable(name)
+    }
+}
+
+impl<R: AwsResource> StoreConfig<R> {
     /// # Errors
     /// A missing or malformed `PATCHBAY_STORE`, or a missing AWS resource name it needs.
-    pub fn from_env(env: &Env<'_>, needs_keys: bool, needs_queue: bool) -> Result<Self, ConfigError> {
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
         let store = env.require(STORE)?;
         if let Some(path) = store.strip_prefix("sqlite:") {
             if path.is_empty() {
@@ -120,11 +150,7 @@ impl StoreConfig {
         if store != "aws" {
             return Err(invalid(STORE, format!("{store:?} is neither sqlite:PATH nor aws")));
         }
-        Ok(StoreConfig::Aws {
-            table: env.require(TABLE)?,
-            keys_table: if needs_keys { Some(env.require(KEYS_TABLE)?) } else { None },
-            queue_url: if needs_queue { Some(env.require(QUEUE_URL)?) } else { None },
-        })
+        Ok(StoreConfig::Aws { table: env.require(TABLE)?, resource: R::named(env.require(R::VARIABLE)?) })
     }
 }
 
@@ -192,7 +218,7 @@ pub fn parse_cidrs(text: &str) -> Result<Vec<IpNet>, String> {
 /// `functions/ingest`: events from the pipeline and the management API.
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
-    pub store: StoreConfig,
+    pub store: StoreConfig<QueueUrl>,
     pub ingest_secret: Secret,
     pub admin_token: Secret,
     pub send: SendConfig,
@@ -203,7 +229,7 @@ impl IngestConfig {
     /// The first missing or malformed variable.
     pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
         Ok(IngestConfig {
-            store: StoreConfig::from_env(env, false, true)?,
+            store: StoreConfig::from_env(env)?,
             ingest_secret: ingest_secret(env)?,
             admin_token: admin_token(env)?,
             send: SendConfig::from_env(env)?,
@@ -214,7 +240,7 @@ impl IngestConfig {
 /// `functions/deliver`: the queue consumer.
 #[derive(Debug, Clone)]
 pub struct DeliverConfig {
-    pub store: StoreConfig,
+    pub store: StoreConfig<QueueUrl>,
     pub retry: RetrySchedule,
     pub send: SendConfig,
     /// A webhook whose deliveries all failed for this long is disabled.
@@ -226,7 +252,7 @@ impl DeliverConfig {
     /// The first missing or malformed variable.
     pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
         Ok(DeliverConfig {
-            store: StoreConfig::from_env(env, false, true)?,
+            store: StoreConfig::from_env(env)?,
             retry: retry_schedule(env)?,
             send: SendConfig::from_env(env)?,
             auto_disable_after: duration_or(env, AUTO_DISABLE_AFTER, Duration::from_secs(5 * 86_400))?,
@@ -237,7 +263,7 @@ impl DeliverConfig {
 /// `functions/license-check`: the key check and key administration.
 #[derive(Debug, Clone)]
 pub struct LicenseCheckConfig {
-    pub store: StoreConfig,
+    pub store: StoreConfig<KeysTable>,
     pub admin_token: Secret,
 }
 
@@ -245,10 +271,7 @@ impl LicenseCheckConfig {
     /// # Errors
     /// The first missing or malformed variable.
     pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
-        Ok(LicenseCheckConfig {
-            store: StoreConfig::from_env(env, true, false)?,
-            admin_token: admin_token(env)?,
-        })
+        Ok(LicenseCheckConfig { store: StoreConfig::from_env(env)?, admin_token: admin_token(env)? })
     }
 }
 
@@ -309,11 +332,7 @@ mod tests {
         let cfg = IngestConfig::from_env(&lookup(&vars)).unwrap();
         assert_eq!(
             cfg.store,
-            StoreConfig::Aws {
-                table: "main".into(),
-                keys_table: None,
-                queue_url: Some("https://sqs/q".into())
-            }
+            StoreConfig::Aws { table: "main".into(), resource: QueueUrl("https://sqs/q".into()) }
         );
         assert_eq!(cfg.send.timeout, Duration::from_secs(10));
         assert_eq!(cfg.send.allow_cidrs.len(), 2);

@@ -2,7 +2,6 @@
 //! Nothing here knows about AWS; adapters live in `patchbay-adapters`.
 
 pub mod config;
-pub mod error;
 pub mod http;
 pub mod humanize;
 pub mod ids;
@@ -13,3 +12,4 @@ pub mod secret;
 pub mod service;
 pub mod signing;
 pub mod template;
+pub mod validation;

@@ -144,6 +144,11 @@ pub struct WebhookSpec {
     pub payload: serde_json::Value,
 }
 
+impl WebhookSpec {
+    /// Its fields as they appear in JSON, for requests that name them one by one.
+    pub const FIELDS: [&str; 6] = ["events", "method", "url", "headers", "format", "payload"];
+}
+
 /// Header values often hold a studio's own credentials (`Authorization: Bearer …`): `Debug`
 /// shows their names only.
 impl fmt::Debug for WebhookSpec {
@@ -214,6 +219,35 @@ pub struct Webhook {
 }
 
 impl Webhook {
+    /// A new, enabled webhook of `app_id` with a fresh signing secret.
+    #[must_use]
+    pub fn new(app_id: &str, spec: WebhookSpec, now: DateTime<Utc>) -> Self {
+        Webhook {
+            id: crate::ids::random_id("wh"),
+            app_id: app_id.to_owned(),
+            spec,
+            enabled: true,
+            secrets: SigningSecrets::new(crate::signing::generate_secret()),
+            disabled_reason: None,
+            disabled_at: None,
+            failing_since: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Switch on (clearing any auto-disable and failing streak) or off.
+    pub fn set_enabled(&mut self, enabled: bool, now: DateTime<Utc>) {
+        self.enabled = enabled;
+        if enabled {
+            self.disabled_reason = None;
+            self.disabled_at = None;
+            self.failing_since = None;
+        } else {
+            self.disabled_at = Some(now);
+        }
+    }
+
     #[must_use]
     pub fn fires_on(&self, event: EventName) -> bool {
         self.enabled && self.spec.events.contains(&event)
@@ -228,6 +262,20 @@ pub struct App {
     pub display_name: String,
     pub app_secret: Secret,
     pub created_at: DateTime<Utc>,
+}
+
+impl App {
+    /// A new app with a freshly generated app secret.
+    #[must_use]
+    pub fn new(id: String, name: String, display_name: String, now: DateTime<Utc>) -> Self {
+        App { id, name, display_name, app_secret: App::generate_secret(), created_at: now }
+    }
+
+    /// What games embed: 40 letters and digits.
+    #[must_use]
+    pub fn generate_secret() -> Secret {
+        Secret::random_alphanumeric(40)
+    }
 }
 
 /// Where an event stands in its own ingestion: accepted (deliveries written, maybe not yet all
@@ -318,6 +366,27 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// A pending delivery of `event_id` to `webhook_id`; its id is derived from both, so the
+    /// same pair always names the same delivery.
+    #[must_use]
+    pub fn new(event_id: &str, webhook_id: &str, app_id: &str, event: EventName, now: DateTime<Utc>) -> Self {
+        Delivery {
+            id: crate::ids::delivery_id(event_id, webhook_id),
+            webhook_id: webhook_id.to_owned(),
+            app_id: app_id.to_owned(),
+            event_id: event_id.to_owned(),
+            event_name: event,
+            status: DeliveryStatus::Pending,
+            enqueued: false,
+            test: false,
+            attempt_count: 0,
+            series_start: 0,
+            reason: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// Attempts made in the current series.
     #[must_use]
     pub fn attempts_in_series(&self) -> u32 {
@@ -388,4 +457,20 @@ pub struct LicenseKey {
     pub registrations: u64,
     pub blocked: bool,
     pub created_at: DateTime<Utc>,
+}
+
+impl LicenseKey {
+    /// A new, unused, unblocked key of `app_id` with a fresh key secret.
+    #[must_use]
+    pub fn new(key: String, app_id: &str, collection_id: Option<String>, now: DateTime<Utc>) -> Self {
+        LicenseKey {
+            key,
+            app_id: app_id.to_owned(),
+            key_secret: Secret::random_alphanumeric(32),
+            collection_id,
+            registrations: 0,
+            blocked: false,
+            created_at: now,
+        }
+    }
 }

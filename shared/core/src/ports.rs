@@ -118,7 +118,7 @@ pub trait DeliveryStore: Send + Sync {
 
 /// How a key check went, decided by the store in one round trip where it can.
 #[derive(Debug, Clone, PartialEq)]
-pub enum KeyCheck {
+pub enum KeyVerdict {
     Valid(LicenseKey),
     NotFound,
     Blocked,
@@ -136,7 +136,7 @@ pub trait KeyStore: Send + Sync {
     /// `app_id` and not be blocked; then, when `register` is set, `registrations` goes up by one
     /// atomically and the returned key shows the new count. `Forbidden` means another app's
     /// key. The key secret is compared by the caller, in constant time.
-    async fn check_key(&self, key: &str, app_id: &str, register: bool) -> StoreResult<KeyCheck>;
+    async fn check_key(&self, key: &str, app_id: &str, register: bool) -> StoreResult<KeyVerdict>;
     /// `NotFound` if the key does not exist.
     async fn set_key_blocked(&self, key: &str, blocked: bool) -> StoreResult<LicenseKey>;
 }

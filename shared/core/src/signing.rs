@@ -22,6 +22,8 @@ pub enum VerifyError {
     BadSecretFormat,
     #[error("missing header {0}")]
     MissingHeader(&'static str),
+    #[error("invalid header {0}: only visible ASCII is allowed")]
+    InvalidHeader(&'static str),
     #[error("webhook-timestamp is not a unix time in seconds")]
     BadTimestamp,
     #[error("webhook-timestamp is {skew_secs} s away from now, more than the {tolerance_secs} s tolerance")]
@@ -140,10 +142,57 @@ pub fn verify(
     }
 }
 
+/// The three Standard Webhooks headers of a signed message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureHeaders {
+    /// `webhook-id`
+    pub id: String,
+    /// `webhook-timestamp`
+    pub timestamp: String,
+    /// `webhook-signature`
+    pub signature: String,
+}
+
+impl SignatureHeaders {
+    /// Read them from a request, telling a missing header from one that is not visible ASCII.
+    ///
+    /// # Errors
+    /// The first header that is missing, empty or not visible ASCII.
+    pub fn from_headers(headers: &http::HeaderMap) -> Result<Self, VerifyError> {
+        let get = |name: &'static str| match headers.get(name) {
+            None => Err(VerifyError::MissingHeader(name)),
+            Some(value) => match value.to_str() {
+                Ok("") => Err(VerifyError::MissingHeader(name)),
+                Ok(text) => Ok(text.to_owned()),
+                Err(_) => Err(VerifyError::InvalidHeader(name)),
+            },
+        };
+        Ok(SignatureHeaders {
+            id: get("webhook-id")?,
+            timestamp: get("webhook-timestamp")?,
+            signature: get("webhook-signature")?,
+        })
+    }
+
+    /// [`verify`] this message.
+    ///
+    /// # Errors
+    /// The reason from [`verify`].
+    pub fn verify(
+        &self,
+        secret: &Secret,
+        body: &[u8],
+        now: i64,
+        tolerance_secs: i64,
+    ) -> Result<(), VerifyError> {
+        verify(secret, &self.id, &self.timestamp, &self.signature, body, now, tolerance_secs)
+    }
+}
+
 /// [`verify`] over request headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
 ///
 /// # Errors
-/// A missing header, or the reason from [`verify`].
+/// A missing or invalid header, or the reason from [`verify`].
 pub fn verify_headers(
     secret: &Secret,
     headers: &http::HeaderMap,
@@ -151,18 +200,9 @@ pub fn verify_headers(
     now: i64,
     tolerance_secs: i64,
 ) -> Result<String, VerifyError> {
-    let get = |name: &'static str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-            .ok_or(VerifyError::MissingHeader(name))
-    };
-    let id = get("webhook-id")?;
-    let timestamp = get("webhook-timestamp")?;
-    let signature = get("webhook-signature")?;
-    verify(secret, id, timestamp, signature, body, now, tolerance_secs)?;
-    Ok(id.to_owned())
+    let signed = SignatureHeaders::from_headers(headers)?;
+    signed.verify(secret, body, now, tolerance_secs)?;
+    Ok(signed.id)
 }
 
 #[cfg(test)]

@@ -22,10 +22,11 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use deliver::Handler;
-use patchbay_adapters::backends::Backends;
+use patchbay_adapters::backends::{Backends, EventBackends};
 use patchbay_contract::{now, sample_webhook};
 use patchbay_core::config::{DeliverConfig, SendConfig, StoreConfig};
 use patchbay_core::ids::random_id;
+use patchbay_core::model::Delivery as NewDelivery;
 use patchbay_core::model::{
     App, Attempt, Delivery, DeliveryRef, DeliveryStatus, EventName, EventState, StoredEvent, Webhook,
 };
@@ -34,7 +35,6 @@ use patchbay_core::ports::{
     QueueResult, ReceivedMessage, Store, StoreError, StoreResult, WebhookStore,
 };
 use patchbay_core::retry::RetrySchedule;
-use patchbay_core::service::ingest::new_delivery;
 use patchbay_core::service::message::DeliveryMessage;
 use tokio::net::TcpListener;
 
@@ -190,7 +190,7 @@ pub fn event_body() -> String {
 pub async fn create_delivery(store: &dyn Store, webhook: &Webhook) -> Delivery {
     let event_id = random_id("msg");
     let at = now();
-    let delivery = new_delivery(&event_id, &webhook.id, &webhook.app_id, EventName::VersionPublished, at);
+    let delivery = NewDelivery::new(&event_id, &webhook.id, &webhook.app_id, EventName::VersionPublished, at);
     let event = StoredEvent {
         id: event_id,
         app_id: webhook.app_id.clone(),
@@ -339,25 +339,24 @@ impl Queue for RecordingQueue {
 /// The real handler for `backends` and `config`, with its queue wrapped in a [`RecordingQueue`].
 #[must_use]
 pub fn recording_handler(backends: &Backends, config: &DeliverConfig) -> (Handler, Arc<RecordingQueue>) {
+    recording_handler_over(&backends.events(), config)
+}
+
+fn recording_handler_over(
+    backends: &EventBackends,
+    config: &DeliverConfig,
+) -> (Handler, Arc<RecordingQueue>) {
     let handler = Handler::with_backends(backends, config).unwrap();
     let recording = RecordingQueue::new(handler.queue.clone());
-    (Handler { deliverer: handler.deliverer, queue: recording.clone() }, recording)
+    (Handler { deliver: handler.deliver, queue: recording.clone() }, recording)
 }
 
 /// A handler whose store fails every `get_delivery` (everything else works).
 #[must_use]
 pub fn store_failing_handler(backends: &Backends, config: &DeliverConfig) -> (Handler, Arc<RecordingQueue>) {
     let store: Arc<dyn Store> = Arc::new(FailingStore { inner: backends.store.clone() });
-    let sender = patchbay_adapters::assemble::sender(&config.send).unwrap();
-    let deliverer = Arc::new(patchbay_core::service::deliver::Deliverer::new(
-        store,
-        sender,
-        config.retry.clone(),
-        &config.send,
-        config.auto_disable_after,
-    ));
-    let recording = RecordingQueue::new(backends.queue.clone().unwrap());
-    (Handler { deliverer, queue: recording.clone() }, recording)
+    let failing = EventBackends { store, queue: backends.queue.clone() };
+    recording_handler_over(&failing, config)
 }
 
 /// Delegates everything to `inner`, except `get_delivery`, which fails as a store outage would.

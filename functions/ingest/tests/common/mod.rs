@@ -66,16 +66,14 @@ pub struct Harness {
 
 impl Harness {
     pub fn new(backends: &Backends) -> Harness {
-        let queue = backends.queue.clone().expect("test backends have a queue");
-        Harness::build(backends, queue)
+        Harness::build(backends, backends.queue.clone())
     }
 
     /// The router over the same store, but sending through `queue` (e.g. a failure injector);
     /// [`Harness::queue`] stays the real one.
     pub fn with_queue(backends: &Backends, queue: Arc<dyn Queue>) -> Harness {
-        let real = backends.queue.clone().expect("test backends have a queue");
-        let wrapped =
-            Backends { store: backends.store.clone(), keys: backends.keys.clone(), queue: Some(queue) };
+        let real = backends.queue.clone();
+        let wrapped = Backends { store: backends.store.clone(), keys: backends.keys.clone(), queue };
         let mut harness = Harness::build(&wrapped, real.clone());
         harness.queue = real;
         harness
@@ -90,7 +88,7 @@ impl Harness {
             admin_token: Secret::new(ADMIN_TOKEN),
             send: SendConfig::default(),
         };
-        let router = ingest::router_with(backends, &config, &config.send).unwrap();
+        let router = ingest::router_with(&backends.events(), &config).unwrap();
         Harness { router, store: backends.store.clone(), queue, secret }
     }
 

@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use patchbay_adapters::backends::{Backends, testing};
-use patchbay_core::config::{LicenseCheckConfig, StoreConfig};
+use patchbay_core::config::{KeysTable, LicenseCheckConfig, StoreConfig};
 use patchbay_core::model::App;
 use patchbay_core::ports::Store;
 use patchbay_core::secret::Secret;
@@ -31,10 +31,10 @@ pub struct Harness {
     pub backend: &'static str,
 }
 
-fn harness(backends: &Backends, store: StoreConfig, backend: &'static str) -> Harness {
+fn harness(backends: &Backends, store: StoreConfig<KeysTable>, backend: &'static str) -> Harness {
     let config = LicenseCheckConfig { store, admin_token: Secret::new(ADMIN_TOKEN) };
     Harness {
-        router: license_check::router_with(backends, &config).unwrap(),
+        router: license_check::router_with(&backends.key_backends(), &config),
         store: backends.store.clone(),
         backend,
     }
@@ -50,7 +50,8 @@ pub async fn sqlite() -> Harness {
 /// The router over fresh DynamoDB tables on moto; `None` when moto is not running.
 pub async fn moto(test: &str) -> Option<Harness> {
     let moto = testing::moto(test, 5).await?;
-    Some(harness(&moto.backends, moto.config.clone(), "dynamodb"))
+    let store = StoreConfig::Aws { table: moto.table.clone(), resource: KeysTable(moto.keys_table.clone()) };
+    Some(harness(&moto.backends, store, "dynamodb"))
 }
 
 /// One test per backend for each named scenario `async fn NAME(h: &Harness)`.

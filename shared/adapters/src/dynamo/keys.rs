@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
 };
 use patchbay_core::ids::key_fingerprint;
 use patchbay_core::model::LicenseKey;
-use patchbay_core::ports::{KeyCheck, KeyStore, StoreError, StoreResult};
+use patchbay_core::ports::{KeyStore, KeyVerdict, StoreError, StoreResult};
 use patchbay_core::secret::Secret;
 
 use super::schema::KEY;
@@ -67,17 +67,17 @@ fn key_from_item(item: &Item) -> StoreResult<LicenseKey> {
 
 /// Why a key fails the check for `app_id`, or `Valid` when it passes. Another app's key is
 /// `Forbidden` whatever its state, so its state does not leak.
-fn classify(item: Option<&Item>, app_id: &str) -> StoreResult<KeyCheck> {
+fn classify(item: Option<&Item>, app_id: &str) -> StoreResult<KeyVerdict> {
     let Some(item) = item.filter(|i| !i.is_empty()) else {
-        return Ok(KeyCheck::NotFound);
+        return Ok(KeyVerdict::NotFound);
     };
     if attr_s(item, "app_id")? != app_id {
-        return Ok(KeyCheck::Forbidden);
+        return Ok(KeyVerdict::Forbidden);
     }
     if attr_bool(item, "blocked")? {
-        return Ok(KeyCheck::Blocked);
+        return Ok(KeyVerdict::Blocked);
     }
-    Ok(KeyCheck::Valid(key_from_item(item)?))
+    Ok(KeyVerdict::Valid(key_from_item(item)?))
 }
 
 fn not_found(key: &str) -> StoreError {
@@ -246,7 +246,7 @@ impl KeyStore for DynamoKeyStore {
         out.item.as_ref().map(key_from_item).transpose()
     }
 
-    async fn check_key(&self, key: &str, app_id: &str, register: bool) -> StoreResult<KeyCheck> {
+    async fn check_key(&self, key: &str, app_id: &str, register: bool) -> StoreResult<KeyVerdict> {
         if !register {
             let out = self
                 .client
@@ -278,7 +278,7 @@ impl KeyStore for DynamoKeyStore {
             .send()
             .await;
         match result {
-            Ok(out) => Ok(KeyCheck::Valid(key_from_item(&out.attributes.unwrap_or_default())?)),
+            Ok(out) => Ok(KeyVerdict::Valid(key_from_item(&out.attributes.unwrap_or_default())?)),
             Err(err) if update_condition_failed(&err) => {
                 // The failure carries the item as it was (none: there is no such key).
                 let old = match err.into_service_error() {
@@ -287,7 +287,7 @@ impl KeyStore for DynamoKeyStore {
                 };
                 match classify(old.as_ref(), app_id)? {
                     // The condition failed on an item that passes it: a malformed record.
-                    KeyCheck::Valid(_) => {
+                    KeyVerdict::Valid(_) => {
                         Err(StoreError::Unavailable(format!("corrupt record: key {}", key_fingerprint(key))))
                     }
                     verdict => Ok(verdict),
@@ -350,10 +350,10 @@ mod tests {
         let mut k = sample();
         k.blocked = true;
         let item = key_item(&k);
-        assert_eq!(classify(None, "app_1").unwrap(), KeyCheck::NotFound);
-        assert_eq!(classify(Some(&item), "app_2").unwrap(), KeyCheck::Forbidden);
-        assert_eq!(classify(Some(&item), "app_1").unwrap(), KeyCheck::Blocked);
+        assert_eq!(classify(None, "app_1").unwrap(), KeyVerdict::NotFound);
+        assert_eq!(classify(Some(&item), "app_2").unwrap(), KeyVerdict::Forbidden);
+        assert_eq!(classify(Some(&item), "app_1").unwrap(), KeyVerdict::Blocked);
         k.blocked = false;
-        assert_eq!(classify(Some(&key_item(&k)), "app_1").unwrap(), KeyCheck::Valid(k));
+        assert_eq!(classify(Some(&key_item(&k)), "app_1").unwrap(), KeyVerdict::Valid(k));
     }
 }

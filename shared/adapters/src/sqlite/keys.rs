@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use patchbay_core::model::LicenseKey;
-use patchbay_core::ports::{KeyCheck, KeyStore, StoreError, StoreResult};
+use patchbay_core::ports::{KeyStore, KeyVerdict, StoreError, StoreResult};
 use patchbay_core::secret::Secret;
 use rusqlite::{OptionalExtension, Row, params};
 
@@ -84,7 +84,7 @@ impl KeyStore for SqliteKeyStore {
             .map_err(db_err)
     }
 
-    async fn check_key(&self, key: &str, app_id: &str, register: bool) -> StoreResult<KeyCheck> {
+    async fn check_key(&self, key: &str, app_id: &str, register: bool) -> StoreResult<KeyVerdict> {
         let conn = self.db.lock();
         // A verification (no registration) only reads: it must not take SQLite's write lock or
         // append to the WAL. Both statements are prepared once per connection.
@@ -101,7 +101,7 @@ impl KeyStore for SqliteKeyStore {
             .and_then(|mut stmt| stmt.query_row(params![key, app_id], read_key).optional())
             .map_err(db_err)?;
         if let Some(k) = valid {
-            return Ok(KeyCheck::Valid(k));
+            return Ok(KeyVerdict::Valid(k));
         }
         // Only the failure path needs a second look, to say why.
         let found = conn
@@ -111,9 +111,9 @@ impl KeyStore for SqliteKeyStore {
             })
             .map_err(db_err)?;
         Ok(match found {
-            None => KeyCheck::NotFound,
-            Some((owner, _)) if owner != app_id => KeyCheck::Forbidden,
-            Some(_) => KeyCheck::Blocked,
+            None => KeyVerdict::NotFound,
+            Some((owner, _)) if owner != app_id => KeyVerdict::Forbidden,
+            Some(_) => KeyVerdict::Blocked,
         })
     }
 

@@ -6,7 +6,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::error::ApiError;
+use super::api_error::ApiError;
 use crate::secret::Secret;
 
 /// Middleware: 401 unless `Authorization: Bearer <PATCHBAY_ADMIN_TOKEN>`.
@@ -18,7 +18,8 @@ pub async fn require_admin(State(token): State<Arc<Secret>>, request: Request, n
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
     match presented {
         Some(candidate) if token.matches(candidate.trim()) => next.run(request).await,
-        Some(_) => ApiError::unauthorized("admin token is not valid").into_response(),
-        None => ApiError::unauthorized("send Authorization: Bearer <PATCHBAY_ADMIN_TOKEN>").into_response(),
+        Some(_) => ApiError::new(401, "unauthorized", "admin token is not valid").into_response(),
+        None => ApiError::new(401, "unauthorized", "send Authorization: Bearer <PATCHBAY_ADMIN_TOKEN>")
+            .into_response(),
     }
 }

@@ -5,7 +5,11 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use super::api_error::ApiError;
+use super::errors::too_large;
+use crate::model::DeliveryStatus;
+use crate::service::manage::DeliveryQuery;
+use crate::validation::{FieldError, parse_json};
 
 /// Management bodies are small; anything larger is a mistake or an attack.
 pub const MAX_MANAGEMENT_BODY: usize = 1024 * 1024;
@@ -18,21 +22,11 @@ pub async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Ap
     to_bytes(body, limit).await.map_err(|err| {
         let too_large =
             std::error::Error::source(&err).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if too_large { ApiError::too_large(limit) } else { ApiError::bad_request("could not read the body") }
-    })
-}
-
-/// Parse JSON into `T`, naming the field path on a mismatch.
-///
-/// # Errors
-/// 400 not JSON, 422 wrong shape.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::invalid_json(format!("body is not JSON: {e}")))?;
-    serde_path_to_error::deserialize(value).map_err(|err| {
-        let path = err.path().to_string();
-        let path = if path == "." { "(body)".to_owned() } else { path };
-        ApiError::invalid_field(&path, err.into_inner())
+        if too_large {
+            self::too_large(limit)
+        } else {
+            ApiError::new(400, "bad_request", "could not read the body")
+        }
     })
 }
 
@@ -45,7 +39,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let bytes = read_body(req.into_body(), MAX_MANAGEMENT_BODY).await?;
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
-        parse_json(bytes).map(ApiJson)
+        Ok(ApiJson(parse_json(bytes)?))
     }
 }
 
@@ -71,6 +65,45 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ApiPath {
         axum::extract::Path::<String>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| ApiPath(value))
-            .map_err(|e| ApiError::bad_request(format!("path: {e}")))
+            .map_err(|e| ApiError::new(400, "bad_request", format!("path: {e}")))
+    }
+}
+
+/// `?status=&since=&cursor=&limit=` of the delivery listing and replay routes.
+///
+/// # Errors
+/// A value that does not parse, named by its parameter.
+pub fn delivery_query(query: Option<&str>) -> Result<DeliveryQuery, FieldError> {
+    let param = |name| query_param(query, name).filter(|v| !v.is_empty());
+    let status = param("status")
+        .map(|s| {
+            DeliveryStatus::parse(&s)
+                .ok_or_else(|| FieldError::new("status", "must be pending, succeeded or failed"))
+        })
+        .transpose()?;
+    let since = param("since")
+        .map(|s| s.parse().map_err(|_| FieldError::new("since", "must be an RFC 3339 timestamp")))
+        .transpose()?;
+    let limit = param("limit")
+        .map(|l| l.parse().map_err(|_| FieldError::new("limit", "must be a number")))
+        .transpose()?;
+    Ok(DeliveryQuery { status, since, cursor: param("cursor"), limit })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_query_names_the_parameter_at_fault() {
+        let q = delivery_query(Some("status=failed&limit=5&since=2026-01-01T00:00:00Z&cursor=abc")).unwrap();
+        assert_eq!(q.status, Some(DeliveryStatus::Failed));
+        assert_eq!(q.limit, Some(5));
+        assert_eq!(q.cursor.as_deref(), Some("abc"));
+        assert!(q.since.is_some());
+        assert_eq!(delivery_query(Some("status=nope")).unwrap_err().field, "status");
+        assert_eq!(delivery_query(Some("since=yesterday")).unwrap_err().field, "since");
+        assert_eq!(delivery_query(Some("limit=ten")).unwrap_err().field, "limit");
+        assert_eq!(delivery_query(None).unwrap(), DeliveryQuery::default());
     }
 }

@@ -5,8 +5,9 @@
 //! - [`keys_router`]: `GET /v2/keys/{key}` and key administration (the license-check function).
 //! - `patchbay dev` merges both.
 
+mod api_error;
 mod auth;
-mod error;
+pub mod errors;
 pub mod extract;
 mod routes_events;
 mod routes_keys;
@@ -19,10 +20,10 @@ use axum::Router;
 use crate::secret::Secret;
 use crate::service::ingest::Ingest;
 use crate::service::key_admin::KeyAdmin;
-use crate::service::keys::KeyCheckService;
+use crate::service::keys::KeyCheck;
 use crate::service::manage::Manage;
 
-pub use error::{method_not_allowed, not_found};
+pub use api_error::{ApiError, method_not_allowed, not_found};
 
 /// What the ingest function serves.
 pub struct IngestApi {
@@ -33,7 +34,7 @@ pub struct IngestApi {
 
 /// What the license-check function serves.
 pub struct KeysApi {
-    pub check: KeyCheckService,
+    pub check: KeyCheck,
     pub admin: KeyAdmin,
     pub admin_token: Secret,
 }

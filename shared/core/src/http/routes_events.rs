@@ -9,9 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
 use super::IngestApi;
+use super::api_error::ApiError;
 use super::extract::read_body;
-use crate::error::ApiError;
-use crate::service::ingest::{IngestOutcome, MAX_BODY_BYTES};
+use crate::service::ingest::{IngestError, IngestOutcome, IngestRequest, MAX_BODY_BYTES};
+use crate::signing::SignatureHeaders;
 
 pub fn routes(api: Arc<IngestApi>) -> Router {
     Router::new().route("/v1/events", post(post_event).fallback(super::method_not_allowed)).with_state(api)
@@ -20,7 +21,9 @@ pub fn routes(api: Arc<IngestApi>) -> Router {
 async fn post_event(State(api): State<Arc<IngestApi>>, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
     let body = read_body(body, MAX_BODY_BYTES).await?;
-    Ok(match api.ingest.handle(&parts.headers, &body).await? {
+    let signature = SignatureHeaders::from_headers(&parts.headers).map_err(IngestError::Signature)?;
+    let request = IngestRequest { signature, body: body.to_vec() };
+    Ok(match api.ingest.handle(&request).await? {
         IngestOutcome::Accepted(r) => (StatusCode::ACCEPTED, axum::Json(r)).into_response(),
         IngestOutcome::Duplicate(r) => (StatusCode::OK, axum::Json(r)).into_response(),
     })

@@ -10,9 +10,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 
 use super::KeysApi;
+use super::api_error::ApiError;
 use super::auth::require_admin;
+use super::errors::patchkit_refusal;
 use super::extract::{ApiJson, ApiPath, query_param};
-use crate::error::ApiError;
 use crate::secret::Secret;
 use crate::service::key_admin::{GenerateKeys, ImportKeys};
 use crate::service::keys::KeyRefusal;
@@ -32,6 +33,11 @@ pub fn admin_routes(api: Arc<KeysApi>, token: Arc<Secret>) -> Router {
         .route("/v1/keys/{key}/unblock", post(unblock))
         .route_layer(middleware::from_fn_with_state(token, require_admin))
         .with_state(api)
+}
+
+fn refused(refusal: KeyRefusal) -> Response {
+    let (status, message) = patchkit_refusal(refusal);
+    patchkit(status, serde_json::json!({ "message": message }).to_string())
 }
 
 fn patchkit(status: u16, body: String) -> Response {
@@ -54,13 +60,13 @@ async fn check_key(
     uri: Uri,
 ) -> Response {
     let Ok(Path(key)) = key else {
-        return patchkit(KeyRefusal::MALFORMED_KEY.status, KeyRefusal::MALFORMED_KEY.body());
+        return refused(KeyRefusal::MalformedKey);
     };
     let app_secret = query_param(uri.query(), "app_secret");
     let key_secret = query_param(uri.query(), "key_secret");
     match api.check.check(&key, app_secret.as_deref(), key_secret.as_deref()).await {
         Ok(found) => patchkit(200, serde_json::to_string(&found).unwrap_or_default()),
-        Err(refusal) => patchkit(refusal.status, refusal.body()),
+        Err(refusal) => refused(refusal),
     }
 }
 

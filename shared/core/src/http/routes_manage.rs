@@ -9,9 +9,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 
 use super::IngestApi;
+use super::api_error::ApiError;
 use super::auth::require_admin;
-use super::extract::{ApiJson, ApiPath, query_param};
-use crate::error::ApiError;
+use super::extract::{ApiJson, ApiPath, delivery_query};
 use crate::secret::Secret;
 use crate::service::manage::{CreateApp, CreateWebhook, PatchWebhook, TestRequest};
 
@@ -60,8 +60,9 @@ async fn rotate_app_secret(State(api): Api, ApiPath(app_id): ApiPath) -> Answer 
 async fn create_webhook(
     State(api): Api,
     ApiPath(app_id): ApiPath,
-    ApiJson(req): ApiJson<CreateWebhook>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Answer {
+    let req = CreateWebhook::from_json(body).map_err(ApiError::from)?;
     Ok(created(api.manage.create_webhook(&app_id, req).await?))
 }
 
@@ -73,8 +74,13 @@ async fn get_webhook(State(api): Api, ApiPath(id): ApiPath) -> Answer {
     Ok(ok(api.manage.get_webhook(&id).await?))
 }
 
-async fn patch_webhook(State(api): Api, ApiPath(id): ApiPath, ApiJson(req): ApiJson<PatchWebhook>) -> Answer {
-    Ok(ok(api.manage.patch_webhook(&id, req).await?))
+async fn patch_webhook(
+    State(api): Api,
+    ApiPath(id): ApiPath,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Answer {
+    let patch = PatchWebhook::from_json(body).map_err(ApiError::from)?;
+    Ok(ok(api.manage.patch_webhook(&id, patch).await?))
 }
 
 async fn delete_webhook(State(api): Api, ApiPath(id): ApiPath) -> Answer {
@@ -99,21 +105,8 @@ async fn test_webhook(State(api): Api, ApiPath(id): ApiPath, ApiJson(req): ApiJs
 }
 
 async fn list_deliveries(State(api): Api, ApiPath(id): ApiPath, uri: Uri) -> Answer {
-    let query = uri.query();
-    let limit = match query_param(query, "limit") {
-        None => None,
-        Some(l) => Some(l.parse().map_err(|_| ApiError::invalid_field("limit", "must be a number"))?),
-    };
-    let page = api
-        .manage
-        .list_deliveries(
-            &id,
-            query_param(query, "status").as_deref(),
-            query_param(query, "cursor").as_deref(),
-            limit,
-        )
-        .await?;
-    Ok(ok(page))
+    let query = delivery_query(uri.query()).map_err(ApiError::from)?;
+    Ok(ok(api.manage.list_deliveries(&id, &query).await?))
 }
 
 async fn get_delivery(State(api): Api, ApiPath(id): ApiPath) -> Answer {
@@ -125,10 +118,7 @@ async fn redeliver(State(api): Api, ApiPath(id): ApiPath) -> Answer {
 }
 
 async fn replay(State(api): Api, ApiPath(id): ApiPath, uri: Uri) -> Answer {
-    let query = uri.query();
-    let replayed = api
-        .manage
-        .replay(&id, query_param(query, "status").as_deref(), query_param(query, "since").as_deref())
-        .await?;
+    let query = delivery_query(uri.query()).map_err(ApiError::from)?;
+    let replayed = api.manage.replay(&id, &query).await?;
     Ok((StatusCode::ACCEPTED, Json(serde_json::json!({ "replayed": replayed }))).into_response())
 }

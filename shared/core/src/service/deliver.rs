@@ -7,15 +7,13 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::config::SendConfig;
-use crate::model::{Attempt, AttemptError, Delivery, DeliveryStatus, EventBody, StoredEvent, Webhook};
-use crate::ports::{HttpResponse, SendFailure, SendOutcome, Sender, Store, StoreError};
-use crate::retry::{RetrySchedule, parse_retry_after};
+use crate::model::{AttemptError, Delivery, DeliveryStatus, EventBody, StoredEvent, Webhook};
+use crate::ports::{Sender, Store, StoreError};
+use crate::retry::RetrySchedule;
+pub use crate::service::attempts::KEPT_BODY_BYTES;
+use crate::service::attempts::Tried;
 use crate::service::message::DeliveryMessage;
-use crate::service::outgoing::finalize;
-use crate::template::{self, Values};
-
-/// How many bytes of a response body are kept on the attempt record.
-pub const KEPT_BODY_BYTES: usize = 4 * 1024;
+use crate::service::send::render_and_send;
 
 /// What the queue should do with the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +30,7 @@ pub enum MessageOutcome {
 #[error("delivery processing failed: {0}")]
 pub struct ProcessingError(#[from] pub StoreError);
 
-pub struct Deliverer {
+pub struct Deliver {
     store: Arc<dyn Store>,
     sender: Arc<dyn Sender>,
     retry: RetrySchedule,
@@ -40,13 +38,7 @@ pub struct Deliverer {
     auto_disable_after: Duration,
 }
 
-/// The result of one attempt, before it is written down.
-struct Tried {
-    outcome: SendOutcome,
-    at: DateTime<Utc>,
-}
-
-impl Deliverer {
+impl Deliver {
     #[must_use]
     pub fn new(
         store: Arc<dyn Store>,
@@ -55,7 +47,7 @@ impl Deliverer {
         send: &SendConfig,
         auto_disable_after: Duration,
     ) -> Self {
-        Deliverer { store, sender, retry, attempt_retention: send.attempt_retention, auto_disable_after }
+        Deliver { store, sender, retry, attempt_retention: send.attempt_retention, auto_disable_after }
     }
 
     /// Process one queue message body.
@@ -105,19 +97,14 @@ impl Deliverer {
     /// Render, sign and send. Template problems become an `invalid_request` attempt.
     async fn attempt(&self, delivery: &Delivery, webhook: &Webhook, event: &StoredEvent) -> Tried {
         let at = Utc::now();
-        let values = match serde_json::from_str::<EventBody>(&event.body) {
-            Ok(body) => Values::from_event(&body),
-            Err(err) => return invalid(at, format!("stored event is unreadable: {err}")),
+        let body = match serde_json::from_str::<EventBody>(&event.body) {
+            Ok(body) => body,
+            Err(err) => return Tried::unsendable(at, format!("stored event is unreadable: {err}")),
         };
-        let rendered = match template::compile(&webhook.spec).and_then(|c| c.render(&values)) {
-            Ok(r) => r,
-            Err(err) => return invalid(at, err.to_string()),
-        };
-        let request = match finalize(rendered, &webhook.secrets.active(at), &delivery.id, at) {
-            Ok(r) => r,
-            Err(err) => return invalid(at, format!("signing secret: {err}")),
-        };
-        Tried { outcome: self.sender.send(&request).await, at }
+        match render_and_send(self.sender.as_ref(), webhook, &body, &delivery.id, at).await {
+            Ok((_, outcome)) => Tried { outcome, at },
+            Err(err) => Tried::unsendable(at, err.to_string()),
+        }
     }
 
     async fn record(
@@ -127,7 +114,7 @@ impl Deliverer {
         tried: Tried,
     ) -> Result<MessageOutcome, ProcessingError> {
         let number = delivery.attempt_count + 1;
-        let attempt = attempt_record(&delivery.id, number, &tried, self.attempt_retention);
+        let attempt = tried.record(&delivery.id, number, self.attempt_retention);
         match self.store.record_attempt(&attempt).await {
             // Another worker recorded this number (a duplicate message raced us): keep ours
             // out of the history but carry on; the delivery state below is still right.
@@ -137,18 +124,19 @@ impl Deliverer {
         delivery.attempt_count = number;
         delivery.updated_at = Utc::now();
 
-        let succeeded = matches!(&tried.outcome.result, Ok(r) if (200..300).contains(&r.status));
+        let succeeded = tried.succeeded();
         self.track_health(webhook, succeeded, tried.at).await?;
         let outcome = if succeeded {
             delivery.status = DeliveryStatus::Succeeded;
             delivery.reason = None;
             MessageOutcome::Done
         } else {
-            let (reason, permanent, retry_after) = failure_summary(&tried.outcome, tried.at);
+            let failure = tried.failure();
+            let (reason, permanent) = (failure.reason, failure.permanent);
             let next = if permanent {
                 None
             } else {
-                self.retry.next_delay(delivery.attempts_in_series(), retry_after, &mut rand::rng())
+                self.retry.next_delay(delivery.attempts_in_series(), failure.retry_after, &mut rand::rng())
             };
             match next {
                 Some(delay) => {
@@ -177,29 +165,6 @@ impl Deliverer {
             "delivery attempt"
         );
         Ok(outcome)
-    }
-
-    /// Record a test send (management API): one attempt, no retries, no effect on the
-    /// webhook's health.
-    ///
-    /// # Errors
-    /// The store failed.
-    pub async fn record_test_attempt(
-        &self,
-        delivery: &mut Delivery,
-        outcome: &SendOutcome,
-        at: DateTime<Utc>,
-    ) -> Result<Attempt, StoreError> {
-        let tried = Tried { outcome: outcome.clone(), at };
-        delivery.attempt_count += 1;
-        let attempt = attempt_record(&delivery.id, delivery.attempt_count, &tried, self.attempt_retention);
-        self.store.record_attempt(&attempt).await?;
-        let succeeded = matches!(&outcome.result, Ok(r) if (200..300).contains(&r.status));
-        delivery.status = if succeeded { DeliveryStatus::Succeeded } else { DeliveryStatus::Failed };
-        delivery.reason = (!succeeded).then(|| failure_summary(outcome, at).0);
-        delivery.updated_at = Utc::now();
-        self.store.update_delivery(delivery).await?;
-        Ok(attempt)
     }
 
     /// Auto-disable: a webhook whose attempts have all failed for `auto_disable_after` is
@@ -232,58 +197,4 @@ impl Deliverer {
             Err(err) => Err(err.into()),
         }
     }
-}
-
-fn invalid(at: DateTime<Utc>, detail: String) -> Tried {
-    Tried {
-        outcome: SendOutcome {
-            duration: Duration::ZERO,
-            result: Err(SendFailure { kind: AttemptError::InvalidRequest, detail }),
-        },
-        at,
-    }
-}
-
-/// (reason, permanent, Retry-After delay)
-fn failure_summary(outcome: &SendOutcome, now: DateTime<Utc>) -> (String, bool, Option<Duration>) {
-    match &outcome.result {
-        Ok(HttpResponse { status, retry_after, .. }) => (
-            format!("receiver answered {status}"),
-            false,
-            retry_after.as_deref().and_then(|v| parse_retry_after(v, now)),
-        ),
-        Err(failure) => (failure.to_string(), failure.kind.is_permanent(), None),
-    }
-}
-
-fn attempt_record(delivery_id: &str, number: u32, tried: &Tried, retention: Duration) -> Attempt {
-    let (status_code, error, error_detail, response_body, retry_after) = match &tried.outcome.result {
-        Ok(r) => (Some(r.status), None, None, Some(kept_body(&r.body)), r.retry_after.clone()),
-        Err(f) => (None, Some(f.kind), Some(f.detail.clone()), None, None),
-    };
-    Attempt {
-        delivery_id: delivery_id.to_owned(),
-        number,
-        at: tried.at,
-        duration_ms: u64::try_from(tried.outcome.duration.as_millis()).unwrap_or(u64::MAX),
-        status_code,
-        error,
-        error_detail,
-        response_body,
-        retry_after,
-        expires_at: tried.at + TimeDelta::from_std(retention).unwrap_or(TimeDelta::days(30)),
-    }
-}
-
-/// The first 4 KiB, cut on a character boundary.
-fn kept_body(body: &[u8]) -> String {
-    let mut kept = &body[..body.len().min(KEPT_BODY_BYTES)];
-    // A character the cut split in two leaves an incomplete sequence at the very end: drop it
-    // rather than decode it to U+FFFD (which would also push the text past 4 KiB).
-    if let Some(last) = kept.utf8_chunks().last()
-        && std::str::from_utf8(last.invalid()).is_err_and(|e| e.error_len().is_none())
-    {
-        kept = &kept[..kept.len() - last.invalid().len()];
-    }
-    String::from_utf8_lossy(kept).into_owned()
 }

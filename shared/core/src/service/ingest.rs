@@ -14,19 +14,50 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::error::ApiError;
-use crate::ids::delivery_id;
-use crate::model::{Delivery, DeliveryRef, DeliveryStatus, EventBody, EventName, EventState, StoredEvent};
-use crate::ports::{EventCreation, Queue, Store};
+use crate::model::{Delivery, DeliveryRef, EventBody, EventName, EventState, StoredEvent};
+use crate::ports::{EventCreation, Queue, QueueError, Store, StoreError};
 use crate::secret::Secret;
 use crate::service::message::DeliveryMessage;
-use crate::signing::{DEFAULT_TOLERANCE_SECS, VerifyError, verify_headers};
+use crate::signing::{DEFAULT_TOLERANCE_SECS, SignatureHeaders, VerifyError};
+use crate::validation::{BodyError, FieldError, check_id, from_value};
 
 /// Larger bodies are refused with 413 before anything is parsed.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 /// How long a request may hold an event while it fans out before a retry may take over.
 const LEASE: TimeDelta = TimeDelta::seconds(30);
-const MAX_EVENT_ID_LEN: usize = 256;
+pub const MAX_EVENT_ID_LEN: usize = 256;
+
+/// One signed event as the pipeline sent it.
+#[derive(Debug, Clone)]
+pub struct IngestRequest {
+    pub signature: SignatureHeaders,
+    pub body: Vec<u8>,
+}
+
+/// Why an event was refused, or could not be taken now.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("body exceeds {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("event signature: {0}")]
+    Signature(#[from] VerifyError),
+    #[error("webhook-id must be at most {MAX_EVENT_ID_LEN} printable characters")]
+    BadEventId,
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    #[error("event {event_id} is being ingested by another request; retry in a few seconds")]
+    InProgress { event_id: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+impl From<FieldError> for IngestError {
+    fn from(err: FieldError) -> Self {
+        IngestError::Body(BodyError::Field(err))
+    }
+}
 
 /// The body of 202/200 answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,19 +87,18 @@ impl Ingest {
     }
 
     /// # Errors
-    /// 401 bad signature, 413 too large, 400 not JSON, 422 invalid field, 409 the same event
-    /// is being ingested right now, 503 store or queue down (safe to retry).
-    pub async fn handle(&self, headers: &http::HeaderMap, body: &[u8]) -> Result<IngestOutcome, ApiError> {
+    /// A bad signature, body or event id; `InProgress` when the same event is being ingested
+    /// right now; store or queue down (safe to retry).
+    pub async fn handle(&self, request: &IngestRequest) -> Result<IngestOutcome, IngestError> {
+        let body = request.body.as_slice();
         if body.len() > MAX_BODY_BYTES {
-            return Err(ApiError::too_large(MAX_BODY_BYTES));
+            return Err(IngestError::TooLarge { limit: MAX_BODY_BYTES });
         }
         let now = Utc::now();
-        let event_id = verify_headers(&self.secret, headers, body, now.timestamp(), DEFAULT_TOLERANCE_SECS)
-            .map_err(unauthorized)?;
+        request.signature.verify(&self.secret, body, now.timestamp(), DEFAULT_TOLERANCE_SECS)?;
+        let event_id = request.signature.id.clone();
         if event_id.len() > MAX_EVENT_ID_LEN || event_id.chars().any(char::is_control) {
-            return Err(ApiError::bad_request(format!(
-                "webhook-id must be at most {MAX_EVENT_ID_LEN} printable characters"
-            )));
+            return Err(IngestError::BadEventId);
         }
         let event = parse_event(body)?;
 
@@ -76,7 +106,7 @@ impl Ingest {
         let deliveries: Vec<Delivery> = webhooks
             .iter()
             .filter(|w| w.fires_on(event.event))
-            .map(|w| new_delivery(&event_id, &w.id, &event.app.id, event.event, now))
+            .map(|w| Delivery::new(&event_id, &w.id, &event.app.id, event.event, now))
             .collect();
         let stored = StoredEvent {
             id: event_id.clone(),
@@ -113,15 +143,12 @@ impl Ingest {
 
     /// A known event id. Complete: answer as before. Accepted with a live lease: someone is
     /// on it. Accepted with a lapsed lease: an earlier request failed midway; finish its job.
-    async fn resume(&self, existing: StoredEvent, now: DateTime<Utc>) -> Result<IngestOutcome, ApiError> {
+    async fn resume(&self, existing: StoredEvent, now: DateTime<Utc>) -> Result<IngestOutcome, IngestError> {
         if existing.state == EventState::Complete {
             return Ok(IngestOutcome::Duplicate(response(&existing)));
         }
         if existing.lease_until > now {
-            return Err(ApiError::conflict(format!(
-                "event {} is being ingested by another request; retry in a few seconds",
-                existing.id
-            )));
+            return Err(IngestError::InProgress { event_id: existing.id });
         }
         let mut taken = existing.clone();
         taken.lease_until = now + LEASE;
@@ -133,12 +160,12 @@ impl Ingest {
         Ok(IngestOutcome::Duplicate(response(&existing)))
     }
 
-    async fn complete_resumed(&self, existing: &StoredEvent, taken: &StoredEvent) -> Result<(), ApiError> {
+    async fn complete_resumed(&self, existing: &StoredEvent, taken: &StoredEvent) -> Result<(), IngestError> {
         let deliveries: Vec<Delivery> = existing
             .deliveries
             .iter()
             .map(|r| {
-                new_delivery(
+                Delivery::new(
                     &existing.id,
                     &r.webhook_id,
                     &existing.app_id,
@@ -171,7 +198,7 @@ impl Ingest {
     }
 
     /// Enqueue, flag, complete. The caller releases the lease if any step fails.
-    async fn finish(&self, event: &StoredEvent, deliveries: &[Delivery]) -> Result<(), ApiError> {
+    async fn finish(&self, event: &StoredEvent, deliveries: &[Delivery]) -> Result<(), IngestError> {
         let messages: Vec<_> = deliveries.iter().map(|d| DeliveryMessage::outgoing(&d.id)).collect();
         self.queue.send(&messages).await?;
         let ids: Vec<String> = deliveries.iter().map(|d| d.id.clone()).collect();
@@ -185,71 +212,30 @@ fn response(event: &StoredEvent) -> IngestResponse {
     IngestResponse { event_id: event.id.clone(), deliveries: event.deliveries.clone() }
 }
 
-#[must_use]
-pub fn new_delivery(
-    event_id: &str,
-    webhook_id: &str,
-    app_id: &str,
-    event: EventName,
-    now: DateTime<Utc>,
-) -> Delivery {
-    Delivery {
-        id: delivery_id(event_id, webhook_id),
-        webhook_id: webhook_id.to_owned(),
-        app_id: app_id.to_owned(),
-        event_id: event_id.to_owned(),
-        event_name: event,
-        status: DeliveryStatus::Pending,
-        enqueued: false,
-        test: false,
-        attempt_count: 0,
-        series_start: 0,
-        reason: None,
-        created_at: now,
-        updated_at: now,
-    }
-}
-
-fn unauthorized(err: VerifyError) -> ApiError {
-    ApiError::unauthorized(format!("event signature: {err}"))
-}
-
 /// Parse and validate an event body, naming the field at fault.
 ///
 /// # Errors
-/// 400 when the body is not JSON, 422 naming the field path otherwise.
-pub fn parse_event(body: &[u8]) -> Result<EventBody, ApiError> {
+/// Not JSON, or the field at fault named by its path.
+pub fn parse_event(body: &[u8]) -> Result<EventBody, BodyError> {
     let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::invalid_json(format!("body is not JSON: {e}")))?;
+        serde_json::from_slice(body).map_err(|e| BodyError::NotJson(e.to_string()))?;
     let Some(object) = value.as_object() else {
-        return Err(ApiError::invalid_field("(body)", "must be a JSON object"));
+        return Err(FieldError::new("(body)", "must be a JSON object").into());
     };
-    match object.get("event") {
-        None => return Err(ApiError::invalid_field("event", "is required")),
-        Some(serde_json::Value::String(name)) if EventName::parse(name).is_none() => {
-            let allowed: Vec<&str> = EventName::ALL.iter().map(|e| e.as_str()).collect();
-            return Err(ApiError::invalid_field(
-                "event",
-                format!("unknown event {name:?}; allowed: {}", allowed.join(", ")),
-            ));
-        }
-        _ => {}
+    if let Some(serde_json::Value::String(name)) = object.get("event")
+        && EventName::parse(name).is_none()
+    {
+        let allowed: Vec<&str> = EventName::ALL.iter().map(|e| e.as_str()).collect();
+        return Err(FieldError::new(
+            "event",
+            format!("unknown event {name:?}; allowed: {}", allowed.join(", ")),
+        )
+        .into());
     }
-    for required in ["app", "version"] {
-        if !object.contains_key(required) {
-            return Err(ApiError::invalid_field(required, "is required"));
-        }
-    }
-    let event: EventBody = serde_path_to_error::deserialize(&value).map_err(|err| {
-        let path = err.path().to_string();
-        ApiError::invalid_field(&path, err.into_inner())
-    })?;
-    if event.app.id.trim().is_empty() {
-        return Err(ApiError::invalid_field("app.id", "must not be empty"));
-    }
-    if event.app.id.len() > 128 {
-        return Err(ApiError::invalid_field("app.id", "must be at most 128 characters"));
-    }
+    let event: EventBody = from_value(&value)?;
+    // The same rule as app ids in the management API: an id that could never name an app is a
+    // mistake, and one with control characters could forge log lines.
+    check_id("app.id", &event.app.id)?;
     Ok(event)
 }
 
@@ -258,8 +244,10 @@ mod tests {
     use super::*;
 
     fn status_and_message(body: &str) -> (u16, String) {
-        let err = parse_event(body.as_bytes()).unwrap_err();
-        (err.status, err.message)
+        match parse_event(body.as_bytes()).unwrap_err() {
+            BodyError::NotJson(message) => (400, message),
+            BodyError::Field(field) => (422, field.to_string()),
+        }
     }
 
     #[test]
@@ -283,10 +271,18 @@ mod tests {
         );
         assert!(message.starts_with("version.published_at:"), "{message}");
         let (_, message) = status_and_message(r#"{"event":"version_published","app":{},"version":{"id":1}}"#);
-        assert!(message.starts_with("app"), "{message}");
+        assert_eq!(message, "app.id: is required");
+        let (_, message) =
+            status_and_message(r#"{"event":"version_published","app":{"id":"a"},"version":{}}"#);
+        assert_eq!(message, "version.id: is required");
         let (_, message) =
             status_and_message(r#"{"event":"version_published","app":{"id":" "},"version":{"id":1}}"#);
-        assert_eq!(message, "app.id: must not be empty");
+        assert!(message.starts_with("app.id: "), "{message}");
+        for forged in ["../x", r"a\nINFO forged", r"a\u001b[31m"] {
+            let body =
+                format!(r#"{{"event":"version_published","app":{{"id":"{forged}"}},"version":{{"id":1}}}}"#);
+            assert!(status_and_message(&body).1.starts_with("app.id: "), "{forged}");
+        }
         let (_, message) = status_and_message(r#"{"event":"version_published","app":{"id":"a"}}"#);
         assert_eq!(message, "version: is required");
     }

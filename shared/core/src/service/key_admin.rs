@@ -6,12 +6,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
 use crate::ids::license_key;
 use crate::model::LicenseKey;
-use crate::ports::{AppStore, KeyStore};
-use crate::secret::Secret;
+use crate::ports::{AppStore, KeyStore, StoreError};
 use crate::service::keys::MAX_KEY_LEN;
+use crate::validation::FieldError;
 
 /// Per request, for generation and import alike.
 pub const MAX_KEYS_PER_CALL: usize = 10_000;
@@ -68,41 +67,42 @@ impl From<&LicenseKey> for KeyView {
     }
 }
 
+/// Why a key administration request was refused, or could not be carried out now.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyAdminError {
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}; retry")]
+    Conflict(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 pub struct KeyAdmin {
     keys: Arc<dyn KeyStore>,
     apps: Arc<dyn AppStore>,
 }
 
-fn new_key(key: String, app_id: &str, collection_id: Option<&String>, now: DateTime<Utc>) -> LicenseKey {
-    LicenseKey {
-        key,
-        app_id: app_id.to_owned(),
-        key_secret: Secret::random_alphanumeric(32),
-        collection_id: collection_id.cloned(),
-        registrations: 0,
-        blocked: false,
-        created_at: now,
-    }
-}
-
 /// Keys from other systems are accepted as they are, within what a URL path segment and a
 /// launcher's `app_data.json` can carry without surprises.
-fn check_import_key(index: usize, key: &str) -> Result<(), ApiError> {
+fn check_import_key(index: usize, key: &str) -> Result<(), FieldError> {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
     if key.is_empty() || key.len() > MAX_KEY_LEN || !key.chars().all(ok_char) {
-        return Err(ApiError::invalid_field(
-            &format!("keys[{index}]"),
+        return Err(FieldError::new(
+            format!("keys[{index}]"),
             format!("{key:?} is not a valid key: 1 to {MAX_KEY_LEN} of A-Z a-z 0-9 - _ ."),
         ));
     }
     Ok(())
 }
 
-fn check_collection(collection_id: Option<&String>) -> Result<(), ApiError> {
+fn check_collection(collection_id: Option<&String>) -> Result<(), FieldError> {
     if let Some(c) = collection_id
         && (c.is_empty() || c.len() > 128 || c.chars().any(char::is_control))
     {
-        return Err(ApiError::invalid_field("collection_id", "must be 1 to 128 printable characters"));
+        return Err(FieldError::new("collection_id", "must be 1 to 128 printable characters"));
     }
     Ok(())
 }
@@ -113,26 +113,27 @@ impl KeyAdmin {
         KeyAdmin { keys, apps }
     }
 
-    async fn require_app(&self, app_id: &str) -> Result<(), ApiError> {
+    async fn require_app(&self, app_id: &str) -> Result<(), KeyAdminError> {
         match self.apps.get_app(app_id).await? {
             Some(_) => Ok(()),
-            None => Err(ApiError::not_found(format!("app {app_id}"))),
+            None => Err(KeyAdminError::NotFound(format!("app {app_id}"))),
         }
     }
 
     /// # Errors
-    /// 404 unknown app, 422 count out of range.
-    pub async fn generate(&self, app_id: &str, req: GenerateKeys) -> Result<GeneratedKeys, ApiError> {
+    /// Unknown app, count out of range.
+    pub async fn generate(&self, app_id: &str, req: GenerateKeys) -> Result<GeneratedKeys, KeyAdminError> {
         if !(1..=MAX_KEYS_PER_CALL).contains(&req.count) {
-            return Err(ApiError::invalid_field("count", format!("must be 1 to {MAX_KEYS_PER_CALL}")));
+            return Err(FieldError::new("count", format!("must be 1 to {MAX_KEYS_PER_CALL}")).into());
         }
         check_collection(req.collection_id.as_ref())?;
         self.require_app(app_id).await?;
         let now = Utc::now();
         // ~98 random bits per key: a collision is astronomically unlikely, but the store's
         // all-or-nothing create still guards it; regenerate the few that clash.
-        let mut keys: Vec<LicenseKey> =
-            (0..req.count).map(|_| new_key(license_key(), app_id, req.collection_id.as_ref(), now)).collect();
+        let mut keys: Vec<LicenseKey> = (0..req.count)
+            .map(|_| LicenseKey::new(license_key(), app_id, req.collection_id.clone(), now))
+            .collect();
         for _ in 0..3 {
             let clashes = self.keys.create_keys(&keys).await?;
             if clashes.is_empty() {
@@ -146,17 +147,17 @@ impl KeyAdmin {
                 }
             }
         }
-        Err(ApiError::conflict("could not generate unique keys; retry"))
+        Err(KeyAdminError::Conflict("could not generate unique keys"))
     }
 
     /// Valid keys are all checked before anything is written; existing keys are reported, the
     /// rest imported.
     ///
     /// # Errors
-    /// 404 unknown app, 422 naming the first invalid key.
-    pub async fn import(&self, app_id: &str, req: ImportKeys) -> Result<ImportResult, ApiError> {
+    /// Unknown app, or the first invalid key named.
+    pub async fn import(&self, app_id: &str, req: ImportKeys) -> Result<ImportResult, KeyAdminError> {
         if req.keys.is_empty() || req.keys.len() > MAX_KEYS_PER_CALL {
-            return Err(ApiError::invalid_field("keys", format!("must hold 1 to {MAX_KEYS_PER_CALL} keys")));
+            return Err(FieldError::new("keys", format!("must hold 1 to {MAX_KEYS_PER_CALL} keys")).into());
         }
         check_collection(req.collection_id.as_ref())?;
         for (i, key) in req.keys.iter().enumerate() {
@@ -169,7 +170,7 @@ impl KeyAdmin {
         let mut fresh = Vec::new();
         for key in req.keys {
             if seen.insert(key.clone()) {
-                fresh.push(new_key(key, app_id, req.collection_id.as_ref(), now));
+                fresh.push(LicenseKey::new(key, app_id, req.collection_id.clone(), now));
             } else {
                 duplicates.push(key);
             }
@@ -180,7 +181,7 @@ impl KeyAdmin {
             fresh.retain(|k| !existing_set.contains(&k.key));
             let again = self.keys.create_keys(&fresh).await?;
             if !again.is_empty() {
-                return Err(ApiError::conflict("keys were imported concurrently; retry"));
+                return Err(KeyAdminError::Conflict("keys were imported concurrently"));
             }
             duplicates.extend(existing);
         }
@@ -189,15 +190,15 @@ impl KeyAdmin {
     }
 
     /// # Errors
-    /// 404 unknown key.
-    pub async fn get(&self, key: &str) -> Result<KeyView, ApiError> {
-        let found = self.keys.get_key(key).await?.ok_or_else(|| ApiError::not_found("key"))?;
+    /// Unknown key.
+    pub async fn get(&self, key: &str) -> Result<KeyView, KeyAdminError> {
+        let found = self.keys.get_key(key).await?.ok_or_else(|| KeyAdminError::NotFound("key".to_owned()))?;
         Ok(KeyView::from(&found))
     }
 
     /// # Errors
-    /// 404 unknown key.
-    pub async fn set_blocked(&self, key: &str, blocked: bool) -> Result<KeyView, ApiError> {
+    /// Unknown key.
+    pub async fn set_blocked(&self, key: &str, blocked: bool) -> Result<KeyView, KeyAdminError> {
         let updated = self.keys.set_key_blocked(key, blocked).await?;
         tracing::info!(key = %crate::ids::key_fingerprint(key), blocked, "key block state changed");
         Ok(KeyView::from(&updated))

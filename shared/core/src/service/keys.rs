@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::ids::key_fingerprint;
 use crate::model::App;
-use crate::ports::{AppSecretIndex, KeyCheck, KeyStore, StoreError};
+use crate::ports::{AppSecretIndex, KeyStore, KeyVerdict, StoreError};
 
 /// App secrets change rarely (rotation); caching the secret → app lookup keeps the hot path to
 /// one store call. A rotated-out secret keeps working for at most this long.
@@ -29,41 +29,34 @@ pub struct KeyResponse {
     pub blocked: bool,
 }
 
-/// A non-200 answer: status and PatchKit's `message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyRefusal {
-    pub status: u16,
-    pub message: &'static str,
+/// Why a key check does not answer 200. The router turns each into PatchKit's status and
+/// `{"message":…}` body (`http::errors`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyRefusal {
+    #[error("key not known")]
+    NotFound,
+    #[error("key has been blocked")]
+    Blocked,
+    #[error("app secret or key secret does not match")]
+    Forbidden,
+    #[error("app_secret is missing")]
+    MissingAppSecret,
+    #[error("key is malformed")]
+    MalformedKey,
+    #[error("store unavailable")]
+    Unavailable,
 }
 
-impl KeyRefusal {
-    const fn new(status: u16, message: &'static str) -> Self {
-        KeyRefusal { status, message }
-    }
-    pub const NOT_FOUND: KeyRefusal = KeyRefusal::new(404, "Key not known");
-    pub const BLOCKED: KeyRefusal = KeyRefusal::new(410, "Key has been blocked");
-    pub const FORBIDDEN: KeyRefusal = KeyRefusal::new(403, "Forbidden");
-    pub const MISSING_APP_SECRET: KeyRefusal = KeyRefusal::new(400, "app_secret is required");
-    pub const MALFORMED_KEY: KeyRefusal =
-        KeyRefusal::new(400, "Key is malformed: 1 to 128 characters, no control characters");
-    pub const UNAVAILABLE: KeyRefusal = KeyRefusal::new(503, "Service unavailable, retry");
-
-    #[must_use]
-    pub fn body(&self) -> String {
-        serde_json::json!({ "message": self.message }).to_string()
-    }
-}
-
-pub struct KeyCheckService {
+pub struct KeyCheck {
     keys: Arc<dyn KeyStore>,
     apps: Arc<dyn AppSecretIndex>,
     cache: Mutex<HashMap<String, (App, Instant)>>,
 }
 
-impl KeyCheckService {
+impl KeyCheck {
     #[must_use]
     pub fn new(keys: Arc<dyn KeyStore>, apps: Arc<dyn AppSecretIndex>) -> Self {
-        KeyCheckService { keys, apps, cache: Mutex::new(HashMap::new()) }
+        KeyCheck { keys, apps, cache: Mutex::new(HashMap::new()) }
     }
 
     /// # Errors
@@ -75,29 +68,29 @@ impl KeyCheckService {
         key_secret: Option<&str>,
     ) -> Result<KeyResponse, KeyRefusal> {
         if key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
-            return Err(KeyRefusal::MALFORMED_KEY);
+            return Err(KeyRefusal::MalformedKey);
         }
         let Some(app_secret) = app_secret.filter(|s| !s.is_empty()) else {
-            return Err(KeyRefusal::MISSING_APP_SECRET);
+            return Err(KeyRefusal::MissingAppSecret);
         };
         let fingerprint = key_fingerprint(key);
         let Some(app) = self.app_for(app_secret).await.map_err(unavailable)? else {
             tracing::info!(key = %fingerprint, outcome = "forbidden", "key check: unknown app secret");
-            return Err(KeyRefusal::FORBIDDEN);
+            return Err(KeyRefusal::Forbidden);
         };
         // Only a call without key_secret registers a use.
         let register = key_secret.is_none();
         let checked = self.keys.check_key(key, &app.id, register).await.map_err(unavailable)?;
         let found = match checked {
-            KeyCheck::Valid(found) => found,
-            KeyCheck::NotFound => return Err(refuse(&fingerprint, KeyRefusal::NOT_FOUND)),
-            KeyCheck::Blocked => return Err(refuse(&fingerprint, KeyRefusal::BLOCKED)),
-            KeyCheck::Forbidden => return Err(refuse(&fingerprint, KeyRefusal::FORBIDDEN)),
+            KeyVerdict::Valid(found) => found,
+            KeyVerdict::NotFound => return Err(refuse(&fingerprint, KeyRefusal::NotFound)),
+            KeyVerdict::Blocked => return Err(refuse(&fingerprint, KeyRefusal::Blocked)),
+            KeyVerdict::Forbidden => return Err(refuse(&fingerprint, KeyRefusal::Forbidden)),
         };
         if let Some(given) = key_secret
             && !found.key_secret.matches(given)
         {
-            return Err(refuse(&fingerprint, KeyRefusal::FORBIDDEN));
+            return Err(refuse(&fingerprint, KeyRefusal::Forbidden));
         }
         tracing::debug!(key = %fingerprint, app_id = %app.id, registrations = found.registrations, "key check: valid");
         Ok(KeyResponse {
@@ -136,11 +129,11 @@ impl KeyCheckService {
 }
 
 fn refuse(fingerprint: &str, refusal: KeyRefusal) -> KeyRefusal {
-    tracing::info!(key = %fingerprint, status = refusal.status, "key check refused");
+    tracing::info!(key = %fingerprint, outcome = %refusal, "key check refused");
     refusal
 }
 
 fn unavailable(err: StoreError) -> KeyRefusal {
     tracing::error!(error = %err, "key check: store unavailable");
-    KeyRefusal::UNAVAILABLE
+    KeyRefusal::Unavailable
 }

@@ -1,6 +1,8 @@
-//! The use cases, callable without Lambda or HTTP: the functions and the local runtime both
-//! hand requests to these.
+//! The use cases, callable without Lambda or HTTP: the functions, the local runtime and the
+//! CLI hand them typed requests and get typed answers or their own error enums; `http/` maps
+//! those to statuses in one table.
 
+pub mod attempts;
 pub mod deliver;
 pub mod ingest;
 pub mod key_admin;
@@ -8,4 +10,5 @@ pub mod keys;
 pub mod manage;
 pub mod message;
 pub mod outgoing;
+pub mod send;
 pub mod worker;

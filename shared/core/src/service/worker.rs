@@ -8,7 +8,7 @@ use futures::StreamExt;
 use tokio::sync::watch;
 
 use crate::ports::{Queue, ReceivedMessage};
-use crate::service::deliver::{Deliverer, MessageOutcome, ProcessingError};
+use crate::service::deliver::{Deliver, MessageOutcome, ProcessingError};
 
 /// Messages processed at once from one batch: enough to overlap slow receivers, few enough
 /// for a 128 MB function.
@@ -17,7 +17,7 @@ pub const BATCH_CONCURRENCY: usize = 10;
 /// Process every message, concurrently (bounded), returning each outcome in input order.
 /// One message's failure never affects another's.
 pub async fn process_batch(
-    deliverer: &Deliverer,
+    deliverer: &Deliver,
     bodies: Vec<String>,
 ) -> Vec<Result<MessageOutcome, ProcessingError>> {
     // Owned bodies keep the future `Send` for `tokio::spawn` (borrowed ones trip a
@@ -53,7 +53,7 @@ pub async fn settle(
 /// In-flight messages finish before it returns; anything not settled comes back after its
 /// visibility timeout, so a kill loses nothing.
 pub async fn run(
-    deliverer: Arc<Deliverer>,
+    deliverer: Arc<Deliver>,
     queue: Arc<dyn Queue>,
     visibility: Duration,
     mut shutdown: watch::Receiver<bool>,

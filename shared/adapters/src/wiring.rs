@@ -1,0 +1,81 @@
+//! The one place that wires: from a function's configuration and its adapters to the use
+//! cases it serves. The three Lambda functions and `patchbay dev` all build through here, so a
+//! local test send and a Lambda test send run the same code under the same limits.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use patchbay_core::config::{DeliverConfig, IngestConfig, LicenseCheckConfig, SendConfig};
+use patchbay_core::http::{IngestApi, KeysApi};
+use patchbay_core::ports::{Sender, StoreError};
+use patchbay_core::service::attempts::TestAttempts;
+use patchbay_core::service::deliver::Deliver;
+use patchbay_core::service::ingest::Ingest;
+use patchbay_core::service::key_admin::KeyAdmin;
+use patchbay_core::service::keys::KeyCheck;
+use patchbay_core::service::manage::Manage;
+
+use crate::backends::{EventBackends, KeyBackends};
+use crate::sender::ReqwestSender;
+
+/// A test send answers inside an API Gateway request, which gives up after 30 s: the
+/// receiver's share stays well under that, whatever the delivery timeout.
+pub const TEST_SEND_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Why a function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("HTTP client: {0}")]
+    Sender(String),
+}
+
+fn sender(send: &SendConfig) -> Result<Arc<dyn Sender>, InitError> {
+    ReqwestSender::new(send)
+        .map(|s| Arc::new(s) as Arc<dyn Sender>)
+        .map_err(|e| InitError::Sender(e.to_string()))
+}
+
+/// The ingest function: events from the pipeline, and the management API.
+///
+/// # Errors
+/// The HTTP client for test sends cannot be built (TLS roots).
+pub fn ingest_api(config: &IngestConfig, backends: &EventBackends) -> Result<IngestApi, InitError> {
+    let test_send = SendConfig { timeout: config.send.timeout.min(TEST_SEND_TIMEOUT), ..config.send.clone() };
+    let test_attempts = TestAttempts::new(backends.store.clone(), test_send.attempt_retention);
+    Ok(IngestApi {
+        ingest: Ingest::new(backends.store.clone(), backends.queue.clone(), config.ingest_secret.clone()),
+        manage: Manage::new(
+            backends.store.clone(),
+            backends.queue.clone(),
+            sender(&test_send)?,
+            test_attempts,
+        ),
+        admin_token: config.admin_token.clone(),
+    })
+}
+
+/// The deliver function's use case (one queue message = one attempt).
+///
+/// # Errors
+/// The HTTP client cannot be built (TLS roots).
+pub fn deliver(config: &DeliverConfig, backends: &EventBackends) -> Result<Deliver, InitError> {
+    Ok(Deliver::new(
+        backends.store.clone(),
+        sender(&config.send)?,
+        config.retry.clone(),
+        &config.send,
+        config.auto_disable_after,
+    ))
+}
+
+/// The license-check function: the key check and key administration.
+#[must_use]
+pub fn keys_api(config: &LicenseCheckConfig, backends: &KeyBackends) -> KeysApi {
+    KeysApi {
+        check: KeyCheck::new(backends.keys.clone(), backends.store.clone()),
+        admin: KeyAdmin::new(backends.keys.clone(), backends.store.clone()),
+        admin_token: config.admin_token.clone(),
+    }
+}

@@ -1,0 +1,141 @@
+//! What the management API shows: apps, webhooks, deliveries and their attempts, test sends.
+//! Secrets appear only in the answers that create or rotate them.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::model::{App, Attempt, AttemptError, Delivery, DeliveryStatus, EventName, Webhook, WebhookSpec};
+
+#[derive(Debug, Serialize)]
+pub struct AppView {
+    pub id: String,
+    pub name: String,
+    pub display_name: String,
+    pub app_secret: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&App> for AppView {
+    fn from(app: &App) -> Self {
+        AppView {
+            id: app.id.clone(),
+            name: app.name.clone(),
+            display_name: app.display_name.clone(),
+            app_secret: app.app_secret.expose().to_owned(),
+            created_at: app.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct WebhookView {
+    pub id: String,
+    pub app_id: String,
+    #[serde(flatten)]
+    pub spec: WebhookSpec,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// Only in answers that create or rotate it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl WebhookView {
+    #[must_use]
+    pub fn of(w: &Webhook, with_secret: bool) -> Self {
+        WebhookView {
+            id: w.id.clone(),
+            app_id: w.app_id.clone(),
+            spec: w.spec.clone(),
+            enabled: w.enabled,
+            disabled_reason: w.disabled_reason.clone(),
+            disabled_at: w.disabled_at,
+            secret: with_secret.then(|| w.secrets.current.expose().to_owned()),
+            created_at: w.created_at,
+            updated_at: w.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AttemptView {
+    pub number: u32,
+    pub at: DateTime<Utc>,
+    pub status_code: Option<u16>,
+    pub error: Option<&'static str>,
+    pub error_detail: Option<String>,
+    pub duration_ms: u64,
+    pub response_body: Option<String>,
+    pub retry_after: Option<String>,
+}
+
+impl From<&Attempt> for AttemptView {
+    fn from(a: &Attempt) -> Self {
+        AttemptView {
+            number: a.number,
+            at: a.at,
+            status_code: a.status_code,
+            error: a.error.map(AttemptError::as_str),
+            error_detail: a.error_detail.clone(),
+            duration_ms: a.duration_ms,
+            response_body: a.response_body.clone(),
+            retry_after: a.retry_after.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeliveryView {
+    pub id: String,
+    pub webhook_id: String,
+    pub event_id: String,
+    pub event: EventName,
+    pub status: DeliveryStatus,
+    pub test: bool,
+    pub reason: Option<String>,
+    pub attempt_count: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<Vec<AttemptView>>,
+}
+
+impl DeliveryView {
+    #[must_use]
+    pub fn of(d: &Delivery, attempts: Option<&[Attempt]>) -> Self {
+        DeliveryView {
+            id: d.id.clone(),
+            webhook_id: d.webhook_id.clone(),
+            event_id: d.event_id.clone(),
+            event: d.event_name,
+            status: d.status,
+            test: d.test,
+            reason: d.reason.clone(),
+            attempt_count: d.attempt_count,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+            attempts: attempts.map(|list| list.iter().map(AttemptView::from).collect()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeliveryPage {
+    pub deliveries: Vec<DeliveryView>,
+    pub next_cursor: Option<String>,
+}
+
+/// A test send: the exact request, and what the receiver did with it.
+#[derive(Debug, Serialize)]
+pub struct TestResult {
+    pub delivery_id: String,
+    pub request: serde_json::Value,
+    pub status_code: Option<u16>,
+    pub error: Option<&'static str>,
+    pub error_detail: Option<String>,
+    pub duration_ms: u64,
+    pub response_body: Option<String>,
+}
