@@ -1,9 +1,10 @@
 //! Start and stop `patchbay dev`.
 
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,8 +28,20 @@ pub fn patchbay_bin() -> PathBuf {
     bin
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+/// A data directory no other server of any test process uses: this process's id and a count.
+fn fresh_data_dir() -> PathBuf {
+    static STARTED: AtomicUsize = AtomicUsize::new(0);
+    let n = STARTED.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("patchbay-e2e-{}-{n}", std::process::id()));
+    // Left over from an earlier process that had the same id.
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// The address in `patchbay dev`'s "listening on http://ADDR (…)" line, if `line` is that line.
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    let rest = &line[line.find("listening on http://")? + "listening on http://".len()..];
+    rest.split_whitespace().next()?.parse().ok()
 }
 
 pub struct DevServer {
@@ -47,7 +60,7 @@ impl DevServer {
     /// Start on a fresh data directory with these extra environment variables.
     #[must_use]
     pub fn start(extra_env: &[(&str, &str)]) -> DevServer {
-        let data = std::env::temp_dir().join(format!("patchbay-e2e-{}-{}", std::process::id(), free_port()));
+        let data = fresh_data_dir();
         let admin_token = Secret::random_alphanumeric(32).expose().to_owned();
         let ingest_secret = generate_secret();
         let mut env: Vec<(String, String)> = vec![
@@ -56,10 +69,12 @@ impl DevServer {
             ("RUST_LOG".into(), "info".into()),
         ];
         env.extend(extra_env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        // Port 0: the server binds a free port itself and prints it, so no other process can
+        // take the port between our choosing it and the server binding it.
+        let addr = SocketAddr::from(([127, 0, 0, 1], 0));
         let mut server = DevServer {
             addr,
-            base: format!("http://{addr}"),
+            base: String::new(),
             data,
             admin_token,
             ingest_secret,
@@ -88,10 +103,10 @@ impl DevServer {
         std::thread::spawn(move || {
             let mut ready = Some(ready_tx);
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("listening on")
+                if let Some(addr) = listening_addr(&line)
                     && let Some(tx) = ready.take()
                 {
-                    let _ = tx.send(());
+                    let _ = tx.send(addr);
                 }
                 let mut logs = logs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 logs.push_str(&line);
@@ -101,7 +116,10 @@ impl DevServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            if ready_rx.recv_timeout(Duration::from_millis(100)).is_ok() {
+            if let Ok(addr) = ready_rx.recv_timeout(Duration::from_millis(100)) {
+                // A restart asks for the same port again, so stored URLs and clients stay valid.
+                self.addr = addr;
+                self.base = format!("http://{addr}");
                 return;
             }
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
@@ -181,23 +199,17 @@ impl DevServer {
 
     /// Post a signed event; returns status and JSON body.
     pub async fn post_event(&self, id: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
-        let body = body.to_string();
-        let ts = chrono::Utc::now().timestamp();
-        let signature = signature_header(&[&self.ingest_secret], id, ts, body.as_bytes()).expect("sign");
-        let response = self
-            .http()
-            .post(format!("{}/v1/events", self.base))
-            .header("content-type", "application/json")
-            .header("webhook-id", id)
-            .header("webhook-timestamp", ts.to_string())
-            .header("webhook-signature", signature)
-            .body(body)
-            .send()
-            .await
-            .expect("ingest reachable");
-        let status = response.status().as_u16();
-        let text = response.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+        self.event_poster().post(id, body).await.expect("ingest reachable")
+    }
+
+    /// A poster for this server's ingest endpoint, to move into concurrent tasks.
+    #[must_use]
+    pub fn event_poster(&self) -> EventPoster {
+        EventPoster {
+            url: format!("{}/v1/events", self.base),
+            ingest_secret: self.ingest_secret.clone(),
+            client: self.http(),
+        }
     }
 
     /// Poll a delivery until its status is `status` (or panic after `timeout`).
@@ -215,6 +227,44 @@ impl DevServer {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// Posts signed events the way the publishing pipeline does. A request the server never answered
+/// (refused, or cut by a kill) is an error here, not a panic, so a test can retry it.
+#[derive(Clone)]
+pub struct EventPoster {
+    url: String,
+    ingest_secret: Secret,
+    client: reqwest::Client,
+}
+
+impl EventPoster {
+    /// Post `body` as event `id`, signed now; the status and JSON body of the answer.
+    ///
+    /// # Errors
+    /// No complete answer: the server was down, or went down mid-request.
+    pub async fn post(
+        &self,
+        id: &str,
+        body: &serde_json::Value,
+    ) -> Result<(u16, serde_json::Value), reqwest::Error> {
+        let body = body.to_string();
+        let ts = chrono::Utc::now().timestamp();
+        let signature = signature_header(&[&self.ingest_secret], id, ts, body.as_bytes()).expect("sign");
+        let response = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("webhook-id", id)
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", signature)
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))))
     }
 }
 

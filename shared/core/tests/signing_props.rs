@@ -3,12 +3,15 @@
 //! to the body, any other id, any other timestamp, any other secret fails verification.
 #![allow(clippy::unwrap_used)]
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use patchbay_core::secret::Secret;
 use patchbay_core::signing::{SigningKey, VerifyError, signature_header, verify, verify_headers};
 use proptest::collection::vec;
 use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
 
 const CASES: u32 = 1024;
 const TOLERANCE: i64 = 300;
@@ -144,19 +147,61 @@ proptest! {
         prop_assert_eq!(verify(&a, &id, &ts.to_string(), &both, &body, ts, TOLERANCE), Ok(()));
         prop_assert_eq!(verify(&b, &id, &ts.to_string(), &both, &body, ts, TOLERANCE), Ok(()));
     }
+}
 
-    /// With a realistic clock, a correctly signed message is accepted exactly when its timestamp
-    /// is within the tolerance either way, and never panics for any timestamp.
-    #[test]
-    fn tolerance_window_is_exact(secret in secret(), id in id(), now in 0i64..4_000_000_000, ts in timestamp(), body in vec(any::<u8>(), 0..64)) {
+/// A clock and a timestamp for it: mostly within twice the tolerance either way (the exact edges
+/// included), sometimes anywhere in `i64`.
+fn clock_and_timestamp() -> impl Strategy<Value = (i64, i64)> {
+    let edges = [-TOLERANCE - 1, -TOLERANCE, TOLERANCE, TOLERANCE + 1];
+    (0i64..4_000_000_000).prop_flat_map(move |now| {
+        let near = prop_oneof![
+            3 => (-2 * TOLERANCE..=2 * TOLERANCE).prop_map(move |offset| now + offset),
+            1 => prop::sample::select(edges.to_vec()).prop_map(move |offset| now + offset),
+            1 => timestamp(),
+        ];
+        (Just(now), near)
+    })
+}
+
+/// With a realistic clock, a correctly signed message is accepted exactly when its timestamp is
+/// within the tolerance either way, and never panics for any timestamp. The cases land on both
+/// sides of the window and on each of its edges, or the test would not show it is exact.
+#[test]
+fn tolerance_window_is_exact() {
+    let inside = AtomicUsize::new(0);
+    let outside = AtomicUsize::new(0);
+    // Indexed by |ts - now| - TOLERANCE: exactly on the edge, and one second past it.
+    let edge_hits = [AtomicUsize::new(0), AtomicUsize::new(0)];
+    let inputs = (secret(), id(), clock_and_timestamp(), vec(any::<u8>(), 0..64));
+    let config = ProptestConfig { failure_persistence: None, ..ProptestConfig::with_cases(CASES) };
+    let run = TestRunner::new(config).run(&inputs, |(secret, id, (now, ts), body)| {
         let signature = SigningKey::from_secret(&secret).unwrap().sign(&id, ts, &body);
         let result = verify(&secret, &id, &ts.to_string(), &signature, &body, now, TOLERANCE);
-        let within = i128::from(now).abs_diff(i128::from(ts)) <= TOLERANCE.unsigned_abs().into();
-        if within {
+        let distance = i128::from(now).abs_diff(i128::from(ts));
+        if let Some(edge) =
+            distance.checked_sub(TOLERANCE.unsigned_abs().into()).and_then(|d| edge_hits.get(d as usize))
+        {
+            edge.fetch_add(1, Ordering::Relaxed);
+        }
+        if distance <= TOLERANCE.unsigned_abs().into() {
+            inside.fetch_add(1, Ordering::Relaxed);
             prop_assert_eq!(result, Ok(()));
         } else {
+            outside.fetch_add(1, Ordering::Relaxed);
             let is_stale = matches!(result, Err(VerifyError::StaleTimestamp { .. }));
             prop_assert!(is_stale, "{:?}", result);
         }
+        Ok(())
+    });
+    if let Err(err) = run {
+        panic!("{err}");
     }
+    let [inside, outside] = [inside, outside].map(AtomicUsize::into_inner);
+    let [on_edge, past_edge] = edge_hits.map(AtomicUsize::into_inner);
+    eprintln!("{inside} inside, {outside} outside, {on_edge} on the edge, {past_edge} one second past it");
+    // A quarter of the cases on each side, and each edge hit: about 40 % fall inside, 60 % outside
+    // and 10 % on or just past an edge, so these fail only if the generator stops reaching them.
+    assert!(inside * 4 >= CASES as usize, "only {inside} of {CASES} cases inside the window");
+    assert!(outside * 4 >= CASES as usize, "only {outside} of {CASES} cases outside the window");
+    assert!(on_edge >= 10 && past_edge >= 10, "edges barely reached: {on_edge} on, {past_edge} past");
 }

@@ -3,6 +3,7 @@
 //! and never lets a value break out of where it was placed.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use http::HeaderValue;
 use patchbay_core::model::{EventName, PayloadFormat, WebhookMethod, WebhookSpec};
@@ -11,6 +12,7 @@ use percent_encoding::percent_decode_str;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
+use proptest::test_runner::TestRunner;
 use serde_json::{Value, json};
 
 const CASES: u32 = 512;
@@ -63,6 +65,83 @@ fn template_text() -> impl Strategy<Value = String> {
         "..",
     ];
     prop_oneof![vec(select(PIECES), 0..12).prop_map(|p| p.concat()), text()]
+}
+
+/// One variable as a studio might write it, with or without spaces inside the braces.
+fn variable() -> impl Strategy<Value = String> {
+    (select(Variable::ALL.to_vec()), select(&["", " ", "  "][..]), select(&["", " "][..]))
+        .prop_map(|(var, before, after)| format!("{{{{{before}{}{after}}}}}", var.name()))
+}
+
+/// Literal URL text after the authority: separators, escapes, dot segments and non-ASCII.
+fn url_literal() -> impl Strategy<Value = &'static str> {
+    select(
+        &[
+            "/", "hooks", "a", "?", "&", "=", "x=1", "#", "%20", "%", "%2", "é", "🎮", ".", "..", " ", ":",
+            "@", "+", ";", "[", "]", "\\", "'", "~",
+        ][..],
+    )
+}
+
+/// URL templates that are well formed by construction (a scheme, a host, then a path, query or
+/// fragment mixing literals and variables), so the properties about compiled URLs get to run.
+fn url_template() -> impl Strategy<Value = String> {
+    (
+        select(&["https://", "http://", "HTTPS://"][..]),
+        select(
+            &["example.com", "hooks.example.com:8443", "127.0.0.1:9", "[::1]", "xn--bcher-kva.example"][..],
+        ),
+        select(&["/", "?", "#"][..]),
+        vec(prop_oneof![variable(), url_literal().prop_map(str::to_owned)], 0..10),
+    )
+        .prop_map(|(scheme, host, start, rest)| format!("{scheme}{host}{start}{}", rest.concat()))
+}
+
+/// Mostly well-formed URL templates, sometimes arbitrary template-ish text.
+fn url_text() -> impl Strategy<Value = String> {
+    prop_oneof![9 => url_template(), 1 => template_text()]
+}
+
+/// Text with variables that is a valid template and a valid header value once rendered: no
+/// control characters, no stray `{{`.
+fn value_template() -> impl Strategy<Value = String> {
+    const LITERALS: &[&str] = &["v", " ", "x", "é", "🎮", "\"", "}", "{", "}}", ":", ",", "[]", "%", "&="];
+    vec(prop_oneof![variable(), select(LITERALS).prop_map(str::to_owned)], 0..6).prop_map(|p| p.concat())
+}
+
+/// Mostly valid (and unreserved) header names, sometimes anything.
+fn header_name() -> impl Strategy<Value = String> {
+    const NAMES: &[&str] =
+        &["X-Label", "x-patchbay-app", "Authorization", "X_Custom.1", "accept", "X-~!#$&'*+^`|"];
+    prop_oneof![9 => select(NAMES).prop_map(str::to_owned), 1 => template_text()]
+}
+
+/// Mostly valid templates, sometimes arbitrary template-ish text.
+fn value_text() -> impl Strategy<Value = String> {
+    prop_oneof![9 => value_template(), 1 => template_text()]
+}
+
+/// Run `test` over `CASES` inputs; panics with the minimal failing input.
+fn check<S: Strategy>(strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>)
+where
+    S::Value: std::fmt::Debug,
+{
+    // No regression files: these tests pin their reach with counters, not saved cases.
+    let config = ProptestConfig { failure_persistence: None, ..ProptestConfig::with_cases(CASES) };
+    if let Err(err) = TestRunner::new(config).run(&strategy, test) {
+        panic!("{err}");
+    }
+}
+
+/// `count` is at least `percent` % of the cases run.
+fn assert_reached(what: &str, count: &AtomicUsize, percent: u32) {
+    let count = count.load(Ordering::Relaxed);
+    let cases = usize::try_from(CASES).unwrap_or(usize::MAX);
+    eprintln!("{count} of {cases} cases {what}");
+    assert!(
+        count * 100 >= cases * usize::try_from(percent).unwrap_or(100),
+        "only {count} of {cases} cases {what} (want ≥ {percent} %): the generator no longer reaches the property"
+    );
 }
 
 fn values_with(var: Variable, value: &str) -> Values {
@@ -144,18 +223,6 @@ proptest! {
     }
 
     #[test]
-    fn compiled_urls_render_for_any_value(template in template_text(), value in text()) {
-        if let Ok(compiled) = compile(&spec(WebhookMethod::Post, &template, json!({}))) {
-            let values = Values::sample(EventName::VersionPublished)
-                .with(Variable::AppName, value.as_str())
-                .with(Variable::VersionChanges, value.as_str());
-            let request = compiled.render(&values).expect("a URL that compiled always renders");
-            let url = url::Url::parse(&request.url).expect("and parses");
-            prop_assert!(matches!(url.scheme(), "http" | "https"));
-        }
-    }
-
-    #[test]
     fn headers_never_carry_line_breaks(value in text()) {
         let mut spec = spec(WebhookMethod::Post, "https://hooks.example.com/", json!({}));
         spec.headers.insert("X-Label".to_owned(), "v {{version.label}}".to_owned());
@@ -188,17 +255,46 @@ proptest! {
             Err(err) => prop_assert!(template.contains("{{"), "{err}"),
         }
     }
+}
 
-    #[test]
-    fn compile_never_panics_on_arbitrary_specs(
-        url in template_text(),
-        name in template_text(),
-        value in template_text(),
-        key in template_text(),
-        format_form in any::<bool>(),
-        method in select(&[WebhookMethod::Get, WebhookMethod::Post, WebhookMethod::Put, WebhookMethod::Patch, WebhookMethod::Delete][..]),
-    ) {
-        let mut spec = spec(method, &url, json!({ key.clone(): value.clone(), "x": [value.clone(), {"y": key}] }));
+/// A URL template that compiles renders, for any value of its variables, to an http(s) URL that
+/// parses. Most generated templates compile and hold variables, or this would prove nothing.
+#[test]
+fn compiled_urls_render_for_any_value() {
+    let compiled_with_variables = AtomicUsize::new(0);
+    check((url_text(), text()), |(template, value)| {
+        if let Ok(compiled) = compile(&spec(WebhookMethod::Post, &template, json!({}))) {
+            let values = Values::sample(EventName::VersionPublished)
+                .with(Variable::AppName, value.as_str())
+                .with(Variable::VersionChanges, value.as_str());
+            let request = compiled.render(&values).expect("a URL that compiled always renders");
+            let url = url::Url::parse(&request.url).expect("and parses");
+            prop_assert!(matches!(url.scheme(), "http" | "https"));
+            if template.contains("{{") {
+                compiled_with_variables.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    });
+    assert_reached("compiled with a variable", &compiled_with_variables, 50);
+}
+
+/// Compiling never panics, and whatever compiles renders the sample of every event. Most
+/// generated specs compile, so the rendering half is exercised too.
+#[test]
+fn compile_never_panics_on_arbitrary_specs() {
+    const METHODS: &[WebhookMethod] = &[
+        WebhookMethod::Get,
+        WebhookMethod::Post,
+        WebhookMethod::Put,
+        WebhookMethod::Patch,
+        WebhookMethod::Delete,
+    ];
+    let compiled_specs = AtomicUsize::new(0);
+    let inputs = (url_text(), header_name(), value_text(), value_text(), any::<bool>(), select(METHODS));
+    check(inputs, |(url, name, value, key, format_form, method)| {
+        let mut spec =
+            spec(method, &url, json!({ key.clone(): value.clone(), "x": [value.clone(), {"y": key}] }));
         spec.headers.insert(name, value);
         if format_form {
             spec.format = PayloadFormat::Form;
@@ -207,6 +303,9 @@ proptest! {
             for event in EventName::ALL {
                 compiled.render(&Values::sample(event)).expect("compiled specs render their samples");
             }
+            compiled_specs.fetch_add(1, Ordering::Relaxed);
         }
-    }
+        Ok(())
+    });
+    assert_reached("compiled", &compiled_specs, 50);
 }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io::Read;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
@@ -23,15 +24,25 @@ const USER_AGENT_VALUE: &str = concat!("patchbay-license-client/", env!("CARGO_P
 
 /// Checks product keys against a Keys service.
 ///
-/// Cheap to build and to keep; every check makes one request with its own short-lived HTTP
-/// client. Redirects are never followed (the query carries the app secret). `Debug` redacts
-/// both secrets.
+/// Build it once and keep it: its HTTP client (one for [`check`](LicenseClient::check), one for
+/// [`check_blocking`](LicenseClient::check_blocking), each made on first use) keeps connections
+/// open, so repeated checks skip the TCP and TLS handshakes. Clones share them. Redirects are
+/// never followed (the query carries the app secret). `Debug` redacts both secrets.
 #[derive(Clone)]
 pub struct LicenseClient {
     base_url: Url,
     app_secret: String,
     key_secret: Option<String>,
     timeout: Duration,
+    http: Arc<HttpClients>,
+}
+
+/// The HTTP clients, each built the first time its API is used: an async-only game never starts
+/// the blocking client's runtime thread, and a blocking-only one never needs Tokio.
+#[derive(Default)]
+struct HttpClients {
+    async_client: OnceLock<reqwest::Client>,
+    blocking_client: OnceLock<reqwest::blocking::Client>,
 }
 
 /// The base URL given to [`LicenseClient::new`] cannot be used.
@@ -75,6 +86,7 @@ impl LicenseClient {
             app_secret: app_secret.into(),
             key_secret: None,
             timeout: Self::DEFAULT_TIMEOUT,
+            http: Arc::default(),
         })
     }
 
@@ -83,6 +95,8 @@ impl LicenseClient {
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        // The clients carry the timeout: new ones, not shared with clones made before.
+        self.http = Arc::default();
         self
     }
 
@@ -112,12 +126,13 @@ impl LicenseClient {
         let Some(url) = self.key_url(product_key) else {
             return Verdict::Invalid;
         };
-        let client = match reqwest::Client::builder()
-            .timeout(self.timeout)
-            .connect_timeout(self.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-        {
+        let client = match built_once(&self.http.async_client, || {
+            reqwest::Client::builder()
+                .timeout(self.timeout)
+                .connect_timeout(self.timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+        }) {
             Ok(client) => client,
             Err(err) => return self.unverified_by(err),
         };
@@ -146,12 +161,13 @@ impl LicenseClient {
         let Some(url) = self.key_url(product_key) else {
             return Verdict::Invalid;
         };
-        let client = match reqwest::blocking::Client::builder()
-            .timeout(self.timeout)
-            .connect_timeout(self.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-        {
+        let client = match built_once(&self.http.blocking_client, || {
+            reqwest::blocking::Client::builder()
+                .timeout(self.timeout)
+                .connect_timeout(self.timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+        }) {
             Ok(client) => client,
             Err(err) => return self.unverified_by(err),
         };
@@ -236,6 +252,17 @@ impl LicenseClient {
         }
         text
     }
+}
+
+/// The client in `cell`, built by `build` if this is the first use. A failed build is not kept,
+/// so the next check tries again.
+fn built_once<C>(cell: &OnceLock<C>, build: impl FnOnce() -> reqwest::Result<C>) -> reqwest::Result<&C> {
+    if let Some(client) = cell.get() {
+        return Ok(client);
+    }
+    let client = build()?;
+    // Two first checks at once both build; one client wins and the other is dropped.
+    Ok(cell.get_or_init(|| client))
 }
 
 /// The verdict a status code gives, or `None` for `200` (valid; the body is read next).

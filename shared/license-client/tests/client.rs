@@ -15,6 +15,7 @@ use axum::extract::{OriginalUri, Path as UrlPath, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use patchbay_license_client::{
     AppData, AppDataError, ArgsError, ConfigError, LaunchData, LaunchError, LicenseClient, UnverifiedPolicy,
     Verdict, check_from_launch, check_from_launch_blocking,
@@ -96,6 +97,8 @@ fn valid_body(key: &str, query: &HashMap<String, String>) -> Response {
 struct Server {
     base_url: String,
     state: ServerState,
+    /// TCP connections accepted so far.
+    connections: Arc<AtomicUsize>,
 }
 
 impl Server {
@@ -107,10 +110,19 @@ impl Server {
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        let listener = listener.tap_io(move |_| {
+            counted.fetch_add(1, Ordering::SeqCst);
+        });
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Self { base_url: format!("http://{addr}"), state }
+        Self { base_url: format!("http://{addr}"), state, connections }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 
     fn client(&self) -> LicenseClient {
@@ -156,6 +168,18 @@ async fn valid_key_is_valid_and_carries_the_body() {
     assert_eq!(seen.raw_path, "/v2/keys/ABCD-EFGH-IJKL");
     assert_eq!(seen.query.get("app_secret").map(String::as_str), Some(APP_SECRET));
     assert!(!seen.query.contains_key("key_secret"));
+}
+
+/// One client, one connection: checks (and clones' checks) reuse it instead of connecting again.
+#[tokio::test]
+async fn repeated_checks_reuse_one_connection() {
+    let server = Server::start().await;
+    let client = server.client();
+    for _ in 0..5 {
+        assert!(client.check("ABCD-EFGH-IJKL").await.is_valid());
+    }
+    assert!(client.clone().with_key_secret(KEY_SECRET).check("ABCD-EFGH-IJKL").await.is_valid());
+    assert_eq!(server.connections(), 1);
 }
 
 #[tokio::test]
@@ -302,6 +326,20 @@ async fn blocking_api_maps_every_outcome() {
     let odd = "AB/CD?E#F G+H%&=é";
     assert!(blocking(client.clone(), odd).await.is_valid());
     assert_eq!(server.state.last().key, odd);
+}
+
+#[tokio::test]
+async fn repeated_blocking_checks_reuse_one_connection() {
+    let server = Server::start().await;
+    let client = server.client();
+    let verdicts: Vec<Verdict> = tokio::task::spawn_blocking(move || {
+        (0..5).map(|_| client.check_blocking("ABCD-EFGH-IJKL")).collect()
+    })
+    .await
+    .unwrap();
+    assert_eq!(verdicts, vec![Verdict::Valid { info: verdicts[0].info().cloned() }; 5]);
+    assert!(verdicts[0].is_valid());
+    assert_eq!(server.connections(), 1);
 }
 
 #[tokio::test]

@@ -38,11 +38,12 @@ use patchbay_core::retry::RetrySchedule;
 use patchbay_core::service::message::DeliveryMessage;
 use tokio::net::TcpListener;
 
-/// The delivery timeout every test uses: `/hang` answers long after it.
-pub const TIMEOUT: Duration = Duration::from_millis(300);
+/// The delivery timeout every test uses: `/hang` answers long after it. Generous, so a receiver
+/// that answers at once never times out on a loaded machine; only the timeout test waits it out.
+pub const TIMEOUT: Duration = Duration::from_secs(2);
 
-/// How long `/hang` keeps the request waiting.
-const HANG: Duration = Duration::from_secs(5);
+/// How long `/hang` keeps the request waiting: well past [`TIMEOUT`], so only the timeout ends it.
+pub const HANG: Duration = Duration::from_secs(10);
 
 /// The body `/big` answers with: 4095 ASCII bytes, then two-byte characters, so the 4 KiB cut
 /// falls in the middle of one.
@@ -84,7 +85,7 @@ struct ReceiverState {
 
 /// An HTTP receiver on 127.0.0.1:<random port>. Paths:
 /// `/ok` 200 · `/flaky` 500 twice, then 200 · `/busy` 503 with `Retry-After: 2` · `/hang`
-/// answers after 5 s · `/redirect` 302 to `/target` · `/target` 200 · `/fail` always 500 ·
+/// answers after [`HANG`] · `/redirect` 302 to `/target` · `/target` 200 · `/fail` always 500 ·
 /// `/big` 200 with [`big_body`]. Every request is recorded, whatever the path.
 pub struct Receiver {
     pub addr: SocketAddr,
@@ -154,7 +155,7 @@ async fn receive(
     }
 }
 
-/// Deliver configuration for tests: retry `schedule`, 300 ms timeout, 127.0.0.1 allowed.
+/// Deliver configuration for tests: retry `schedule`, [`TIMEOUT`], 127.0.0.1 allowed.
 #[must_use]
 pub fn config(schedule: &str) -> DeliverConfig {
     DeliverConfig {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, WriteRequest,
@@ -180,6 +181,29 @@ impl DynamoKeyStore {
     }
 }
 
+impl DynamoKeyStore {
+    /// Checks and counts a registration in one request: the count is an atomic `ADD` on the item,
+    /// guarded by the condition that the key exists, is the app's and is not blocked. Never a
+    /// `SET` of a value read earlier: concurrent checks would overwrite each other's increments.
+    fn register_check(&self, key: &str, app_id: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(key)))
+            .update_expression("ADD #reg :one")
+            .condition_expression("attribute_exists(#k) AND #app = :app AND #blocked = :false")
+            .expression_attribute_names("#k", KEY)
+            .expression_attribute_names("#reg", "registrations")
+            .expression_attribute_names("#app", "app_id")
+            .expression_attribute_names("#blocked", "blocked")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":app", s(app_id))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+    }
+}
+
 #[async_trait]
 impl KeyStore for DynamoKeyStore {
     /// All or nothing within one chunk of 100 (one transaction); across chunks, a failure
@@ -259,24 +283,7 @@ impl KeyStore for DynamoKeyStore {
                 .map_err(unavailable)?;
             return classify(out.item.as_ref(), app_id);
         }
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_of(key)))
-            .update_expression("ADD #reg :one")
-            .condition_expression("attribute_exists(#k) AND #app = :app AND #blocked = :false")
-            .expression_attribute_names("#k", KEY)
-            .expression_attribute_names("#reg", "registrations")
-            .expression_attribute_names("#app", "app_id")
-            .expression_attribute_names("#blocked", "blocked")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":app", s(app_id))
-            .expression_attribute_values(":false", AttributeValue::Bool(false))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
+        let result = self.register_check(key, app_id).send().await;
         match result {
             Ok(out) => Ok(KeyVerdict::Valid(key_from_item(&out.attributes.unwrap_or_default())?)),
             Err(err) if update_condition_failed(&err) => {
@@ -355,5 +362,44 @@ mod tests {
         assert_eq!(classify(Some(&item), "app_1").unwrap(), KeyVerdict::Blocked);
         k.blocked = false;
         assert_eq!(classify(Some(&key_item(&k)), "app_1").unwrap(), KeyVerdict::Valid(k));
+    }
+
+    /// `expression` with every `#name` and `:value` placeholder replaced by what it stands for.
+    fn resolved(expression: &str, request: &UpdateItemFluentBuilder) -> String {
+        let mut out = expression.to_owned();
+        for (placeholder, name) in request.get_expression_attribute_names().iter().flatten() {
+            out = out.replace(placeholder.as_str(), name);
+        }
+        for (placeholder, value) in request.get_expression_attribute_values().iter().flatten() {
+            out = out.replace(placeholder.as_str(), &format!("{value:?}"));
+        }
+        out
+    }
+
+    /// moto loses concurrent increments, so the concurrent-registration tests cannot tell an
+    /// atomic `ADD` from a read-then-`SET`; the request itself can.
+    #[test]
+    fn registration_is_counted_by_an_atomic_conditional_add() {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .build();
+        let store = DynamoKeyStore { client: Client::from_conf(config), table: "keys".into() };
+        let request = store.register_check("AAAAA-BBBBB", "app_1");
+
+        assert_eq!(request.get_table_name().as_deref(), Some("keys"));
+        assert_eq!(request.get_key(), &Some(key_of("AAAAA-BBBBB")));
+        let update = request.get_update_expression().as_deref().unwrap_or_default();
+        assert_eq!(resolved(update, &request), r#"ADD registrations N("1")"#);
+        let condition = request.get_condition_expression().as_deref().unwrap_or_default();
+        assert_eq!(
+            resolved(condition, &request),
+            r#"attribute_exists(key) AND app_id = S("app_1") AND blocked = Bool(false)"#
+        );
+        // Nothing read earlier travels with the request: only the increment and the condition's.
+        let values = request.get_expression_attribute_values().clone().unwrap_or_default();
+        let mut placeholders: Vec<&str> = values.keys().map(String::as_str).collect();
+        placeholders.sort_unstable();
+        assert_eq!(placeholders, [":app", ":false", ":one"]);
     }
 }
