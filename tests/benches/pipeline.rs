@@ -13,17 +13,14 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::post;
-use patchbay_adapters::assemble;
 use patchbay_adapters::backends::testing;
 use patchbay_core::config::SendConfig;
 use patchbay_core::ids::random_id;
-use patchbay_core::model::{
-    DeliveryStatus, EventName, PayloadFormat, SigningSecrets, Webhook, WebhookMethod, WebhookSpec,
-};
-use patchbay_core::retry::RetrySchedule;
-use patchbay_core::service::ingest::Ingest;
+use patchbay_core::model::{DeliveryStatus, EventName, PayloadFormat, Webhook, WebhookMethod, WebhookSpec};
+use patchbay_core::service::ingest::{Ingest, IngestRequest};
 use patchbay_core::service::worker;
-use patchbay_core::signing::{generate_secret, signature_header};
+use patchbay_core::signing::{SignatureHeaders, generate_secret, signature_header};
+use patchbay_e2e::LocalFunctions;
 use patchbay_e2e::dev::event;
 
 const ROUNDS: usize = 3;
@@ -54,39 +51,29 @@ async fn receiver() -> (String, Arc<AtomicU64>) {
 }
 
 fn webhook(app_id: &str, url: &str) -> Webhook {
-    let now = chrono::Utc::now();
-    Webhook {
-        id: random_id("wh"),
-        app_id: app_id.to_owned(),
-        spec: WebhookSpec {
-            events: vec![EventName::VersionPublished],
-            method: WebhookMethod::Post,
-            url: url.to_owned(),
-            headers: [("X-Studio".to_owned(), "{{app.name}}".to_owned())].into_iter().collect(),
-            format: PayloadFormat::Json,
-            payload: serde_json::json!({
-                "content": "**{{app.display_name}}** {{version.label}} is out ({{version.humanized_content_size}})",
-                "changes": "{{version.changes}}",
-                "url": "{{app.download_url}}",
-            }),
-        },
-        enabled: true,
-        secrets: SigningSecrets::new(generate_secret()),
-        disabled_reason: None,
-        disabled_at: None,
-        failing_since: None,
-        created_at: now,
-        updated_at: now,
-    }
+    let spec = WebhookSpec {
+        events: vec![EventName::VersionPublished],
+        method: WebhookMethod::Post,
+        url: url.to_owned(),
+        headers: [("X-Studio".to_owned(), "{{app.name}}".to_owned())].into_iter().collect(),
+        format: PayloadFormat::Json,
+        payload: serde_json::json!({
+            "content": "**{{app.display_name}}** {{version.label}} is out ({{version.humanized_content_size}})",
+            "changes": "{{version.changes}}",
+            "url": "{{app.download_url}}",
+        }),
+    };
+    Webhook::new(app_id, spec, chrono::Utc::now())
 }
 
-fn signed_headers(secret: &patchbay_core::secret::Secret, id: &str, body: &[u8]) -> http::HeaderMap {
+fn signed(secret: &patchbay_core::secret::Secret, id: &str, body: &[u8]) -> IngestRequest {
     let ts = chrono::Utc::now().timestamp();
-    let mut headers = http::HeaderMap::new();
-    headers.insert("webhook-id", id.parse().unwrap());
-    headers.insert("webhook-timestamp", ts.to_string().parse().unwrap());
-    headers.insert("webhook-signature", signature_header(&[secret], id, ts, body).unwrap().parse().unwrap());
-    headers
+    let signature = SignatureHeaders {
+        id: id.to_owned(),
+        timestamp: ts.to_string(),
+        signature: signature_header(&[secret], id, ts, body).unwrap(),
+    };
+    IngestRequest { signature, body: body.to_vec() }
 }
 
 fn send_config() -> SendConfig {
@@ -106,18 +93,15 @@ async fn pipeline_round(url: &str, hits: &AtomicU64, events: usize, fan_out: usi
     for i in 0..events {
         let body = event("version_published", &app_id, i64::try_from(i).unwrap()).to_string();
         let id = random_id("msg");
-        ingest.handle(&signed_headers(&secret, &id, body.as_bytes()), body.as_bytes()).await.unwrap();
+        ingest.handle(&signed(&secret, &id, body.as_bytes())).await.unwrap();
     }
     let total = u64::try_from(events * fan_out).unwrap();
     let before = hits.load(Ordering::Relaxed);
-    let send = send_config();
-    let sender = assemble::sender(&send).unwrap();
-    let deliverer =
-        assemble::deliverer(&backends, sender, RetrySchedule::default(), &send, Duration::from_secs(86_400));
+    let deliver = LocalFunctions::new(&backends, &secret, &secret, &send_config(), "30s").deliver;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let started = Instant::now();
     let worker =
-        tokio::spawn(worker::run(deliverer, backends.queue.clone(), Duration::from_secs(60), stop_rx));
+        tokio::spawn(worker::run(deliver, backends.queue.clone(), Duration::from_secs(60), stop_rx));
     while hits.load(Ordering::Relaxed) - before < total {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
@@ -179,7 +163,7 @@ async fn fan_out_round(fan_out: usize, events: usize) -> f64 {
         .collect();
     let started = Instant::now();
     for (id, body) in &bodies {
-        ingest.handle(&signed_headers(&secret, id, body.as_bytes()), body.as_bytes()).await.unwrap();
+        ingest.handle(&signed(&secret, id, body.as_bytes())).await.unwrap();
     }
     events as f64 / started.elapsed().as_secs_f64()
 }
