@@ -18,7 +18,7 @@ use common::{
 use deliver::Handler;
 use patchbay_adapters::backends::testing;
 use patchbay_contract::now;
-use patchbay_core::model::{AttemptError, DeliveryStatus, PayloadFormat, WebhookMethod};
+use patchbay_core::model::{AttemptError, DeliveryStatus, PayloadFormat, RetiredSecret, WebhookMethod};
 use patchbay_core::secret::Secret;
 use patchbay_core::service::deliver::{KEPT_BODY_BYTES, MessageOutcome};
 use patchbay_core::signing::{VerifyError, generate_secret, verify_headers};
@@ -258,8 +258,7 @@ async fn rotation_signs_with_both_secrets_until_the_previous_expires() {
 
     let rotating = create_webhook(store, &receiver.url("/ok"), |w| {
         w.secrets.current = new.clone();
-        w.secrets.previous = Some(old.clone());
-        w.secrets.previous_expires_at = Some(now() + TimeDelta::hours(1));
+        w.secrets.retired = vec![RetiredSecret { secret: old.clone(), until: now() + TimeDelta::hours(1) }];
     })
     .await;
     let created = create_delivery(store, &rotating).await;
@@ -275,8 +274,7 @@ async fn rotation_signs_with_both_secrets_until_the_previous_expires() {
     // Once the grace period is over, only the current secret signs.
     let rotated = create_webhook(store, &receiver.url("/ok"), |w| {
         w.secrets.current = new.clone();
-        w.secrets.previous = Some(old.clone());
-        w.secrets.previous_expires_at = Some(now() - TimeDelta::minutes(1));
+        w.secrets.retired = vec![RetiredSecret { secret: old.clone(), until: now() - TimeDelta::minutes(1) }];
     })
     .await;
     let created = create_delivery(store, &rotated).await;

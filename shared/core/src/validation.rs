@@ -37,11 +37,37 @@ pub enum BodyError {
 /// Parse a JSON body into `T`, naming the full path of the field at fault.
 ///
 /// # Errors
-/// Not JSON, or a field missing, unknown or of the wrong type.
+/// Not JSON, a key given twice, an integer beyond 64 bits, or a field missing, unknown or of
+/// the wrong type.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| BodyError::NotJson(e.to_string()))?;
-    Ok(from_value(&value)?)
+    Ok(from_value(&parse_value(bytes)?)?)
+}
+
+/// Parse JSON text strictly: an object that names a key twice is refused (serde_json would
+/// keep the last one silently), and so is an integer too large for 64 bits (it would be
+/// rounded to a float, and the receiver would get another number).
+///
+/// # Errors
+/// Not JSON, or the path of the duplicate key or oversized integer.
+pub fn parse_value(bytes: &[u8]) -> Result<serde_json::Value, BodyError> {
+    let mut rounded = Vec::new();
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde::de::DeserializeSeed::deserialize(strict::Strict::new(&mut rounded), &mut deserializer)
+        .and_then(|v| deserializer.end().map(|()| v))
+        .map_err(|e| match strict::duplicate_path(&e) {
+            Some(path) => BodyError::Field(FieldError::new(path, "is given twice")),
+            None => BodyError::NotJson(e.to_string()),
+        })?;
+    if let Some(path) = rounded.first()
+        && strict::has_oversized_integer(bytes)
+    {
+        return Err(FieldError::new(
+            path.clone(),
+            "is an integer beyond 64 bits, which JSON receivers round; send it as a string",
+        )
+        .into());
+    }
+    Ok(value)
 }
 
 /// Deserialize an already parsed JSON value, naming the full path of the field at fault.
@@ -75,6 +101,155 @@ fn field_error(parent: Option<String>, message: &str) -> FieldError {
 
 fn backticked<'m>(message: &'m str, prefix: &str) -> Option<&'m str> {
     message.strip_prefix(prefix)?.split_once('`').map(|(name, _)| name)
+}
+
+mod strict {
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+
+    const DUPLICATE: &str = "\u{1}duplicate key at ";
+
+    /// Builds a `Value`, refusing duplicate keys, and notes where an integral float beyond
+    /// 64 bits landed (serde_json hands oversized integers over as floats).
+    pub struct Strict<'r> {
+        path: String,
+        rounded: &'r mut Vec<String>,
+    }
+
+    impl<'r> Strict<'r> {
+        pub fn new(rounded: &'r mut Vec<String>) -> Self {
+            Strict { path: String::new(), rounded }
+        }
+
+        fn child(&mut self, path: String) -> Strict<'_> {
+            Strict { path, rounded: self.rounded }
+        }
+
+        fn at(&self, suffix: &str) -> String {
+            match (self.path.is_empty(), suffix.starts_with('[')) {
+                (true, _) | (false, true) => format!("{}{suffix}", self.path),
+                (false, false) => format!("{}.{suffix}", self.path),
+            }
+        }
+    }
+
+    pub fn duplicate_path(err: &serde_json::Error) -> Option<String> {
+        let text = err.to_string();
+        let rest = text.strip_prefix(DUPLICATE)?;
+        Some(rest.split_once('\u{1}').map_or(rest, |(path, _)| path).to_owned())
+    }
+
+    /// Whether the text holds, outside strings, an integer literal that fits neither i64 nor u64.
+    pub fn has_oversized_integer(bytes: &[u8]) -> bool {
+        let (mut in_string, mut escaped, mut i) = (false, false, 0);
+        while i < bytes.len() {
+            let b = bytes[i];
+            if in_string {
+                match (escaped, b) {
+                    (true, _) => escaped = false,
+                    (false, b'\\') => escaped = true,
+                    (false, b'"') => in_string = false,
+                    _ => {}
+                }
+                i += 1;
+                continue;
+            }
+            if b == b'"' {
+                in_string = true;
+                i += 1;
+                continue;
+            }
+            if b == b'-' || b.is_ascii_digit() {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|c| !(c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E')))
+                    .map_or(bytes.len(), |n| i + n);
+                let token = std::str::from_utf8(&bytes[i..end]).unwrap_or_default();
+                let integral = !token.contains(['.', 'e', 'E']);
+                if integral && token.parse::<i64>().is_err() && token.parse::<u64>().is_err() {
+                    return true;
+                }
+                i = end;
+                continue;
+            }
+            i += 1;
+        }
+        false
+    }
+
+    impl<'de> DeserializeSeed<'de> for Strict<'_> {
+        type Value = Value;
+
+        fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Strict<'_> {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+
+        #[allow(clippy::cast_precision_loss)]
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            if v.fract() == 0.0 && v.abs() >= i64::MAX as f64 {
+                self.rounded.push(if self.path.is_empty() { "(body)".to_owned() } else { self.path.clone() });
+            }
+            Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+        }
+
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            loop {
+                let path = self.at(&format!("[{}]", items.len()));
+                match seq.next_element_seed(self.child(path))? {
+                    Some(item) => items.push(item),
+                    None => return Ok(Value::Array(items)),
+                }
+            }
+        }
+
+        fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Value, A::Error> {
+            let mut object = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let path = self.at(&key);
+                if object.contains_key(&key) {
+                    return Err(de::Error::custom(format!("{DUPLICATE}{path}\u{1}")));
+                }
+                let value = map.next_value_seed(self.child(path))?;
+                object.insert(key, value);
+            }
+            Ok(Value::Object(object))
+        }
+    }
 }
 
 /// Ids studios and the pipeline choose: short, and safe in a URL path, a log line and a key.
@@ -156,6 +331,39 @@ mod tests {
     #[test]
     fn not_json_is_its_own_error() {
         assert!(matches!(parse_json::<Outer>(b"nope"), Err(BodyError::NotJson(_))));
+    }
+
+    #[test]
+    fn a_key_given_twice_is_named() {
+        let err = parse_value(br#"{"a":{"b":[{"c":1,"c":2}]}}"#).unwrap_err();
+        assert_eq!(err, BodyError::Field(FieldError::new("a.b[0].c", "is given twice")));
+        let err = parse_value(br#"{"url":"x","url":"y"}"#).unwrap_err();
+        assert_eq!(err, BodyError::Field(FieldError::new("url", "is given twice")));
+        assert!(parse_value(br#"{"a":1,"b":{"a":2}}"#).is_ok());
+    }
+
+    #[test]
+    fn an_integer_beyond_64_bits_is_named_not_rounded() {
+        let err = parse_value(br#"{"payload":{"n":123456789012345678901234567890}}"#).unwrap_err();
+        assert_eq!(
+            err,
+            BodyError::Field(FieldError::new(
+                "payload.n",
+                "is an integer beyond 64 bits, which JSON receivers round; send it as a string"
+            ))
+        );
+        // Floats, 64-bit extremes and digits inside strings are fine.
+        for ok in [
+            r#"{"f":1e30}"#,
+            r#"{"u":18446744073709551615,"i":-9223372036854775808}"#,
+            r#"{"s":"123456789012345678901234567890"}"#,
+        ] {
+            assert!(parse_value(ok.as_bytes()).is_ok(), "{ok}");
+        }
+        assert_eq!(
+            parse_value(br#"{"a":1} x"#).unwrap_err(),
+            BodyError::NotJson("trailing characters at line 1 column 9".into())
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::ports::{EventCreation, Queue, QueueError, Store, StoreError};
 use crate::secret::Secret;
 use crate::service::message::DeliveryMessage;
 use crate::signing::{DEFAULT_TOLERANCE_SECS, SignatureHeaders, VerifyError};
-use crate::validation::{BodyError, FieldError, check_id, from_value};
+use crate::validation::{BodyError, FieldError, check_id, from_value, parse_value};
 
 /// Larger bodies are refused with 413 before anything is parsed.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -217,8 +217,7 @@ fn response(event: &StoredEvent) -> IngestResponse {
 /// # Errors
 /// Not JSON, or the field at fault named by its path.
 pub fn parse_event(body: &[u8]) -> Result<EventBody, BodyError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| BodyError::NotJson(e.to_string()))?;
+    let value = parse_value(body)?;
     let Some(object) = value.as_object() else {
         return Err(FieldError::new("(body)", "must be a JSON object").into());
     };

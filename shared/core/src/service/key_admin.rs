@@ -85,14 +85,17 @@ pub struct KeyAdmin {
     apps: Arc<dyn AppStore>,
 }
 
-/// Keys from other systems are accepted as they are, within what a URL path segment and a
-/// launcher's `app_data.json` can carry without surprises.
+/// Keys from other systems are accepted as they are, within what every client carries through
+/// a URL path unchanged: RFC 3986's unreserved characters less `~` (some clients encode it),
+/// and no leading `.` (so never a `.` or `..` segment, which clients and proxies collapse).
 fn check_import_key(index: usize, key: &str) -> Result<(), FieldError> {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.chars().all(ok_char) {
+    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.chars().all(ok_char) || key.starts_with('.') {
         return Err(FieldError::new(
             format!("keys[{index}]"),
-            format!("{key:?} is not a valid key: 1 to {MAX_KEY_LEN} of A-Z a-z 0-9 - _ ."),
+            format!(
+                "{key:?} is not a valid key: 1 to {MAX_KEY_LEN} of A-Z a-z 0-9 - _ . (not starting with .)"
+            ),
         ));
     }
     Ok(())
@@ -202,5 +205,20 @@ impl KeyAdmin {
         let updated = self.keys.set_key_blocked(key, blocked).await?;
         tracing::info!(key = %crate::ids::key_fingerprint(key), blocked, "key block state changed");
         Ok(KeyView::from(&updated))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imported_keys_survive_a_url_path() {
+        for good in ["ABCDE-FGHJK-23456-789XY", "legacy_key.v2", "a"] {
+            assert!(check_import_key(0, good).is_ok(), "{good}");
+        }
+        for bad in [".", "..", ".hidden", "a/b", "a b", "a~b", "a%2e", "ключ", ""] {
+            assert_eq!(check_import_key(3, bad).unwrap_err().field, "keys[3]", "{bad:?}");
+        }
     }
 }

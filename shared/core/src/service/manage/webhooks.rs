@@ -11,17 +11,50 @@ use crate::service::attempts::Tried;
 use crate::service::outgoing::describe;
 use crate::service::send::render_and_send;
 use crate::signing::generate_secret;
-use crate::template;
+use crate::template::{self, Values};
 use crate::validation::FieldError;
 
-/// Parse every template now, so a bad one is refused when saved, not when it fires.
+/// Longest URL a webhook may send, after rendering (receivers and proxies refuse longer ones).
+pub const MAX_URL_BYTES: usize = 2 * 1024;
+/// Most headers a webhook may add.
+pub const MAX_HEADERS: usize = 50;
+/// Longest header value a webhook may add (a typical server's whole header limit).
+pub const MAX_HEADER_VALUE_BYTES: usize = 8 * 1024;
+
+/// Parse every template now, and render it with each subscribed event's sample values, so a
+/// webhook that could never be delivered is refused when saved, not when it fires.
 fn validated(mut spec: WebhookSpec) -> Result<WebhookSpec, FieldError> {
     spec.events.sort();
     spec.events.dedup();
     if spec.events.is_empty() {
         return Err(FieldError::new("events", "subscribe to at least one event"));
     }
-    template::compile(&spec).map_err(|e| FieldError::new(e.location, e.message))?;
+    if spec.url.len() > MAX_URL_BYTES {
+        return Err(FieldError::new("url", format!("must be at most {MAX_URL_BYTES} bytes")));
+    }
+    if spec.headers.len() > MAX_HEADERS {
+        return Err(FieldError::new("headers", format!("at most {MAX_HEADERS} headers")));
+    }
+    if let Some((name, _)) = spec.headers.iter().find(|(_, value)| value.len() > MAX_HEADER_VALUE_BYTES) {
+        return Err(FieldError::new(
+            format!("headers.{name}"),
+            format!("must be at most {MAX_HEADER_VALUE_BYTES} bytes"),
+        ));
+    }
+    let compiled = template::compile(&spec).map_err(|e| FieldError::new(e.location, e.message))?;
+    for event in &spec.events {
+        let rendered =
+            compiled.render(&Values::sample(*event)).map_err(|e| FieldError::new(e.location, e.message))?;
+        if rendered.url.len() > MAX_URL_BYTES {
+            return Err(FieldError::new(
+                "url",
+                format!(
+                    "renders to {} bytes with {event}'s sample values; at most {MAX_URL_BYTES}",
+                    rendered.url.len()
+                ),
+            ));
+        }
+    }
     Ok(spec)
 }
 
@@ -91,16 +124,15 @@ impl Manage {
         Ok(WebhookView::of(&webhook, false))
     }
 
-    /// New secret now; the old one keeps signing alongside for 24 h.
+    /// New secret now; each replaced one keeps signing alongside for 24 h after it was
+    /// replaced (at most five at once).
     ///
     /// # Errors
     /// Unknown webhook.
     pub async fn rotate_webhook_secret(&self, id: &str) -> Result<WebhookView, ManageError> {
         let mut webhook = self.webhook(id).await?;
         let now = Utc::now();
-        let old = std::mem::replace(&mut webhook.secrets.current, generate_secret());
-        webhook.secrets.previous = Some(old);
-        webhook.secrets.previous_expires_at = Some(now + ROTATION_GRACE);
+        webhook.secrets.rotate(generate_secret(), now, ROTATION_GRACE);
         webhook.updated_at = now;
         self.store.update_webhook(&webhook).await?;
         tracing::info!(webhook_id = id, "webhook secret rotated");
@@ -145,5 +177,36 @@ impl Manage {
             duration_ms: attempt.duration_ms,
             response_body: attempt.response_body,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::manage::CreateWebhook;
+
+    fn spec(extra: serde_json::Value) -> WebhookSpec {
+        let mut body = serde_json::json!({"events": ["version_published"], "method": "GET", "url": "https://example.com/hook"});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        CreateWebhook::from_json(body).unwrap().spec
+    }
+
+    #[test]
+    fn webhooks_that_could_never_deliver_are_refused_by_field() {
+        assert!(validated(spec(serde_json::json!({}))).is_ok());
+        let long_url = format!("https://example.com/{}", "a".repeat(MAX_URL_BYTES));
+        assert_eq!(validated(spec(serde_json::json!({"url": long_url}))).unwrap_err().field, "url");
+        let headers: serde_json::Map<_, _> =
+            (0..=MAX_HEADERS).map(|i| (format!("X-H{i}"), serde_json::json!("v"))).collect();
+        assert_eq!(validated(spec(serde_json::json!({"headers": headers}))).unwrap_err().field, "headers");
+        let big = "v".repeat(MAX_HEADER_VALUE_BYTES + 1);
+        assert_eq!(
+            validated(spec(serde_json::json!({"headers": {"X-Big": big}}))).unwrap_err().field,
+            "headers.X-Big"
+        );
+        // A GET sends its payload in the query string: a large one makes the URL too long.
+        let payload = serde_json::json!({"changes": "{{version.changes}}", "pad": "p".repeat(MAX_URL_BYTES)});
+        let err = validated(spec(serde_json::json!({"payload": payload}))).unwrap_err();
+        assert_eq!(err.field, "url", "{err}");
     }
 }
