@@ -22,6 +22,9 @@ pub enum VerifyError {
     BadSecretFormat,
     #[error("missing header {0}")]
     MissingHeader(&'static str),
+    /// Present but not visible ASCII (e.g. UTF-8 or control bytes): not the same as missing.
+    #[error("invalid header {0}")]
+    InvalidHeader(&'static str),
     #[error("webhook-timestamp is not a unix time in seconds")]
     BadTimestamp,
     #[error("webhook-timestamp is {skew_secs} s away from now, more than the {tolerance_secs} s tolerance")]
@@ -151,12 +154,10 @@ pub fn verify_headers(
     now: i64,
     tolerance_secs: i64,
 ) -> Result<String, VerifyError> {
-    let get = |name: &'static str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.is_empty())
-            .ok_or(VerifyError::MissingHeader(name))
+    let get = |name: &'static str| match headers.get(name).map(http::HeaderValue::to_str) {
+        Some(Ok(value)) if !value.is_empty() => Ok(value),
+        Some(Err(_)) => Err(VerifyError::InvalidHeader(name)),
+        _ => Err(VerifyError::MissingHeader(name)),
     };
     let id = get("webhook-id")?;
     let timestamp = get("webhook-timestamp")?;
@@ -276,6 +277,17 @@ mod tests {
         assert_eq!(
             verify_headers(&vector_secret(), &headers, b"", 0, 300),
             Err(VerifyError::MissingHeader("webhook-id"))
+        );
+    }
+
+    #[test]
+    fn verify_headers_tells_invalid_from_missing() {
+        let mut headers = http::HeaderMap::new();
+        let non_ascii = http::HeaderValue::from_bytes("msg_é".as_bytes()).unwrap();
+        headers.insert("webhook-id", non_ascii);
+        assert_eq!(
+            verify_headers(&vector_secret(), &headers, b"", 0, 300),
+            Err(VerifyError::InvalidHeader("webhook-id"))
         );
     }
 }
