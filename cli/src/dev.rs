@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use axum::Router;
 use clap::Args;
+use clap::builder::TypedValueParser;
 use patchbay_adapters::assemble;
 use patchbay_adapters::backends::Backends;
 use patchbay_core::config::StoreConfig;
@@ -31,6 +32,16 @@ pub struct DevArgs {
     /// the commands to try them.
     #[arg(long)]
     pub demo: bool,
+    /// Deliveries in flight at once; a free slot takes the next message at once, so slow
+    /// receivers hold at most this many.
+    #[arg(long, env = "PATCHBAY_WORKER_CONCURRENCY", value_parser = count(),
+          default_value_t = worker::DEFAULT_MAX_IN_FLIGHT)]
+    pub max_in_flight: usize,
+}
+
+/// A count from 1 to 65535.
+fn count() -> impl TypedValueParser<Value = usize> {
+    clap::value_parser!(u16).range(1..).map(usize::from)
 }
 
 pub fn run(args: DevArgs) -> ExitCode {
@@ -108,7 +119,8 @@ async fn serve(args: DevArgs) -> Result<(), String> {
     // A message stays hidden long enough for one send to time out, then comes back: a killed
     // worker's in-flight deliveries return to the queue on their own.
     let visibility = settings.send.timeout + Duration::from_secs(5);
-    let worker = tokio::spawn(worker::run(deliverer, queue, visibility, stop_rx.clone()));
+    let options = worker::WorkerOptions { visibility, max_in_flight: args.max_in_flight };
+    let worker = tokio::spawn(worker::run(deliverer, queue, options, stop_rx.clone()));
 
     eprintln!("patchbay dev listening on http://{addr} (data in {})", args.data.display());
     let mut server_stop = stop_rx;

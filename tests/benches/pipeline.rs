@@ -119,7 +119,10 @@ async fn pipeline_round(url: &str, hits: &AtomicU64, events: usize, fan_out: usi
     let worker = tokio::spawn(worker::run(
         deliverer,
         backends.queue.clone().unwrap(),
-        Duration::from_secs(60),
+        worker::WorkerOptions {
+            visibility: Duration::from_secs(60),
+            max_in_flight: worker::DEFAULT_MAX_IN_FLIGHT,
+        },
         stop_rx,
     ));
     while hits.load(Ordering::Relaxed) - before < total {

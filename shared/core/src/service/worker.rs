@@ -1,11 +1,12 @@
-//! Driving the deliverer from a queue: the batch step both the Lambda handler and the local
-//! worker loop use, and the loop itself for the local runtime.
+//! Driving the deliverer from a queue: the batch step the Lambda handler uses, the settle step
+//! both use, and the local runtime's continuous worker loop.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
 
 use crate::ports::{Queue, ReceivedMessage};
 use crate::service::deliver::{Deliverer, MessageOutcome, ProcessingError};
@@ -13,6 +14,12 @@ use crate::service::deliver::{Deliverer, MessageOutcome, ProcessingError};
 /// Messages processed at once from one batch: enough to overlap slow receivers, few enough
 /// for a 128 MB function.
 pub const BATCH_CONCURRENCY: usize = 10;
+
+/// The most messages one receive may return (SQS's limit, kept by the SQLite queue too).
+const RECEIVE_MAX: usize = 10;
+
+/// The local worker's default bound on deliveries in flight.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
 /// Process every message, concurrently (bounded), returning each outcome in input order.
 /// One message's failure never affects another's.
@@ -49,22 +56,52 @@ pub async fn settle(
     }
 }
 
-/// The local runtime's worker: long-poll, process, settle, until `shutdown` flips to true.
-/// In-flight messages finish before it returns; anything not settled comes back after its
-/// visibility timeout, so a kill loses nothing.
+/// How the local worker takes messages from the queue.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerOptions {
+    /// How long a received message stays hidden: longer than one attempt can take, so a
+    /// running delivery is never handed out twice, short enough that a killed worker's
+    /// messages come back soon.
+    pub visibility: Duration,
+    /// Deliveries in flight at once. Sends mostly wait on the network, so this is about how
+    /// many slow receivers may hold a slot before healthy ones wait, not about CPU.
+    pub max_in_flight: usize,
+}
+
+/// The local runtime's worker: keep up to `max_in_flight` deliveries running, taking a new
+/// message as soon as a slot frees (never waiting for the slowest of a batch), until
+/// `shutdown` flips to true. A message is received only when a slot is free for it, so its
+/// visibility timeout starts when its delivery starts. In-flight deliveries finish before it
+/// returns; anything not settled comes back after its visibility timeout, so a kill loses
+/// nothing.
 pub async fn run(
     deliverer: Arc<Deliverer>,
     queue: Arc<dyn Queue>,
-    visibility: Duration,
+    options: WorkerOptions,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    tracing::info!("delivery worker started");
+    tracing::info!(max_in_flight = options.max_in_flight, "delivery worker started");
+    let slots = Arc::new(Semaphore::new(options.max_in_flight.max(1)));
+    let mut in_flight = JoinSet::new();
     loop {
+        while in_flight.try_join_next().is_some() {}
         if *shutdown.borrow() {
             break;
         }
+        let first = tokio::select! {
+            permit = slots.clone().acquire_owned() => permit,
+            _ = shutdown.changed() => break,
+        };
+        let Ok(first) = first else { break };
+        // Take as many messages as there are free slots (SQS's 10 at most per receive).
+        let mut permits = vec![first];
+        while permits.len() < RECEIVE_MAX
+            && let Ok(permit) = slots.clone().try_acquire_owned()
+        {
+            permits.push(permit);
+        }
         let received = tokio::select! {
-            r = queue.receive(10, visibility, Duration::from_secs(1)) => r,
+            r = queue.receive(permits.len(), options.visibility, Duration::from_secs(1)) => r,
             _ = shutdown.changed() => break,
         };
         let messages = match received {
@@ -75,12 +112,19 @@ pub async fn run(
                 continue;
             }
         };
-        if messages.is_empty() {
-            continue;
+        // Unused permits drop here and free their slots.
+        for (message, permit) in messages.into_iter().zip(permits) {
+            let (deliverer, queue) = (deliverer.clone(), queue.clone());
+            in_flight.spawn(async move {
+                let outcome = deliverer.process(&message.body).await;
+                settle(queue.as_ref(), &message, &outcome).await;
+                drop(permit);
+            });
         }
-        let outcomes = process_batch(&deliverer, messages.iter().map(|m| m.body.clone()).collect()).await;
-        futures::future::join_all(messages.iter().zip(&outcomes).map(|(m, o)| settle(queue.as_ref(), m, o)))
-            .await;
     }
+    if !in_flight.is_empty() {
+        tracing::info!(in_flight = in_flight.len(), "delivery worker: finishing in-flight deliveries");
+    }
+    while in_flight.join_next().await.is_some() {}
     tracing::info!("delivery worker stopped");
 }
