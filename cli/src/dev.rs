@@ -28,8 +28,8 @@ pub struct DevArgs {
     /// Where the SQLite database and generated local secrets live.
     #[arg(long, default_value = ".patchbay")]
     pub data: PathBuf,
-    /// Seed a demo app, license key and webhook (pointed at the built-in receiver) and print
-    /// the commands to try them.
+    /// Seed a demo app, license key and webhook (pointed at the built-in receiver
+    /// `/dev/receiver`, served only with this flag) and print the commands to try them.
     #[arg(long)]
     pub demo: bool,
     /// Deliveries in flight at once; a free slot takes the next message at once, so slow
@@ -101,7 +101,7 @@ async fn serve(args: DevArgs) -> Result<(), String> {
     let received = receiver::Received::new(backends.store.clone());
     let router: Router = patchbay_core::http::ingest_routes(Arc::new(ingest))
         .merge(patchbay_core::http::keys_routes(Arc::new(keys)))
-        .merge(receiver::routes(received))
+        .merge(receiver::routes(received, args.demo))
         .fallback(patchbay_core::http::not_found);
 
     let listener = tokio::net::TcpListener::bind(args.addr)

@@ -40,7 +40,12 @@ impl Received {
     }
 }
 
-pub fn routes(received: Received) -> Router {
+/// The receiver's route, only with `--demo`: it is unauthenticated and shows what it received
+/// (webhook payloads) to anyone who asks, so it exists only when the demo webhook needs it.
+pub fn routes(received: Received, demo: bool) -> Router {
+    if !demo {
+        return Router::new();
+    }
     Router::new().route("/dev/receiver", any(receive)).with_state(received)
 }
 
