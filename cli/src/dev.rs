@@ -3,7 +3,9 @@
 
 mod demo;
 mod receiver;
+mod server;
 mod settings;
+mod wire_errors;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,11 +39,27 @@ pub struct DevArgs {
     #[arg(long, env = "PATCHBAY_WORKER_CONCURRENCY", value_parser = count(),
           default_value_t = worker::DEFAULT_MAX_IN_FLIGHT)]
     pub max_in_flight: usize,
+    /// Time for a request's headers to arrive, from when the server starts waiting for them;
+    /// it also closes a keep-alive connection left idle this long.
+    #[arg(long, env = "PATCHBAY_DEV_HEADER_TIMEOUT", default_value = "5s", value_parser = duration)]
+    pub header_timeout: Duration,
+    /// Time for a request's body to arrive once its headers have; later gets 408.
+    #[arg(long, env = "PATCHBAY_DEV_BODY_TIMEOUT", default_value = "10s", value_parser = duration)]
+    pub body_timeout: Duration,
+    /// Open connections at once; more wait in the listen backlog until one closes.
+    #[arg(long, env = "PATCHBAY_DEV_MAX_CONNECTIONS", value_parser = count(), default_value_t = 256)]
+    pub max_connections: usize,
 }
 
 /// A count from 1 to 65535.
 fn count() -> impl TypedValueParser<Value = usize> {
     clap::value_parser!(u16).range(1..).map(usize::from)
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    patchbay_core::retry::parse_duration(text)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{text:?} is not a duration like 500ms, 5s or 1m"))
 }
 
 pub fn run(args: DevArgs) -> ExitCode {
@@ -123,11 +141,12 @@ async fn serve(args: DevArgs) -> Result<(), String> {
     let worker = tokio::spawn(worker::run(deliverer, queue, options, stop_rx.clone()));
 
     eprintln!("patchbay dev listening on http://{addr} (data in {})", args.data.display());
-    let mut server_stop = stop_rx;
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-        let _ = server_stop.changed().await;
-    });
-    let server = tokio::spawn(async move { server.await });
+    let limits = server::Limits {
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
+        max_connections: args.max_connections,
+    };
+    let server = tokio::spawn(server::serve(listener, router, limits, stop_rx));
 
     shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight requests and deliveries");
