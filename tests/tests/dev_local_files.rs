@@ -1,5 +1,6 @@
 //! What `patchbay dev` writes to its data directory (#14): only the secrets it had to invent,
-//! printed once, and every file owner-only. And `/dev/receiver` exists only with `--demo`.
+//! printed once, and every file owner-only. And `/dev/receiver` exists only with `--demo`
+//! (answering 413 in the error shape like every other route).
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
@@ -75,12 +76,22 @@ async fn demo_serves_the_receiver() {
         })
         .expect("patchbay dev --demo started");
     let status = reqwest::get(format!("{base}/dev/receiver")).await.unwrap().status();
+    let too_large = reqwest::Client::new()
+        .post(format!("{base}/dev/receiver"))
+        .body(vec![b'x'; 2 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    let too_large = (too_large.status().as_u16(), too_large.text().await.unwrap());
     let _ = child.kill();
     let _ = child.wait();
     // The demo key is remembered in the secrets file, owner-only like the rest.
     assert_owner_only(&data.join(SECRETS_FILE));
     let _ = std::fs::remove_dir_all(&data);
     assert_eq!(status, 200);
+    assert_eq!(too_large.0, 413);
+    let body: Value = serde_json::from_str(&too_large.1).unwrap();
+    assert_eq!(body["error"]["code"], "payload_too_large", "{}", too_large.1);
 }
 
 fn tempfile_dir() -> std::path::PathBuf {
