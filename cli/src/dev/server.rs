@@ -19,9 +19,9 @@ use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use patchbay_core::bounded::BoundedTasks;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
-use tokio::task::JoinSet;
+use tokio::sync::watch;
 use tokio::time::Sleep;
 use tower::ServiceExt;
 
@@ -47,25 +47,15 @@ pub async fn serve(
     limits: Limits,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let mut connections = JoinSet::new();
-    loop {
-        while connections.try_join_next().is_some() {}
-        if *shutdown.borrow() {
-            break;
-        }
-        let permit = tokio::select! {
-            permit = slots.clone().acquire_owned() => permit,
-            _ = shutdown.changed() => break,
-        };
-        let Ok(permit) = permit else { break };
+    let mut connections = BoundedTasks::new(limits.max_connections);
+    while let Some(slot) = connections.slot(&mut shutdown).await {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = shutdown.changed() => break,
         };
         match accepted {
             Ok((stream, _)) => {
-                connections.spawn(connection(stream, router.clone(), limits, shutdown.clone(), permit));
+                connections.spawn(slot, connection(stream, router.clone(), limits, shutdown.clone()));
             }
             Err(err) => {
                 // Out of file descriptors, usually: give connections a moment to close.
@@ -75,16 +65,10 @@ pub async fn serve(
         }
     }
     drop(listener);
-    while connections.join_next().await.is_some() {}
+    connections.finish().await;
 }
 
-async fn connection(
-    stream: TcpStream,
-    router: Router,
-    limits: Limits,
-    mut shutdown: watch::Receiver<bool>,
-    _slot: OwnedSemaphorePermit,
-) {
+async fn connection(stream: TcpStream, router: Router, limits: Limits, mut shutdown: watch::Receiver<bool>) {
     let _ = stream.set_nodelay(true);
     // Responses the router produced that hyper has yet to write: anything else hyper writes is
     // its own parse-error answer, which `ErrorBodies` gives the project's error body.

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
+use tokio::sync::watch;
 
+use crate::bounded::BoundedTasks;
 use crate::ports::{Queue, ReceivedMessage};
 use crate::service::deliver::{Deliverer, MessageOutcome, ProcessingError};
 
@@ -81,27 +81,17 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     tracing::info!(max_in_flight = options.max_in_flight, "delivery worker started");
-    let slots = Arc::new(Semaphore::new(options.max_in_flight.max(1)));
-    let mut in_flight = JoinSet::new();
-    loop {
-        while in_flight.try_join_next().is_some() {}
-        if *shutdown.borrow() {
-            break;
-        }
-        let first = tokio::select! {
-            permit = slots.clone().acquire_owned() => permit,
-            _ = shutdown.changed() => break,
-        };
-        let Ok(first) = first else { break };
+    let mut in_flight = BoundedTasks::new(options.max_in_flight);
+    while let Some(first) = in_flight.slot(&mut shutdown).await {
         // Take as many messages as there are free slots (SQS's 10 at most per receive).
-        let mut permits = vec![first];
-        while permits.len() < RECEIVE_MAX
-            && let Ok(permit) = slots.clone().try_acquire_owned()
+        let mut slots = vec![first];
+        while slots.len() < RECEIVE_MAX
+            && let Some(slot) = in_flight.try_slot()
         {
-            permits.push(permit);
+            slots.push(slot);
         }
         let received = tokio::select! {
-            r = queue.receive(permits.len(), options.visibility, Duration::from_secs(1)) => r,
+            r = queue.receive(slots.len(), options.visibility, Duration::from_secs(1)) => r,
             _ = shutdown.changed() => break,
         };
         let messages = match received {
@@ -112,19 +102,18 @@ pub async fn run(
                 continue;
             }
         };
-        // Unused permits drop here and free their slots.
-        for (message, permit) in messages.into_iter().zip(permits) {
+        // Unused slots drop here and free themselves.
+        for (message, slot) in messages.into_iter().zip(slots) {
             let (deliverer, queue) = (deliverer.clone(), queue.clone());
-            in_flight.spawn(async move {
+            in_flight.spawn(slot, async move {
                 let outcome = deliverer.process(&message.body).await;
                 settle(queue.as_ref(), &message, &outcome).await;
-                drop(permit);
             });
         }
     }
     if !in_flight.is_empty() {
         tracing::info!(in_flight = in_flight.len(), "delivery worker: finishing in-flight deliveries");
     }
-    while in_flight.join_next().await.is_some() {}
+    in_flight.finish().await;
     tracing::info!("delivery worker stopped");
 }
