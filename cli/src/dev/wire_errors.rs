@@ -132,7 +132,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ErrorBodies<S> {
             if self.take_router_response() {
                 // The next bytes read start the next request.
                 self.request_start.clear();
-            } else if let Some((status, code, message)) = automatic_answer(buf) {
+            } else if !self.request_start.is_empty()
+                && let Some((status, code, message)) = automatic_answer(buf)
+            {
+                // Hyper answers a parse error only after reading the bad request, so bytes were
+                // read since the last router response: a later chunk of that response's body is
+                // never mistaken for a head.
                 // Hyper's head has an empty body: everything up to the blank line is replaced.
                 let head_end = buf.windows(4).position(|w| w == b"\r\n\r\n").map_or(buf.len(), |p| p + 4);
                 let mut answer = rewritten(status, code, message, request_path(&self.request_start));
