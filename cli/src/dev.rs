@@ -3,7 +3,9 @@
 
 mod demo;
 mod receiver;
+mod server;
 mod settings;
+mod wire_errors;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,6 +15,8 @@ use std::time::Duration;
 
 use axum::Router;
 use clap::Args;
+use clap::builder::TypedValueParser;
+
 use patchbay_adapters::backends::Backends;
 use patchbay_adapters::wiring;
 use patchbay_core::config::StoreConfig;
@@ -27,10 +31,36 @@ pub struct DevArgs {
     /// Where the SQLite database and generated local secrets live.
     #[arg(long, default_value = ".patchbay")]
     pub data: PathBuf,
-    /// Seed a demo app, license key and webhook (pointed at the built-in receiver) and print
-    /// the commands to try them.
+    /// Seed a demo app, license key and webhook (pointed at the built-in receiver
+    /// `/dev/receiver`, served only with this flag) and print the commands to try them.
     #[arg(long)]
     pub demo: bool,
+    /// Deliveries in flight at once; a free slot takes the next message at once, so slow
+    /// receivers hold at most this many.
+    #[arg(long, env = "PATCHBAY_WORKER_CONCURRENCY", value_parser = count(),
+          default_value_t = worker::DEFAULT_MAX_IN_FLIGHT)]
+    pub max_in_flight: usize,
+    /// Time for a request's headers to arrive, from when the server starts waiting for them;
+    /// it also closes a keep-alive connection left idle this long.
+    #[arg(long, env = "PATCHBAY_DEV_HEADER_TIMEOUT", default_value = "5s", value_parser = duration)]
+    pub header_timeout: Duration,
+    /// Time for a request's body to arrive once its headers have; later gets 408.
+    #[arg(long, env = "PATCHBAY_DEV_BODY_TIMEOUT", default_value = "10s", value_parser = duration)]
+    pub body_timeout: Duration,
+    /// Open connections at once; more wait in the listen backlog until one closes.
+    #[arg(long, env = "PATCHBAY_DEV_MAX_CONNECTIONS", value_parser = count(), default_value_t = 256)]
+    pub max_connections: usize,
+}
+
+/// A count from 1 to 65535.
+fn count() -> impl TypedValueParser<Value = usize> {
+    clap::value_parser!(u16).range(1..).map(usize::from)
+}
+
+fn duration(text: &str) -> Result<Duration, String> {
+    patchbay_core::retry::parse_duration(text)
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{text:?} is not a duration like 500ms, 5s or 1m"))
 }
 
 pub fn run(args: DevArgs) -> ExitCode {
@@ -77,7 +107,7 @@ async fn serve(args: DevArgs) -> Result<(), String> {
     let received = receiver::Received::new(backends.store.clone());
     let router: Router = patchbay_core::http::ingest_routes(Arc::new(ingest))
         .merge(patchbay_core::http::keys_routes(Arc::new(keys)))
-        .merge(receiver::routes(received))
+        .merge(receiver::routes(received, args.demo))
         .fallback(patchbay_core::http::not_found);
 
     let listener = tokio::net::TcpListener::bind(args.addr)
@@ -95,14 +125,16 @@ async fn serve(args: DevArgs) -> Result<(), String> {
     // A message stays hidden long enough for one send to time out, then comes back: a killed
     // worker's in-flight deliveries return to the queue on their own.
     let visibility = settings.send.timeout + Duration::from_secs(5);
-    let worker = tokio::spawn(worker::run(deliver, queue, visibility, stop_rx.clone()));
+    let options = worker::WorkerOptions { visibility, max_in_flight: args.max_in_flight };
+    let worker = tokio::spawn(worker::run(deliver, queue, options, stop_rx.clone()));
 
     eprintln!("patchbay dev listening on http://{addr} (data in {})", args.data.display());
-    let mut server_stop = stop_rx;
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-        let _ = server_stop.changed().await;
-    });
-    let server = tokio::spawn(async move { server.await });
+    let limits = server::Limits {
+        header_timeout: args.header_timeout,
+        body_timeout: args.body_timeout,
+        max_connections: args.max_connections,
+    };
+    let server = tokio::spawn(server::serve(listener, router, limits, stop_rx));
 
     shutdown_signal().await;
     tracing::info!("shutting down: finishing in-flight requests and deliveries");

@@ -100,7 +100,15 @@ async fn pipeline_round(url: &str, hits: &AtomicU64, events: usize, fan_out: usi
     let deliver = LocalFunctions::new(&backends, &secret, &secret, &send_config(), "30s").deliver;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let started = Instant::now();
-    let worker = tokio::spawn(worker::run(deliver, backends.queue.clone(), Duration::from_secs(60), stop_rx));
+    let worker = tokio::spawn(worker::run(
+        deliver,
+        backends.queue.clone(),
+        worker::WorkerOptions {
+            visibility: Duration::from_secs(60),
+            max_in_flight: worker::DEFAULT_MAX_IN_FLIGHT,
+        },
+        stop_rx,
+    ));
     while hits.load(Ordering::Relaxed) - before < total {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }

@@ -5,12 +5,13 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method};
 use axum::routing::any;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use patchbay_core::http::ApiError;
+use patchbay_core::http::extract::read_body;
 use patchbay_core::ports::Store;
 use patchbay_core::signing::{DEFAULT_TOLERANCE_SECS, verify_headers};
 use serde::Serialize;
@@ -40,20 +41,26 @@ impl Received {
     }
 }
 
-pub fn routes(received: Received) -> Router {
+/// The receiver's route, only with `--demo`: it is unauthenticated and shows what it received
+/// (webhook payloads) to anyone who asks, so it exists only when the demo webhook needs it.
+pub fn routes(received: Received, demo: bool) -> Router {
+    if !demo {
+        return Router::new();
+    }
     Router::new().route("/dev/receiver", any(receive)).with_state(received)
 }
 
-async fn receive(
-    State(r): State<Received>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Json<serde_json::Value> {
+/// Larger than any delivery the sender makes (it renders at most the event's fields).
+const MAX_BODY: usize = 1024 * 1024;
+
+async fn receive(State(r): State<Received>, request: Request) -> Result<Json<serde_json::Value>, ApiError> {
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
+    // `read_body` answers 413 in the error shape; axum's `Bytes` extractor answers plain text.
+    let body = read_body(body, MAX_BODY).await?;
     if method == Method::GET && !headers.contains_key("webhook-id") {
         let log = r.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        return Json(serde_json::json!({ "received": log.iter().rev().collect::<Vec<_>>() }));
+        return Ok(Json(serde_json::json!({ "received": log.iter().rev().collect::<Vec<_>>() })));
     }
     let webhook_id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (valid, problem) = check(&r, webhook_id.as_deref(), &headers, &body).await;
@@ -78,7 +85,7 @@ async fn receive(
         }
         log.push_back(entry);
     }
-    Json(serde_json::json!({ "ok": true, "signature_valid": valid }))
+    Ok(Json(serde_json::json!({ "ok": true, "signature_valid": valid })))
 }
 
 async fn check(

@@ -1,6 +1,7 @@
 //! The local runtime's configuration: the same `PATCHBAY_*` variables as the functions, with
-//! local defaults for whatever is unset. Secrets it has to invent are generated once, kept in
-//! the data directory (so restarts and the printed commands keep working) and printed once.
+//! local defaults for whatever is unset. Secrets it has to invent (only those the environment
+//! does not set) are generated once, kept in the data directory, readable by the owner only (so
+//! restarts and the printed commands keep working), and printed once.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,10 +30,12 @@ pub struct Settings {
     pub secrets_file: PathBuf,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Default)]
 struct LocalSecrets {
-    ingest_secret: String,
-    admin_token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ingest_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    admin_token: Option<String>,
     #[serde(default)]
     demo_key: Option<String>,
 }
@@ -51,13 +54,13 @@ impl Settings {
     pub fn load(data: &Path) -> Result<Settings, SettingsError> {
         let process = Env::process();
         let secrets_file = data.join(SECRETS_FILE);
-        let local = local_secrets(&secrets_file)?;
+        let local = local_secrets(&secrets_file, &process)?;
         let default_store = format!("sqlite:{}", data.join("patchbay.db").display());
         let env = Env::new(|name| {
             process.get(name).or_else(|| match name {
                 config::STORE => Some(default_store.clone()),
-                INGEST_SECRET => Some(local.ingest_secret.clone()),
-                ADMIN_TOKEN => Some(local.admin_token.clone()),
+                INGEST_SECRET => local.ingest_secret.clone(),
+                ADMIN_TOKEN => local.admin_token.clone(),
                 ALLOW_CIDRS => Some(LOCAL_ALLOW_CIDRS.to_owned()),
                 _ => None,
             })
@@ -116,7 +119,7 @@ impl Settings {
     /// # Errors
     /// The file cannot be written.
     pub fn remember_demo_key(&self, key: &str) -> Result<(), SettingsError> {
-        let Some(mut secrets) = read_secrets(&self.secrets_file)? else { return Ok(()) };
+        let mut secrets = read_secrets(&self.secrets_file)?.unwrap_or_default();
         secrets.demo_key = Some(key.to_owned());
         write_secrets(&self.secrets_file, &secrets)
     }
@@ -134,23 +137,47 @@ fn read_secrets(path: &Path) -> Result<Option<LocalSecrets>, SettingsError> {
 fn write_secrets(path: &Path, secrets: &LocalSecrets) -> Result<(), SettingsError> {
     let file_err = |message: String| SettingsError::File { path: path.display().to_string(), message };
     let json = serde_json::to_vec_pretty(secrets).map_err(|e| file_err(e.to_string()))?;
-    std::fs::write(path, json).map_err(|e| file_err(e.to_string()))
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        // `mode` only applies to a new file: tighten one an older version left readable.
+        match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(file_err(e.to_string())),
+            _ => {}
+        }
+    }
+    let mut file = options.open(path).map_err(|e| file_err(e.to_string()))?;
+    std::io::Write::write_all(&mut file, &json).map_err(|e| file_err(e.to_string()))
 }
 
-fn local_secrets(path: &Path) -> Result<LocalSecrets, SettingsError> {
-    if let Some(existing) = read_secrets(path)? {
-        return Ok(existing);
+/// The kept local secrets, generating (and printing, once) only those that neither the
+/// environment nor the file provides: a secret set in the environment is never invented,
+/// shown or written.
+fn local_secrets(path: &Path, process: &Env<'_>) -> Result<LocalSecrets, SettingsError> {
+    let mut secrets = read_secrets(path)?.unwrap_or_default();
+    let mut generated = Vec::new();
+    if process.get(INGEST_SECRET).is_none() && secrets.ingest_secret.is_none() {
+        let secret = generate_secret().expose().to_owned();
+        generated.push((INGEST_SECRET, secret.clone()));
+        secrets.ingest_secret = Some(secret);
     }
-    let generated = LocalSecrets {
-        ingest_secret: generate_secret().expose().to_owned(),
-        admin_token: Secret::random_alphanumeric(32).expose().to_owned(),
-        demo_key: None,
-    };
-    write_secrets(path, &generated)?;
+    if process.get(ADMIN_TOKEN).is_none() && secrets.admin_token.is_none() {
+        let token = Secret::random_alphanumeric(32).expose().to_owned();
+        generated.push((ADMIN_TOKEN, token.clone()));
+        secrets.admin_token = Some(token);
+    }
+    if generated.is_empty() {
+        return Ok(secrets);
+    }
+    write_secrets(path, &secrets)?;
     // Printed once, on purpose: this is the only place a newcomer learns them (they stay in
     // the file for later runs).
     eprintln!("generated local secrets (kept in {}):", path.display());
-    eprintln!("  {INGEST_SECRET}={}", generated.ingest_secret);
-    eprintln!("  {ADMIN_TOKEN}={}", generated.admin_token);
-    Ok(generated)
+    for (name, value) in &generated {
+        eprintln!("  {name}={value}");
+    }
+    Ok(secrets)
 }

@@ -1,6 +1,7 @@
 //! Patchbay's core: the domain model, templates, signing, retry policy, ports and use cases.
 //! Nothing here knows about AWS; adapters live in `patchbay-adapters`.
 
+pub mod bounded;
 pub mod config;
 pub mod http;
 pub mod humanize;

@@ -22,7 +22,8 @@ pub enum VerifyError {
     BadSecretFormat,
     #[error("missing header {0}")]
     MissingHeader(&'static str),
-    #[error("invalid header {0}: only visible ASCII is allowed")]
+    /// Present but not visible ASCII (e.g. UTF-8 or control bytes): not the same as missing.
+    #[error("invalid header {0}")]
     InvalidHeader(&'static str),
     #[error("webhook-timestamp is not a unix time in seconds")]
     BadTimestamp,
@@ -316,6 +317,17 @@ mod tests {
         assert_eq!(
             verify_headers(&vector_secret(), &headers, b"", 0, 300),
             Err(VerifyError::MissingHeader("webhook-id"))
+        );
+    }
+
+    #[test]
+    fn verify_headers_tells_invalid_from_missing() {
+        let mut headers = http::HeaderMap::new();
+        let non_ascii = http::HeaderValue::from_bytes("msg_é".as_bytes()).unwrap();
+        headers.insert("webhook-id", non_ascii);
+        assert_eq!(
+            verify_headers(&vector_secret(), &headers, b"", 0, 300),
+            Err(VerifyError::InvalidHeader("webhook-id"))
         );
     }
 }

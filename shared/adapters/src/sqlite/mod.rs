@@ -98,6 +98,7 @@ impl Db {
             {
                 std::fs::create_dir_all(dir).map_err(StoreError::unavailable)?;
             }
+            private_file(Path::new(path))?;
             Connection::open(path)
         }
         .map_err(StoreError::unavailable)?;
@@ -112,6 +113,12 @@ impl Db {
         ))
         .map_err(StoreError::unavailable)?;
         conn.execute_batch(SCHEMA).map_err(StoreError::unavailable)?;
+        if path != ":memory:" {
+            // A database from before files were created private: tighten it and its WAL files.
+            for companion in ["", "-wal", "-shm"] {
+                restrict_to_owner(Path::new(&format!("{path}{companion}")))?;
+            }
+        }
         Ok(Arc::new(Db { conn: Mutex::new(conn) }))
     }
 
@@ -128,6 +135,34 @@ impl Db {
         // atomic), so a poisoned mutex is safe to keep using.
         self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Create the database file readable by its owner only (it holds webhook signing secrets and
+/// license keys). SQLite gives the `-wal` and `-shm` files it creates the database file's mode.
+fn private_file(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::unavailable(e)),
+    }
+}
+
+fn restrict_to_owner(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(StoreError::unavailable(e)),
+            _ => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Timestamps as fixed-width RFC 3339 so that text order is time order.

@@ -31,6 +31,8 @@ pub fn admin_routes(api: Arc<KeysApi>, token: Arc<Secret>) -> Router {
         .route("/v1/keys/{key}", get(show))
         .route("/v1/keys/{key}/block", post(block))
         .route("/v1/keys/{key}/unblock", post(unblock))
+        // JSON 405 on every path above, not axum's empty one.
+        .method_not_allowed_fallback(super::method_not_allowed)
         .route_layer(middleware::from_fn_with_state(token, require_admin))
         .with_state(api)
 }

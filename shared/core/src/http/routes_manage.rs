@@ -33,6 +33,8 @@ pub fn routes(api: Arc<IngestApi>, token: Arc<Secret>) -> Router {
         .route("/v1/webhooks/{id}/replay", post(replay))
         .route("/v1/deliveries/{id}", get(get_delivery))
         .route("/v1/deliveries/{id}/redeliver", post(redeliver))
+        // JSON 405 on every path above, not axum's empty one.
+        .method_not_allowed_fallback(super::method_not_allowed)
         .route_layer(middleware::from_fn_with_state(token, require_admin))
         .with_state(api)
 }

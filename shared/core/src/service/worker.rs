@@ -1,5 +1,5 @@
-//! Driving the deliverer from a queue: the batch step both the Lambda handler and the local
-//! worker loop use, and the loop itself for the local runtime.
+//! Driving the deliverer from a queue: the batch step the Lambda handler uses, the settle step
+//! both use, and the local runtime's continuous worker loop.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,12 +7,19 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio::sync::watch;
 
+use crate::bounded::BoundedTasks;
 use crate::ports::{Queue, ReceivedMessage};
 use crate::service::deliver::{Deliver, MessageOutcome, ProcessingError};
 
 /// Messages processed at once from one batch: enough to overlap slow receivers, few enough
 /// for a 128 MB function.
 pub const BATCH_CONCURRENCY: usize = 10;
+
+/// The most messages one receive may return (SQS's limit, kept by the SQLite queue too).
+const RECEIVE_MAX: usize = 10;
+
+/// The local worker's default bound on deliveries in flight.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
 /// Process every message, concurrently (bounded), returning each outcome in input order.
 /// One message's failure never affects another's.
@@ -49,22 +56,42 @@ pub async fn settle(
     }
 }
 
-/// The local runtime's worker: long-poll, process, settle, until `shutdown` flips to true.
-/// In-flight messages finish before it returns; anything not settled comes back after its
-/// visibility timeout, so a kill loses nothing.
+/// How the local worker takes messages from the queue.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerOptions {
+    /// How long a received message stays hidden: longer than one attempt can take, so a
+    /// running delivery is never handed out twice, short enough that a killed worker's
+    /// messages come back soon.
+    pub visibility: Duration,
+    /// Deliveries in flight at once. Sends mostly wait on the network, so this is about how
+    /// many slow receivers may hold a slot before healthy ones wait, not about CPU.
+    pub max_in_flight: usize,
+}
+
+/// The local runtime's worker: keep up to `max_in_flight` deliveries running, taking a new
+/// message as soon as a slot frees (never waiting for the slowest of a batch), until
+/// `shutdown` flips to true. A message is received only when a slot is free for it, so its
+/// visibility timeout starts when its delivery starts. In-flight deliveries finish before it
+/// returns; anything not settled comes back after its visibility timeout, so a kill loses
+/// nothing.
 pub async fn run(
     deliverer: Arc<Deliver>,
     queue: Arc<dyn Queue>,
-    visibility: Duration,
+    options: WorkerOptions,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    tracing::info!("delivery worker started");
-    loop {
-        if *shutdown.borrow() {
-            break;
+    tracing::info!(max_in_flight = options.max_in_flight, "delivery worker started");
+    let mut in_flight = BoundedTasks::new(options.max_in_flight);
+    while let Some(first) = in_flight.slot(&mut shutdown).await {
+        // Take as many messages as there are free slots (SQS's 10 at most per receive).
+        let mut slots = vec![first];
+        while slots.len() < RECEIVE_MAX
+            && let Some(slot) = in_flight.try_slot()
+        {
+            slots.push(slot);
         }
         let received = tokio::select! {
-            r = queue.receive(10, visibility, Duration::from_secs(1)) => r,
+            r = queue.receive(slots.len(), options.visibility, Duration::from_secs(1)) => r,
             _ = shutdown.changed() => break,
         };
         let messages = match received {
@@ -75,12 +102,18 @@ pub async fn run(
                 continue;
             }
         };
-        if messages.is_empty() {
-            continue;
+        // Unused slots drop here and free themselves.
+        for (message, slot) in messages.into_iter().zip(slots) {
+            let (deliverer, queue) = (deliverer.clone(), queue.clone());
+            in_flight.spawn(slot, async move {
+                let outcome = deliverer.process(&message.body).await;
+                settle(queue.as_ref(), &message, &outcome).await;
+            });
         }
-        let outcomes = process_batch(&deliverer, messages.iter().map(|m| m.body.clone()).collect()).await;
-        futures::future::join_all(messages.iter().zip(&outcomes).map(|(m, o)| settle(queue.as_ref(), m, o)))
-            .await;
     }
+    if !in_flight.is_empty() {
+        tracing::info!(in_flight = in_flight.len(), "delivery worker: finishing in-flight deliveries");
+    }
+    in_flight.finish().await;
     tracing::info!("delivery worker stopped");
 }
