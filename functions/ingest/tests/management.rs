@@ -41,6 +41,7 @@ async fn admin_token_required(backends: Backends) {
     // The events route does not take the admin token instead of a signature.
     let request = Request::post("/v1/events")
         .header(header::AUTHORIZATION, format!("Bearer {}", common::ADMIN_TOKEN))
+        .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(event_body("version_published", "x")))
         .unwrap();
     h.call(request).await.error(401, "unauthorized");

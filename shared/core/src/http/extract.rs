@@ -37,10 +37,33 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let declared_json = is_json(req.headers());
         let bytes = read_body(req.into_body(), MAX_MANAGEMENT_BODY).await?;
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
-        Ok(ApiJson(parse_json(bytes)?))
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(ApiJson(parse_json(b"{}")?));
+        }
+        if !declared_json {
+            return Err(unsupported_media_type());
+        }
+        Ok(ApiJson(parse_json(&bytes)?))
     }
+}
+
+/// Whether the request declares a JSON body (`application/json`, or a `+json` type).
+#[must_use]
+pub fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|essence| essence.trim().to_ascii_lowercase())
+        .is_some_and(|essence| essence == "application/json" || essence.ends_with("+json"))
+}
+
+/// A body we would have to guess the format of: say what we take instead.
+#[must_use]
+pub fn unsupported_media_type() -> ApiError {
+    ApiError::new(415, "unsupported_media_type", "send the body as JSON, with Content-Type: application/json")
 }
 
 /// The first value of each query parameter; junk is skipped, never an error.

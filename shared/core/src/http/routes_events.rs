@@ -10,7 +10,7 @@ use axum::routing::post;
 
 use super::IngestApi;
 use super::api_error::ApiError;
-use super::extract::read_body;
+use super::extract::{is_json, read_body, unsupported_media_type};
 use crate::service::ingest::{IngestError, IngestOutcome, IngestRequest, MAX_BODY_BYTES};
 use crate::signing::SignatureHeaders;
 
@@ -20,6 +20,9 @@ pub fn routes(api: Arc<IngestApi>) -> Router {
 
 async fn post_event(State(api): State<Arc<IngestApi>>, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
+    if !is_json(&parts.headers) {
+        return Err(unsupported_media_type());
+    }
     let body = read_body(body, MAX_BODY_BYTES).await?;
     let signature = SignatureHeaders::from_headers(&parts.headers).map_err(IngestError::Signature)?;
     let request = IngestRequest { signature, body: body.to_vec() };

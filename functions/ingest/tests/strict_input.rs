@@ -1,0 +1,147 @@
+//! What the HTTP layer refuses before a use case runs, and the limits checked when a webhook is
+//! saved: each a regression test for a finding of the hostile probe (issue #14).
+#![allow(clippy::unwrap_used)]
+
+#[allow(unused)]
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use common::{ADMIN_TOKEN, Harness};
+use patchbay_core::ids::random_id;
+use serde_json::json;
+
+async fn harness_with_app() -> (Harness, String) {
+    let h = Harness::new(&patchbay_adapters::backends::testing::sqlite().await);
+    let app_id = random_id("app").replace('_', "-");
+    let reply =
+        h.admin("POST", "/v1/apps", Some(json!({"id": app_id, "name": "n", "display_name": "N"}))).await;
+    assert_eq!(reply.status.as_u16(), 201, "{}", reply.text);
+    (h, app_id)
+}
+
+fn admin_raw(method: &str, path: &str, content_type: Option<&str>, body: &str) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"));
+    if let Some(content_type) = content_type {
+        builder = builder.header(header::CONTENT_TYPE, content_type);
+    }
+    builder.body(Body::from(body.to_owned())).unwrap()
+}
+
+fn webhook(extra: serde_json::Value) -> serde_json::Value {
+    let mut body =
+        json!({"events": ["version_published"], "method": "POST", "url": "https://example.com/hook"});
+    body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    body
+}
+
+#[tokio::test]
+async fn bodies_not_declared_json_get_415() {
+    let (h, app_id) = harness_with_app().await;
+    let body = webhook(json!({})).to_string();
+    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+        let reply =
+            h.call(admin_raw("POST", &format!("/v1/apps/{app_id}/webhooks"), content_type, &body)).await;
+        reply.error(415, "unsupported_media_type");
+    }
+    let reply = h
+        .call(admin_raw(
+            "POST",
+            &format!("/v1/apps/{app_id}/webhooks"),
+            Some("application/json; charset=utf-8"),
+            &body,
+        ))
+        .await;
+    assert_eq!(reply.status.as_u16(), 201, "{}", reply.text);
+    // The pipeline's events too, before the signature is even looked at.
+    let request = Request::post("/v1/events")
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from("{}"))
+        .unwrap();
+    h.call(request).await.error(415, "unsupported_media_type");
+}
+
+#[tokio::test]
+async fn a_key_given_twice_is_refused_by_name() {
+    let (h, app_id) = harness_with_app().await;
+    let body = r#"{"events":["version_published"],"method":"POST","url":"https://a.example/","url":"https://b.example/"}"#;
+    let reply = h
+        .call(admin_raw("POST", &format!("/v1/apps/{app_id}/webhooks"), Some("application/json"), body))
+        .await;
+    assert_eq!(reply.error(422, "invalid_field"), "url: is given twice");
+    let event = r#"{"event":"version_published","app":{"id":"a","id":"b"},"version":{"id":1}}"#;
+    let reply = h.post_event(&random_id("msg"), event).await;
+    assert_eq!(reply.error(422, "invalid_field"), "app.id: is given twice");
+}
+
+#[tokio::test]
+async fn a_payload_integer_beyond_64_bits_is_refused_not_rounded() {
+    let (h, app_id) = harness_with_app().await;
+    let body = r#"{"events":["version_published"],"method":"POST","url":"https://a.example/","payload":{"n":123456789012345678901234567890}}"#;
+    let reply = h
+        .call(admin_raw("POST", &format!("/v1/apps/{app_id}/webhooks"), Some("application/json"), body))
+        .await;
+    assert!(reply.error(422, "invalid_field").starts_with("payload.n: "), "{}", reply.text);
+}
+
+#[tokio::test]
+async fn event_app_ids_follow_the_management_rule() {
+    let (h, _) = harness_with_app().await;
+    for forged in ["../x", "a\nINFO forged line", "a\u{1b}[31mred"] {
+        let body =
+            json!({"event": "version_published", "app": {"id": forged}, "version": {"id": 1}}).to_string();
+        let reply = h.post_event(&random_id("msg"), &body).await;
+        assert!(reply.error(422, "invalid_field").starts_with("app.id: "), "{forged:?}: {}", reply.text);
+    }
+}
+
+#[tokio::test]
+async fn webhooks_that_could_never_deliver_are_refused_at_save() {
+    let (h, app_id) = harness_with_app().await;
+    let path = format!("/v1/apps/{app_id}/webhooks");
+    let long_url = format!("https://example.com/{}", "a".repeat(600 * 1024));
+    let reply = h.admin("POST", &path, Some(webhook(json!({"url": long_url})))).await;
+    assert!(reply.error(422, "invalid_field").starts_with("url: "));
+    let many: serde_json::Map<_, _> = (0..10_000).map(|i| (format!("X-H{i}"), json!("v"))).collect();
+    let reply = h.admin("POST", &path, Some(webhook(json!({"headers": many})))).await;
+    assert!(reply.error(422, "invalid_field").starts_with("headers: "));
+    let reply =
+        h.admin("POST", &path, Some(webhook(json!({"headers": {"X-Big": "v".repeat(100 * 1024)}})))).await;
+    assert!(reply.error(422, "invalid_field").starts_with("headers.X-Big: "));
+}
+
+#[tokio::test]
+async fn answers_carrying_secrets_are_not_cacheable() {
+    let (h, app_id) = harness_with_app().await;
+    let created = h.admin("POST", &format!("/v1/apps/{app_id}/webhooks"), Some(webhook(json!({})))).await;
+    assert_eq!(created.status.as_u16(), 201);
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    for reply in [
+        created,
+        h.admin("GET", &format!("/v1/apps/{app_id}"), None).await,
+        h.admin("POST", &format!("/v1/apps/{app_id}/rotate-secret"), None).await,
+        h.admin("POST", &format!("/v1/webhooks/{id}/rotate-secret"), None).await,
+    ] {
+        assert_eq!(reply.headers.get(header::CACHE_CONTROL).unwrap(), "no-store", "{}", reply.text);
+    }
+}
+
+#[tokio::test]
+async fn three_rotations_in_a_day_keep_every_replaced_secret_signing() {
+    let (h, app_id) = harness_with_app().await;
+    let created = h.admin("POST", &format!("/v1/apps/{app_id}/webhooks"), Some(webhook(json!({})))).await;
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let original = created.json()["secret"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        let reply = h.admin("POST", &format!("/v1/webhooks/{id}/rotate-secret"), None).await;
+        assert_eq!(reply.status.as_u16(), 200, "{}", reply.text);
+    }
+    let stored = h.store.get_webhook(&id).await.unwrap().unwrap();
+    let active: Vec<_> =
+        stored.secrets.active(stored.updated_at).into_iter().map(|s| s.expose().to_owned()).collect();
+    assert_eq!(active.len(), 4, "the current secret and all three replaced ones sign");
+    assert!(active.contains(&original), "the original signs until 24 h after it was replaced");
+}
