@@ -271,7 +271,7 @@ struct Harness {
 
 impl Harness {
     async fn new(retry: &str) -> Harness {
-        let real = patchbay_adapters::backends::testing::sqlite().await;
+        let real = patchbay_testing::backends::sqlite().await;
         let faulty = FaultyStore::new(real.store.clone());
         let queue = real.queue.clone().unwrap();
         let faulty_queue = Arc::new(FaultyQueue { inner: queue.clone(), fail_next_send: false.into() });

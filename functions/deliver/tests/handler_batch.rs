@@ -15,7 +15,7 @@ use common::{
     Receiver, attempts, config, create_delivery, create_webhook, delivery, failed_ids, message_body,
     recording_handler, send_and_receive, sqs_event, sqs_event_from, store_failing_handler, within_jitter,
 };
-use patchbay_adapters::backends::testing;
+use patchbay_testing::backends as testing;
 use patchbay_core::model::{AttemptError, DeliveryStatus};
 use tokio::net::TcpListener;
 

@@ -13,7 +13,7 @@ use common::{
     Receiver, config, create_delivery, create_webhook, delivery, failed_ids, recording_handler, sqs_event,
     store_failing_handler, within_jitter,
 };
-use patchbay_adapters::backends::testing;
+use patchbay_testing::backends as testing;
 use patchbay_core::model::DeliveryStatus;
 use patchbay_core::service::message::DeliveryMessage;
 use patchbay_core::signing::verify_headers;

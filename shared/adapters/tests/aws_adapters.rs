@@ -11,13 +11,9 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
-use patchbay_adapters::aws::testing::{
-    aws_endpoint_available, create_keys_table, create_main_table, create_queue, queue_arn, unique_name,
-};
 use patchbay_adapters::aws::{aws_config, dynamodb_client, sqs_client};
 use patchbay_adapters::dynamo::{DynamoKeyStore, DynamoStore};
 use patchbay_adapters::sqs::SqsQueue;
-use patchbay_contract::{sample_app, sample_delivery, sample_event, sample_key, sample_webhook};
 use patchbay_core::ids::random_id;
 use patchbay_core::model::{Attempt, DeliveryStatus, EventState};
 use patchbay_core::ports::{
@@ -25,10 +21,10 @@ use patchbay_core::ports::{
     Queue, QueueError, StoreError, WebhookStore,
 };
 use patchbay_core::secret::Secret;
-
-fn now() -> DateTime<Utc> {
-    patchbay_contract::now()
-}
+use patchbay_testing::aws::{
+    aws_endpoint_available, create_keys_table, create_main_table, create_queue, queue_arn, unique_name,
+};
+use patchbay_testing::samples::{now, sample_app, sample_delivery, sample_event, sample_key, sample_webhook};
 
 struct Main {
     store: DynamoStore,

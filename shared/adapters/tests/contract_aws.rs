@@ -4,12 +4,12 @@
 
 #![allow(clippy::unwrap_used)]
 
-use patchbay_adapters::aws::testing::{
-    aws_endpoint_available, create_keys_table, create_main_table, create_queue, unique_name,
-};
 use patchbay_adapters::aws::{aws_config, dynamodb_client, sqs_client};
 use patchbay_adapters::dynamo::{DynamoKeyStore, DynamoStore};
 use patchbay_adapters::sqs::SqsQueue;
+use patchbay_testing::aws::{
+    aws_endpoint_available, create_keys_table, create_main_table, create_queue, unique_name,
+};
 
 async fn main_store() -> Option<DynamoStore> {
     if !aws_endpoint_available("contract_aws") {

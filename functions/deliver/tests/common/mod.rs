@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use deliver::Handler;
 use patchbay_adapters::backends::Backends;
-use patchbay_contract::{now, sample_webhook};
+use patchbay_testing::samples::{now, sample_webhook};
 use patchbay_core::config::{DeliverConfig, SendConfig, StoreConfig};
 use patchbay_core::ids::random_id;
 use patchbay_core::model::{
@@ -170,8 +170,8 @@ pub fn config(schedule: &str) -> DeliverConfig {
     }
 }
 
-/// A webhook of the contract's sample shape (POST, JSON payload, an `X-Token` header, a query
-/// template) sending to `url`, saved in `store`.
+/// A webhook of `patchbay_testing::samples`' shape (POST, JSON payload, an `X-Token` header, a
+/// query template) sending to `url`, saved in `store`.
 pub async fn create_webhook(store: &dyn Store, url: &str, edit: impl FnOnce(&mut Webhook)) -> Webhook {
     let mut webhook = sample_webhook(&random_id("app"));
     webhook.spec.url = url.to_owned();

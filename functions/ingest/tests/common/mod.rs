@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use patchbay_adapters::backends::Backends;
-use patchbay_contract::{sample_app, sample_webhook};
+use patchbay_testing::samples::{sample_app, sample_webhook};
 use patchbay_core::config::{IngestConfig, SendConfig, StoreConfig};
 use patchbay_core::ids::delivery_id;
 use patchbay_core::model::{App, EventName, Webhook};
@@ -33,7 +33,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
                 async fn $scenario() {
-                    super::$scenario(::patchbay_adapters::backends::testing::sqlite().await).await;
+                    super::$scenario(::patchbay_testing::backends::sqlite().await).await;
                 }
             )+
         }
@@ -42,7 +42,7 @@ macro_rules! on_both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
                 async fn $scenario() {
                     let test = concat!(module_path!(), "::", stringify!($scenario));
-                    let Some(moto) = ::patchbay_adapters::backends::testing::moto(test, 5).await else {
+                    let Some(moto) = ::patchbay_testing::backends::moto(test, 5).await else {
                         return;
                     };
                     super::$scenario(moto.backends).await;

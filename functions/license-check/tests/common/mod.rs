@@ -12,11 +12,12 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use patchbay_adapters::backends::{Backends, testing};
+use patchbay_adapters::backends::Backends;
 use patchbay_core::config::{LicenseCheckConfig, StoreConfig};
 use patchbay_core::model::App;
 use patchbay_core::ports::Store;
 use patchbay_core::secret::Secret;
+use patchbay_testing::backends as testing;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -251,7 +252,7 @@ impl Harness {
 
     /// A new app, written straight to the store (app creation lives in the ingest function).
     pub async fn new_app(&self) -> App {
-        let app = patchbay_contract::sample_app();
+        let app = patchbay_testing::samples::sample_app();
         self.store.create_app(&app).await.unwrap();
         app
     }
