@@ -3,8 +3,17 @@
 //!
 //! * [`aws`]: tables and queues on moto, created exactly as `infra/template.yaml` creates them;
 //! * [`backends`]: a fresh set of adapters on a throwaway SQLite file or on moto;
-//! * [`samples`]: valid records to store.
+//! * [`samples`]: valid records to store;
+//! * [`FaultyStore`] / [`FaultyQueue`]: any store or queue, failing when told to and recording
+//!   the calls made.
 
 pub mod aws;
 pub mod backends;
+mod faults;
+mod faulty_queue;
+mod faulty_store;
 pub mod samples;
+
+pub use faults::Faults;
+pub use faulty_queue::{FaultyQueue, VisibilityChange};
+pub use faulty_store::FaultyStore;
