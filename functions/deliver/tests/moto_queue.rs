@@ -54,6 +54,7 @@ fn records(messages: &[(String, String, String, u32)]) -> Vec<(String, String, S
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: ./scripts/test runs it"]
 async fn batch_from_real_sqs_messages() {
     let Some(moto) = testing::moto("batch_from_real_sqs_messages", 2).await else { return };
     let store = moto.backends.store.as_ref();
@@ -111,6 +112,7 @@ async fn batch_from_real_sqs_messages() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: ./scripts/test runs it"]
 async fn erroring_message_is_redriven_to_the_dlq() {
     let Some(moto) = testing::moto("erroring_message_is_redriven_to_the_dlq", 2).await else { return };
     let store = moto.backends.store.as_ref();

@@ -360,84 +360,102 @@ pub async fn queue_sends_and_receives_many<Q: Queue>(queue: &Q) {
 
 /// Expands to one test per contract clause. `$main`, `$keys` and `$queue` are async blocks
 /// (or expressions yielding futures) that build a fresh adapter; `$main`/`$keys` return values
-/// implementing the store traits, `$queue` a `Queue`.
+/// implementing the store traits, `$queue` a `Queue`. Attributes written first (e.g.
+/// `#[ignore = "..."]`) go on every test.
 #[macro_export]
 macro_rules! adapter_contract {
-    (main: $main:expr, keys: $keys:expr, queue: $queue:expr $(,)?) => {
-        $crate::adapter_contract!(main: $main, keys: $keys, queue: $queue, counting: $crate::Counting::Exact);
+    ($(#[$attribute:meta])* main: $main:expr, keys: $keys:expr, queue: $queue:expr $(,)?) => {
+        $crate::adapter_contract!(
+            $(#[$attribute])* main: $main, keys: $keys, queue: $queue, counting: $crate::Counting::Exact
+        );
     };
-    (main: $main:expr, keys: $keys:expr, queue: $queue:expr, counting: $counting:expr $(,)?) => {
+    ($(#[$attribute:meta])* main: $main:expr, keys: $keys:expr, queue: $queue:expr, counting: $counting:expr $(,)?) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn apps_create_get_update() {
             let Some(s) = $main.await else { return };
             $crate::apps_create_get_update(&s).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn webhooks_crud() {
             let Some(s) = $main.await else { return };
             $crate::webhooks_crud(&s).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn events_are_created_once_with_their_deliveries() {
             let Some(s) = $main.await else { return };
             $crate::events_are_created_once_with_their_deliveries(&s).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn concurrent_event_creation_has_one_winner() {
             let Some(s) = $main.await else { return };
             $crate::concurrent_event_creation_has_one_winner(std::sync::Arc::new(s)).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn event_lease_is_a_conditional_write() {
             let Some(s) = $main.await else { return };
             $crate::event_lease_is_a_conditional_write(&s).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn deliveries_update_and_outbox() {
             let Some(s) = $main.await else { return };
             $crate::deliveries_update_and_outbox(&s).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn deliveries_list_newest_first_with_filter_and_cursor() {
             let Some(s) = $main.await else { return };
             $crate::deliveries_list_newest_first_with_filter_and_cursor(&s).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn attempts_append_once() {
             let Some(s) = $main.await else { return };
             $crate::attempts_append_once(&s).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn keys_create_all_or_nothing() {
             let Some(k) = $keys.await else { return };
             $crate::keys_create_all_or_nothing(&k).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn keys_check_and_register() {
             let Some(k) = $keys.await else { return };
             $crate::keys_check_and_register(&k).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn keys_count_concurrent_registrations() {
             let Some(k) = $keys.await else { return };
             $crate::keys_count_concurrent_registrations(std::sync::Arc::new(k), $counting).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn queue_hides_received_messages() {
             let Some(q) = $queue.await else { return };
             $crate::queue_hides_received_messages(&q).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn queue_visibility_timeout_expires() {
             let Some(q) = $queue.await else { return };
             $crate::queue_visibility_timeout_expires(&q).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn queue_honours_delay() {
             let Some(q) = $queue.await else { return };
             $crate::queue_honours_delay(&q).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn queue_sends_and_receives_many() {
             let Some(q) = $queue.await else { return };
             $crate::queue_sends_and_receives_many(&q).await;
