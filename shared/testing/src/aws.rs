@@ -9,7 +9,6 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-
 use patchbay_adapters::dynamo::schema::{GSI1, GSI1PK, GSI1SK, KEY, PK, SK, TTL_ATTRIBUTE};
 
 pub type TestResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;

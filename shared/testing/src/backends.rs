@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
-use patchbay_core::config::StoreConfig;
-use patchbay_core::ports::Queue;
-
 use patchbay_adapters::aws::{aws_config, dynamodb_client, sqs_client};
 use patchbay_adapters::backends::Backends;
 use patchbay_adapters::sqs::SqsQueue;
+use patchbay_core::config::StoreConfig;
+use patchbay_core::ports::Queue;
 
 use crate::aws::{
     aws_endpoint_available, create_keys_table, create_main_table, create_queue, queue_arn, unique_name,
