@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::post;
-use patchbay_adapters::backends::testing;
 use patchbay_core::config::SendConfig;
 use patchbay_core::ids::random_id;
 use patchbay_core::model::{DeliveryStatus, EventName, PayloadFormat, Webhook, WebhookMethod, WebhookSpec};
@@ -22,6 +21,7 @@ use patchbay_core::service::worker;
 use patchbay_core::signing::{SignatureHeaders, generate_secret, signature_header};
 use patchbay_e2e::LocalFunctions;
 use patchbay_e2e::dev::event;
+use patchbay_testing::backends as testing;
 
 const ROUNDS: usize = 3;
 const CONCURRENCY: usize = 10;

@@ -2,21 +2,19 @@
 //! is visible (5xx or 409, or a processing error that leaves the message on the queue), and a
 //! healthy retry finishes the job with nothing lost and nothing dangling.
 //!
-//! The faults come from [`FaultyStore`], which delegates every port to the real SQLite store and
-//! fails exactly the N-th call after being armed. N sweeps over every call a clean run makes,
+//! The faults come from `patchbay_testing::FaultyStore`, which delegates every port to the real
+//! SQLite store and fails exactly the N-th call after being armed. N sweeps over every call a clean run makes,
 //! counted first in pass-through mode.
 //!
 //! Network: webhooks point at receivers on 127.0.0.1 only.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{TimeDelta, Utc};
 use http::Request;
 use http_body_util::BodyExt;
 use patchbay_adapters::backends::Backends;
@@ -24,226 +22,19 @@ use patchbay_adapters::wiring;
 use patchbay_core::config::{DeliverConfig, IngestConfig, SendConfig, StoreConfig};
 use patchbay_core::http::ingest_router;
 use patchbay_core::ids::random_id;
-use patchbay_core::model::Delivery as NewDelivery;
-use patchbay_core::model::{
-    App, Attempt, Delivery, DeliveryRef, DeliveryStatus, EventName, EventState, StoredEvent, Webhook,
-};
-use patchbay_core::ports::{
-    AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, OutgoingMessage, Page, Queue,
-    QueueError, QueueResult, ReceivedMessage, Store, StoreError, StoreResult, WebhookStore,
-};
+use patchbay_core::model::{Delivery, DeliveryRef, DeliveryStatus, EventName, EventState, StoredEvent};
+use patchbay_core::ports::{EventCreation, Queue, Store};
 use patchbay_core::retry::RetrySchedule;
 use patchbay_core::secret::Secret;
 use patchbay_core::service::deliver::{Deliver, MessageOutcome};
 use patchbay_core::service::message::DeliveryMessage;
 use patchbay_core::signing::{generate_secret, signature_header};
 use patchbay_e2e::Receiver;
+use patchbay_testing::{FaultyQueue, FaultyStore};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 const ADMIN_TOKEN: &str = "hardening-faults-admin-token";
-
-// ---------------------------------------------------------------------------------------------
-// The failing adapter
-// ---------------------------------------------------------------------------------------------
-
-const HEALTHY: usize = usize::MAX;
-
-/// Delegates every port to `inner`; once armed with `fail_in(n)`, the n-th call from then on
-/// (0-based, counting every method of every port) fails with `StoreError::Unavailable`, once.
-struct FaultyStore {
-    inner: Arc<dyn Store>,
-    calls: AtomicUsize,
-    fail_at: AtomicUsize,
-    /// Every call by name, in order (for messages).
-    log: Mutex<Vec<&'static str>>,
-}
-
-impl FaultyStore {
-    fn new(inner: Arc<dyn Store>) -> Arc<FaultyStore> {
-        Arc::new(FaultyStore {
-            inner,
-            calls: AtomicUsize::new(0),
-            fail_at: AtomicUsize::new(HEALTHY),
-            log: Mutex::default(),
-        })
-    }
-
-    /// Calls made so far.
-    fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
-    }
-
-    /// Fail the n-th call from now.
-    fn fail_in(&self, n: usize) {
-        self.fail_at.store(self.calls() + n, Ordering::SeqCst);
-    }
-
-    fn heal(&self) {
-        self.fail_at.store(HEALTHY, Ordering::SeqCst);
-    }
-
-    /// The names of the calls made since call number `from`.
-    fn calls_since(&self, from: usize) -> Vec<&'static str> {
-        self.log.lock().unwrap()[from..].to_vec()
-    }
-
-    fn tick(&self, name: &'static str) -> StoreResult<()> {
-        let n = self.calls.fetch_add(1, Ordering::SeqCst);
-        self.log.lock().unwrap().push(name);
-        if n == self.fail_at.load(Ordering::SeqCst) {
-            self.heal();
-            return Err(StoreError::Unavailable(format!("injected fault at call {n} ({name})")));
-        }
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl AppStore for FaultyStore {
-    async fn create_app(&self, app: &App) -> StoreResult<()> {
-        self.tick("create_app")?;
-        self.inner.create_app(app).await
-    }
-    async fn get_app(&self, id: &str) -> StoreResult<Option<App>> {
-        self.tick("get_app")?;
-        self.inner.get_app(id).await
-    }
-    async fn update_app(&self, app: &App) -> StoreResult<()> {
-        self.tick("update_app")?;
-        self.inner.update_app(app).await
-    }
-}
-
-#[async_trait]
-impl AppSecretIndex for FaultyStore {
-    async fn app_for_secret(&self, app_secret: &str) -> StoreResult<Option<App>> {
-        self.tick("app_for_secret")?;
-        self.inner.app_for_secret(app_secret).await
-    }
-}
-
-#[async_trait]
-impl WebhookStore for FaultyStore {
-    async fn create_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
-        self.tick("create_webhook")?;
-        self.inner.create_webhook(webhook).await
-    }
-    async fn get_webhook(&self, id: &str) -> StoreResult<Option<Webhook>> {
-        self.tick("get_webhook")?;
-        self.inner.get_webhook(id).await
-    }
-    async fn list_webhooks(&self, app_id: &str) -> StoreResult<Vec<Webhook>> {
-        self.tick("list_webhooks")?;
-        self.inner.list_webhooks(app_id).await
-    }
-    async fn update_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
-        self.tick("update_webhook")?;
-        self.inner.update_webhook(webhook).await
-    }
-    async fn delete_webhook(&self, id: &str) -> StoreResult<()> {
-        self.tick("delete_webhook")?;
-        self.inner.delete_webhook(id).await
-    }
-}
-
-#[async_trait]
-impl EventStore for FaultyStore {
-    async fn create_event(&self, event: &StoredEvent, deliveries: &[Delivery]) -> StoreResult<EventCreation> {
-        self.tick("create_event")?;
-        self.inner.create_event(event, deliveries).await
-    }
-    async fn get_event(&self, id: &str) -> StoreResult<Option<StoredEvent>> {
-        self.tick("get_event")?;
-        self.inner.get_event(id).await
-    }
-    async fn renew_event_lease(
-        &self,
-        id: &str,
-        expected: DateTime<Utc>,
-        new: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        self.tick("renew_event_lease")?;
-        self.inner.renew_event_lease(id, expected, new).await
-    }
-    async fn set_event_state(
-        &self,
-        id: &str,
-        state: EventState,
-        lease_until: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        self.tick("set_event_state")?;
-        self.inner.set_event_state(id, state, lease_until).await
-    }
-}
-
-#[async_trait]
-impl DeliveryStore for FaultyStore {
-    async fn ensure_deliveries(&self, deliveries: &[Delivery]) -> StoreResult<usize> {
-        self.tick("ensure_deliveries")?;
-        self.inner.ensure_deliveries(deliveries).await
-    }
-    async fn get_delivery(&self, id: &str) -> StoreResult<Option<Delivery>> {
-        self.tick("get_delivery")?;
-        self.inner.get_delivery(id).await
-    }
-    async fn update_delivery(&self, delivery: &Delivery) -> StoreResult<()> {
-        self.tick("update_delivery")?;
-        self.inner.update_delivery(delivery).await
-    }
-    async fn mark_enqueued(&self, ids: &[String]) -> StoreResult<()> {
-        self.tick("mark_enqueued")?;
-        self.inner.mark_enqueued(ids).await
-    }
-    async fn list_deliveries(
-        &self,
-        webhook_id: &str,
-        status: Option<DeliveryStatus>,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<Page<Delivery>> {
-        self.tick("list_deliveries")?;
-        self.inner.list_deliveries(webhook_id, status, cursor, limit).await
-    }
-    async fn record_attempt(&self, attempt: &Attempt) -> StoreResult<()> {
-        self.tick("record_attempt")?;
-        self.inner.record_attempt(attempt).await
-    }
-    async fn list_attempts(&self, delivery_id: &str) -> StoreResult<Vec<Attempt>> {
-        self.tick("list_attempts")?;
-        self.inner.list_attempts(delivery_id).await
-    }
-}
-
-/// Fails the next `send` once when armed; otherwise delegates.
-struct FaultyQueue {
-    inner: Arc<dyn Queue>,
-    fail_next_send: std::sync::atomic::AtomicBool,
-}
-
-#[async_trait]
-impl Queue for FaultyQueue {
-    async fn send(&self, messages: &[OutgoingMessage]) -> QueueResult<()> {
-        if self.fail_next_send.swap(false, Ordering::SeqCst) {
-            return Err(QueueError::Unavailable("injected queue fault".into()));
-        }
-        self.inner.send(messages).await
-    }
-    async fn receive(
-        &self,
-        max: usize,
-        visibility: Duration,
-        wait: Duration,
-    ) -> QueueResult<Vec<ReceivedMessage>> {
-        self.inner.receive(max, visibility, wait).await
-    }
-    async fn change_visibility(&self, receipt_handle: &str, visibility: Duration) -> QueueResult<()> {
-        self.inner.change_visibility(receipt_handle, visibility).await
-    }
-    async fn delete(&self, receipt_handle: &str) -> QueueResult<()> {
-        self.inner.delete(receipt_handle).await
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Harness
@@ -271,10 +62,10 @@ struct Harness {
 
 impl Harness {
     async fn new(retry: &str) -> Harness {
-        let real = patchbay_adapters::backends::testing::sqlite().await;
+        let real = patchbay_testing::backends::sqlite().await;
         let faulty = FaultyStore::new(real.store.clone());
         let queue = real.queue.clone();
-        let faulty_queue = Arc::new(FaultyQueue { inner: queue.clone(), fail_next_send: false.into() });
+        let faulty_queue = FaultyQueue::new(queue.clone());
         let backends =
             Backends { store: faulty.clone(), keys: real.keys.clone(), queue: faulty_queue.clone() };
         let send = send_config();
@@ -457,10 +248,10 @@ async fn ingest_survives_a_store_fault_at_every_call() {
     let (app_id, webhooks) = h.app_with_webhooks(3, "http://127.0.0.1:9/never-delivered-here").await;
 
     // Pass-through: how many store calls a clean ingest makes.
-    let from = h.faulty.calls();
+    let from = h.faulty.faults().calls();
     let (status, body) = h.post_event(&random_id("msg"), &app_id).await;
     assert_eq!(status, 202, "{body}");
-    let clean = h.faulty.calls_since(from);
+    let clean = h.faulty.faults().calls_since(from);
     assert!(
         clean.len() >= 4,
         "a clean ingest reads webhooks, writes the event, flags and completes: {clean:?}"
@@ -470,10 +261,10 @@ async fn ingest_survives_a_store_fault_at_every_call() {
     for n in 0..clean.len() {
         let context = format!("fault at call {n} ({}) of {clean:?}", clean[n]);
         let id = random_id("msg");
-        h.faulty.fail_in(n);
+        h.faulty.faults().fail_in(n);
         let (status, body) = h.post_event(&id, &app_id).await;
         assert!(status >= 500 || status == 409, "{context}: the failure was not visible: {status} {body}");
-        assert_eq!(h.faulty.fail_at.load(Ordering::SeqCst), HEALTHY, "{context}: the fault did not fire");
+        assert!(!h.faulty.faults().armed(), "{context}: the fault did not fire");
 
         let (final_status, conflicts) = retry_until_done(&h, &id, &app_id, &context).await;
         // A failed request gives its lease back, so the very next retry finishes.
@@ -506,14 +297,14 @@ async fn resumed_ingest_survives_a_store_fault_at_every_call() {
     /// Leave an event accepted (deliveries written, none enqueued) with its lease lapsed.
     async fn half_done(h: &Harness, app_id: &str) -> String {
         let id = random_id("msg");
-        let from = h.faulty.calls();
+        let from = h.faulty.faults().calls();
         // Find the first `ensure_deliveries` or `mark_enqueued`, fail it.
         let (status, _) = h.post_event(&random_id("msg"), app_id).await;
         assert_eq!(status, 202);
-        let calls = h.faulty.calls_since(from);
+        let calls = h.faulty.faults().calls_since(from);
         let at = calls.iter().position(|c| *c == "ensure_deliveries").expect("ingest ensures deliveries");
         h.drain_queue().await;
-        h.faulty.fail_in(at);
+        h.faulty.faults().fail_in(at);
         let (status, _) = h.post_event(&id, app_id).await;
         assert_eq!(status, 503);
         h.lapse_lease(&id).await;
@@ -521,10 +312,10 @@ async fn resumed_ingest_survives_a_store_fault_at_every_call() {
     }
 
     let id = half_done(&h, &app_id).await;
-    let from = h.faulty.calls();
+    let from = h.faulty.faults().calls();
     let (status, body) = h.post_event(&id, &app_id).await;
     assert_eq!(status, 200, "a resumed ingest answers as a duplicate: {body}");
-    let clean = h.faulty.calls_since(from);
+    let clean = h.faulty.faults().calls_since(from);
     assert!(clean.contains(&"renew_event_lease"), "{clean:?}");
     let queued = h.drain_queue().await;
     h.assert_ingested(&id, &webhooks, &queued, "clean resume").await;
@@ -532,10 +323,10 @@ async fn resumed_ingest_survives_a_store_fault_at_every_call() {
     for n in 0..clean.len() {
         let context = format!("resume with a fault at call {n} ({}) of {clean:?}", clean[n]);
         let id = half_done(&h, &app_id).await;
-        h.faulty.fail_in(n);
+        h.faulty.faults().fail_in(n);
         let (status, body) = h.post_event(&id, &app_id).await;
         assert!(status >= 500 || status == 409, "{context}: the failure was not visible: {status} {body}");
-        assert_eq!(h.faulty.fail_at.load(Ordering::SeqCst), HEALTHY, "{context}: the fault did not fire");
+        assert!(!h.faulty.faults().armed(), "{context}: the fault did not fire");
         let (final_status, conflicts) = retry_until_done(&h, &id, &app_id, &context).await;
         // A failed request gives its lease back, so the very next retry finishes.
         assert_eq!(conflicts, 0, "{context}: the failed request kept its lease");
@@ -554,9 +345,10 @@ async fn ingest_queue_fault_releases_the_lease() {
     let h = Harness::new("1s").await;
     let (app_id, webhooks) = h.app_with_webhooks(3, "http://127.0.0.1:9/never-delivered-here").await;
     let id = random_id("msg");
-    h.faulty_queue.fail_next_send.store(true, Ordering::SeqCst);
+    h.faulty_queue.faults().fail_calls_to("send");
     let (status, body) = h.post_event(&id, &app_id).await;
     assert_eq!(status, 503, "{body}");
+    h.faulty_queue.faults().heal();
     assert!(h.drain_queue().await.is_empty());
     let (status, body) = h.post_event(&id, &app_id).await;
     assert_eq!(status, 200, "the retry takes the released lease at once: {body}");
@@ -572,7 +364,7 @@ async fn ingest_queue_fault_releases_the_lease() {
 async fn pending_delivery(h: &Harness, app_id: &str, webhook_id: &str) -> Delivery {
     let event_id = random_id("msg");
     let now = Utc::now();
-    let delivery = NewDelivery::new(&event_id, webhook_id, app_id, EventName::VersionPublished, now);
+    let delivery = Delivery::new(&event_id, webhook_id, app_id, EventName::VersionPublished, now);
     let event = StoredEvent {
         id: event_id,
         app_id: app_id.to_owned(),
@@ -600,20 +392,20 @@ async fn delivery_survives_a_store_fault_at_every_call() {
 
     // Pass-through: the store calls of a clean, successful attempt.
     let delivery = pending_delivery(&h, &app_id, &webhooks[0]).await;
-    let from = h.faulty.calls();
+    let from = h.faulty.faults().calls();
     let outcome = h.deliver.process(&DeliveryMessage::outgoing(&delivery.id).body).await.unwrap();
     assert_eq!(outcome, MessageOutcome::Done);
-    let clean = h.faulty.calls_since(from);
+    let clean = h.faulty.faults().calls_since(from);
     assert!(clean.len() >= 4, "{clean:?}");
 
     for n in 0..clean.len() {
         let context = format!("fault at call {n} ({}) of {clean:?}", clean[n]);
         let delivery = pending_delivery(&h, &app_id, &webhooks[0]).await;
         let message = DeliveryMessage::outgoing(&delivery.id).body;
-        h.faulty.fail_in(n);
+        h.faulty.faults().fail_in(n);
         let first = h.deliver.process(&message).await;
         eprintln!("deliver, fault at {n} ({}): {:?}", clean[n], first.as_ref().map_err(ToString::to_string));
-        assert_eq!(h.faulty.fail_at.load(Ordering::SeqCst), HEALTHY, "{context}: the fault did not fire");
+        assert!(!h.faulty.faults().armed(), "{context}: the fault did not fire");
         match first {
             // The message stays on the queue: it comes back, healthy this time.
             Err(_) => {
@@ -649,10 +441,10 @@ async fn failed_attempt_survives_a_store_fault_at_every_call() {
     // A fresh webhook each time: its first failure writes `failing_since`.
     let (app_id, webhooks) = h.app_with_webhooks(1, &receiver.url("/hook")).await;
     let delivery = pending_delivery(&h, &app_id, &webhooks[0]).await;
-    let from = h.faulty.calls();
+    let from = h.faulty.faults().calls();
     let outcome = h.deliver.process(&DeliveryMessage::outgoing(&delivery.id).body).await.unwrap();
     assert!(matches!(outcome, MessageOutcome::RetryIn(_)), "{outcome:?}");
-    let clean = h.faulty.calls_since(from);
+    let clean = h.faulty.faults().calls_since(from);
     assert!(clean.contains(&"update_webhook"), "the first failure marks the webhook failing: {clean:?}");
 
     for n in 0..clean.len() {
@@ -660,7 +452,7 @@ async fn failed_attempt_survives_a_store_fault_at_every_call() {
         let (app_id, webhooks) = h.app_with_webhooks(1, &receiver.url("/hook")).await;
         let delivery = pending_delivery(&h, &app_id, &webhooks[0]).await;
         let message = DeliveryMessage::outgoing(&delivery.id).body;
-        h.faulty.fail_in(n);
+        h.faulty.faults().fail_in(n);
         let outcome = match h.deliver.process(&message).await {
             Err(_) => h.deliver.process(&message).await.unwrap(),
             Ok(outcome) => outcome,

@@ -70,7 +70,7 @@ impl Fixture {
     fn new() -> Fixture {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let (ingest, keys, ingest_secret, admin_token, receiver) = rt.block_on(async {
-            let backends = patchbay_adapters::backends::testing::sqlite().await;
+            let backends = patchbay_testing::backends::sqlite().await;
             let send = SendConfig {
                 timeout: Duration::from_secs(2),
                 allow_cidrs: vec!["127.0.0.0/8".parse().unwrap()],

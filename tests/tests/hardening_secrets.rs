@@ -143,7 +143,7 @@ fn secrets_never_reach_the_logs() {
 /// Run everything; return every secret that was in play, by name.
 async fn flow() -> Vec<(String, String)> {
     let mut secrets: Vec<(String, String)> = Vec::new();
-    let backends = patchbay_adapters::backends::testing::sqlite().await;
+    let backends = patchbay_testing::backends::sqlite().await;
     let send = SendConfig {
         timeout: Duration::from_secs(2),
         allow_cidrs: vec!["127.0.0.0/8".parse().unwrap()],

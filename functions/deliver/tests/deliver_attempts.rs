@@ -16,12 +16,12 @@ use common::{
     message_body, within_jitter,
 };
 use deliver::Handler;
-use patchbay_adapters::backends::testing;
-use patchbay_contract::now;
 use patchbay_core::model::{AttemptError, DeliveryStatus, PayloadFormat, RetiredSecret, WebhookMethod};
 use patchbay_core::secret::Secret;
 use patchbay_core::service::deliver::{KEPT_BODY_BYTES, MessageOutcome};
 use patchbay_core::signing::{VerifyError, generate_secret, verify_headers};
+use patchbay_testing::backends as testing;
+use patchbay_testing::samples::now;
 
 const ONE_SECOND: Duration = Duration::from_secs(1);
 

@@ -15,8 +15,8 @@ use common::{
     Receiver, attempts, config, create_delivery, create_webhook, delivery, failed_ids, message_body,
     recording_handler, send_and_receive, sqs_event, sqs_event_from, store_failing_handler, within_jitter,
 };
-use patchbay_adapters::backends::testing;
 use patchbay_core::model::{AttemptError, DeliveryStatus};
+use patchbay_testing::backends as testing;
 use tokio::net::TcpListener;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,7 +33,7 @@ async fn partial_batch_response_reports_only_the_retried_record() {
     let response = handler.handle(sqs_event_from(&received)).await;
 
     assert_eq!(failed_ids(&response), [received[1].message_id.as_str()], "only the record to retry");
-    let changes = recording.changes();
+    let changes = recording.visibility_changes();
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(changes[0].receipt_handle, received[1].receipt_handle);
     assert!(within_jitter(changes[0].visibility, Duration::from_secs(1)), "{:?}", changes[0].visibility);
@@ -62,7 +62,7 @@ async fn retry_after_sets_the_visibility_exactly() {
     let response = handler.handle(event).await;
 
     assert_eq!(failed_ids(&response), ["m-1"]);
-    let changes = recording.changes();
+    let changes = recording.visibility_changes();
     assert_eq!(changes.len(), 1);
     assert_eq!((changes[0].receipt_handle.as_str(), changes[0].visibility), ("r-1", Duration::from_secs(2)));
     // "r-1" was never handed out by the queue: the handler still reports the record as failed,
@@ -82,7 +82,7 @@ async fn unexpected_processing_error_is_a_batch_failure_without_touching_visibil
     let response = handler.handle(sqs_event_from(&received)).await;
 
     assert_eq!(failed_ids(&response), [received[0].message_id.as_str()]);
-    assert!(recording.changes().is_empty(), "visibility must be left to the queue");
+    assert!(recording.visibility_changes().is_empty(), "visibility must be left to the queue");
     assert!(recording.deletes().is_empty());
     assert_eq!(receiver.hits().len(), 0);
     let untouched = delivery(store, &ok.id).await;
@@ -114,7 +114,7 @@ async fn blocked_address_fails_at_once_without_connecting() {
     let response = handler.handle(sqs_event_from(&received)).await;
 
     assert!(failed_ids(&response).is_empty(), "a permanent failure is done: the message is deleted");
-    assert!(recording.changes().is_empty(), "no retry delay for a permanent failure");
+    assert!(recording.visibility_changes().is_empty(), "no retry delay for a permanent failure");
     let failed = delivery(store, &blocked.id).await;
     assert_eq!((failed.status, failed.attempt_count), (DeliveryStatus::Failed, 1));
     let reason = failed.reason.unwrap();
@@ -138,5 +138,5 @@ async fn records_without_a_usable_body_are_dropped() {
     let response = handler.handle(event).await;
 
     assert!(failed_ids(&response).is_empty(), "retrying them cannot help");
-    assert!(recording.changes().is_empty());
+    assert!(recording.visibility_changes().is_empty());
 }

@@ -6,14 +6,11 @@ mod common;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
 
-use async_trait::async_trait;
 use patchbay_adapters::backends::Backends;
 use patchbay_core::ids::random_id;
 use patchbay_core::model::{DeliveryStatus, EventName, EventState, Webhook};
-use patchbay_core::ports::{OutgoingMessage, Queue, QueueError, QueueResult, ReceivedMessage};
+use patchbay_testing::FaultyQueue;
 
 use common::{Harness, delivery_ids, event_body, expected_deliveries, now_millis, on_both_backends, sorted};
 
@@ -264,47 +261,9 @@ async fn concurrent_duplicates(backends: Backends) {
     assert_eq!(h.drain().await, Vec::<String>::new());
 }
 
-/// The real queue, with `send` failing while `failing` is set.
-struct FailingQueue {
-    inner: Arc<dyn Queue>,
-    failing: AtomicBool,
-    sends: AtomicUsize,
-}
-
-#[async_trait]
-impl Queue for FailingQueue {
-    async fn send(&self, messages: &[OutgoingMessage]) -> QueueResult<()> {
-        self.sends.fetch_add(1, Ordering::SeqCst);
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(QueueError::Unavailable("injected failure".into()));
-        }
-        self.inner.send(messages).await
-    }
-
-    async fn receive(
-        &self,
-        max: usize,
-        visibility: Duration,
-        wait: Duration,
-    ) -> QueueResult<Vec<ReceivedMessage>> {
-        self.inner.receive(max, visibility, wait).await
-    }
-
-    async fn change_visibility(&self, receipt_handle: &str, visibility: Duration) -> QueueResult<()> {
-        self.inner.change_visibility(receipt_handle, visibility).await
-    }
-
-    async fn delete(&self, receipt_handle: &str) -> QueueResult<()> {
-        self.inner.delete(receipt_handle).await
-    }
-}
-
 async fn enqueue_failure_then_retry(backends: Backends) {
-    let failing = Arc::new(FailingQueue {
-        inner: backends.queue.clone(),
-        failing: AtomicBool::new(true),
-        sends: AtomicUsize::new(0),
-    });
+    let failing = FaultyQueue::new(backends.queue.clone());
+    failing.faults().fail_calls_to("send");
     let h = Harness::with_queue(&backends, failing.clone());
     let a = h.app().await;
     let wh1 = h.webhook(&a.id, &[EventName::VersionPublished], true).await;
@@ -328,7 +287,7 @@ async fn enqueue_failure_then_retry(backends: Backends) {
         assert_eq!(reply.error(503, "unavailable"), "queue unavailable; retry later");
         assert_eq!(reply.text, unavailable);
         assert_eq!(reply.headers.get("retry-after").unwrap(), "5");
-        assert_eq!(failing.sends.load(Ordering::SeqCst), attempt, "attempt {attempt} tried to send");
+        assert_eq!(failing.faults().count("send"), attempt, "attempt {attempt} tried to send");
         assert_stored(&h, &posted, EventState::Accepted, false).await;
         let event = h.store.get_event(&id).await.unwrap().unwrap();
         assert!(
@@ -340,7 +299,7 @@ async fn enqueue_failure_then_retry(backends: Backends) {
     }
 
     // The queue is back: the pipeline's retry finishes the job and gets the deliveries.
-    failing.failing.store(false, Ordering::SeqCst);
+    failing.faults().heal();
     let mut per_delivery: HashMap<String, usize> = HashMap::new();
     let retried = h.post_event(&id, &body).await;
     assert_eq!(retried.ingest(200, &id), expected);
@@ -360,5 +319,5 @@ async fn enqueue_failure_then_retry(backends: Backends) {
     assert_eq!(deliveries_of(&h, &wh1, &id).await, 1);
     assert_eq!(deliveries_of(&h, &wh2, &id).await, 1);
     // The two failed tries and the retry sent; the complete event's duplicate did not.
-    assert_eq!(failing.sends.load(Ordering::SeqCst), 3);
+    assert_eq!(failing.faults().count("send"), 3);
 }

@@ -26,9 +26,9 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use patchbay_adapters::backends::testing;
 use patchbay_core::config::{LicenseCheckConfig, StoreConfig};
 use patchbay_core::secret::Secret;
+use patchbay_testing::backends as testing;
 
 type HttpClient = Client<HttpConnector, Empty<Bytes>>;
 
@@ -150,10 +150,10 @@ async fn bench() {
 
     // (a) The license-check router over SQLite, with one app and one key.
     let backends = testing::sqlite().await;
-    let app = patchbay_contract::sample_app();
+    let app = patchbay_testing::samples::sample_app();
     backends.store.create_app(&app).await.expect("create app");
-    let key = patchbay_contract::sample_key(&app.id);
-    let keys = backends.keys.clone().expect("sqlite has a keys store");
+    let key = patchbay_testing::samples::sample_key(&app.id);
+    let keys = backends.keys.clone();
     assert!(keys.create_keys(std::slice::from_ref(&key)).await.expect("create key").is_empty());
     let config = LicenseCheckConfig {
         store: StoreConfig::Sqlite("(testing::sqlite)".into()),

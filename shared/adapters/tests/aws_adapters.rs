@@ -1,8 +1,9 @@
-//! The DynamoDB and SQS adapters against moto (started by `./scripts/test`). Without
-//! `AWS_ENDPOINT_URL` each test prints a skip notice and passes, unless
-//! `PATCHBAY_REQUIRE_MOTO=1`, where it fails. Every test makes its own uniquely named tables and
-//! queues. The behaviour every adapter shares is in `contract_aws.rs`; these cover what is
-//! specific to DynamoDB and SQS (layouts, TTL, chunking, redrive).
+//! The DynamoDB and SQS adapters against moto (started by `./scripts/test`). A plain `cargo test`
+//! reports these tests as ignored; included without `AWS_ENDPOINT_URL`, each prints a skip
+//! notice and passes, unless `PATCHBAY_REQUIRE_MOTO=1`, where it fails. Every test makes its own
+//! uniquely named tables and queues. The behaviour every adapter shares is in
+//! `contract_aws.rs`; these cover what is specific to DynamoDB and SQS (layouts, TTL, chunking,
+//! redrive).
 
 #![allow(clippy::unwrap_used)]
 
@@ -11,13 +12,9 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
-use patchbay_adapters::aws::testing::{
-    aws_endpoint_available, create_keys_table, create_main_table, create_queue, queue_arn, unique_name,
-};
 use patchbay_adapters::aws::{aws_config, dynamodb_client, sqs_client};
 use patchbay_adapters::dynamo::{DynamoKeyStore, DynamoStore};
 use patchbay_adapters::sqs::SqsQueue;
-use patchbay_contract::{sample_app, sample_delivery, sample_event, sample_key, sample_webhook};
 use patchbay_core::ids::random_id;
 use patchbay_core::model::{Attempt, DeliveryStatus, EventState};
 use patchbay_core::ports::{
@@ -25,10 +22,10 @@ use patchbay_core::ports::{
     OutgoingMessage, Queue, QueueError, StoreError, WebhookStore,
 };
 use patchbay_core::secret::Secret;
-
-fn now() -> DateTime<Utc> {
-    patchbay_contract::now()
-}
+use patchbay_testing::aws::{
+    aws_endpoint_available, create_keys_table, create_main_table, create_queue, queue_arn, unique_name,
+};
+use patchbay_testing::samples::{now, sample_app, sample_delivery, sample_event, sample_key, sample_webhook};
 
 struct Main {
     store: DynamoStore,
@@ -70,6 +67,7 @@ async fn raw_item(main: &Main, pk: &str, sk: &str) -> Option<HashMap<String, Att
 }
 
 #[tokio::test]
+#[ignore = "needs moto: ./scripts/test runs it"]
 async fn apps_and_the_secret_index() {
     let Some(main) = main_store("apps_and_the_secret_index").await else { return };
     let s = &main.store;
@@ -112,6 +110,7 @@ async fn apps_and_the_secret_index() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: ./scripts/test runs it"]
 async fn webhooks_create_if_absent_and_list_oldest_first() {
     let Some(main) = main_store("webhooks_create_if_absent_and_list_oldest_first").await else { return };
     let s = &main.store;
@@ -141,6 +140,7 @@ async fn webhooks_create_if_absent_and_list_oldest_first() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: ./scripts/test runs it"]
 async fn events_with_large_fan_out_and_duplicates() {
     let Some(main) = main_store("events_with_large_fan_out_and_duplicates").await else { return };
     let s = &main.store;
@@ -169,6 +169,7 @@ async fn events_with_large_fan_out_and_duplicates() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: ./scripts/test runs it"]
 async fn event_whose_deliveries_already_exist_is_still_created() {
     let Some(main) = main_store("event_whose_deliveries_already_exist_is_still_created").await else {
         return;
@@ -187,6 +188,7 @@ async fn event_whose_deliveries_already_exist_is_still_created() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: ./scripts/test runs it"]
 async fn lease_renewal_is_conditional() {
     let Some(main) = main_store("lease_renewal_is_conditional").await else { return };
     let s = &main.store;
@@ -212,6 +214,7 @@ async fn lease_renewal_is_conditional() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: ./scripts/test runs it"]
 async fn deliveries_list_newest_first_with_filter_and_cursor() {
     let Some(main) = main_store("deliveries_list_newest_first_with_filter_and_cursor").await else { return };
     let s = &main.store;
@@ -283,6 +286,7 @@ async fn deliveries_list_newest_first_with_filter_and_cursor() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: ./scripts/test runs it"]
 async fn outbox_flag_and_updates() {
     let Some(main) = main_store("outbox_flag_and_updates").await else { return };
     let s = &main.store;
@@ -297,6 +301,7 @@ async fn outbox_flag_and_updates() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: ./scripts/test runs it"]
 async fn attempts_are_appended_once_with_a_ttl() {
     let Some(main) = main_store("attempts_are_appended_once_with_a_ttl").await else { return };
     let s = &main.store;
@@ -333,6 +338,7 @@ async fn attempts_are_appended_once_with_a_ttl() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: ./scripts/test runs it"]
 async fn keys_are_created_all_or_nothing_in_chunks() {
     let Some(keys) = key_store("keys_are_created_all_or_nothing_in_chunks").await else { return };
     // 250 keys: three transactions of up to 100.
@@ -364,6 +370,7 @@ async fn keys_are_created_all_or_nothing_in_chunks() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: ./scripts/test runs it"]
 async fn key_checks_tell_every_outcome_apart() {
     let Some(keys) = key_store("key_checks_tell_every_outcome_apart").await else { return };
     let key = sample_key("app_r");
@@ -422,6 +429,7 @@ fn msg(body: &str, delay: Duration) -> OutgoingMessage {
 const LONG: Duration = Duration::from_secs(60);
 
 #[tokio::test]
+#[ignore = "needs moto: ./scripts/test runs it"]
 async fn sqs_visibility_receive_count_and_delete() {
     let Some((q, _)) = queue("sqs_visibility_receive_count_and_delete", None).await else { return };
     q.send(&[msg("later", Duration::from_secs(2))]).await.unwrap();
@@ -451,6 +459,7 @@ async fn sqs_visibility_receive_count_and_delete() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: ./scripts/test runs it"]
 async fn sqs_sends_many_in_batches() {
     let Some((q, _)) = queue("sqs_sends_many_in_batches", None).await else { return };
     let bodies: Vec<String> = (0..25).map(|i| format!("m{i}")).collect();
@@ -475,6 +484,7 @@ async fn sqs_sends_many_in_batches() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: ./scripts/test runs it"]
 async fn sqs_redrives_to_the_dead_letter_queue() {
     let Some((dlq, client)) = queue("sqs_redrives_to_the_dead_letter_queue", None).await else { return };
     let arn = queue_arn(&client, dlq.queue_url()).await.unwrap();

@@ -10,117 +10,19 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeDelta, Utc};
-use patchbay_core::ids::{delivery_id, license_key, random_id};
-use patchbay_core::model::{
-    App, Attempt, AttemptError, Delivery, DeliveryRef, DeliveryStatus, EventName, EventState, LicenseKey,
-    PayloadFormat, SigningSecrets, StoredEvent, Webhook, WebhookMethod, WebhookSpec,
-};
+use chrono::TimeDelta;
+use patchbay_core::ids::random_id;
+use patchbay_core::model::{Attempt, AttemptError, DeliveryStatus, EventState, LicenseKey};
 use patchbay_core::ports::{
     AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, KeyStore, KeyVerdict,
     OutgoingMessage, Queue, StoreError, WebhookStore,
 };
 use patchbay_core::secret::Secret;
-use patchbay_core::signing::generate_secret;
+use patchbay_testing::samples::{now, sample_app, sample_delivery, sample_event, sample_key, sample_webhook};
 
 /// Everything the main store implements.
 pub trait MainStore: AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore {}
 impl<T: AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore> MainStore for T {}
-
-/// Whole milliseconds: every adapter keeps at least that, so values round-trip exactly.
-#[must_use]
-pub fn now() -> DateTime<Utc> {
-    let t = Utc::now();
-    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
-}
-
-#[must_use]
-pub fn sample_app() -> App {
-    App {
-        id: random_id("app"),
-        name: "space-race".into(),
-        display_name: "Space Race".into(),
-        app_secret: Secret::random_alphanumeric(40),
-        created_at: now(),
-    }
-}
-
-#[must_use]
-pub fn sample_webhook(app_id: &str) -> Webhook {
-    Webhook {
-        id: random_id("wh"),
-        app_id: app_id.to_owned(),
-        spec: WebhookSpec {
-            events: vec![EventName::VersionPublished],
-            method: WebhookMethod::Post,
-            url: "https://example.com/hook?app={{app.name}}".into(),
-            headers: [("X-Token".to_owned(), "t".to_owned())].into_iter().collect(),
-            format: PayloadFormat::Json,
-            payload: serde_json::json!({"text": "{{app.display_name}} \"{{version.label}}\" 🚀"}),
-        },
-        enabled: true,
-        secrets: SigningSecrets::new(generate_secret()),
-        disabled_reason: None,
-        disabled_at: None,
-        failing_since: None,
-        created_at: now(),
-        updated_at: now(),
-    }
-}
-
-#[must_use]
-pub fn sample_event(app_id: &str, webhook_ids: &[&str]) -> (StoredEvent, Vec<Delivery>) {
-    let id = random_id("msg");
-    let deliveries: Vec<Delivery> =
-        webhook_ids.iter().map(|wh| sample_delivery(&id, wh, app_id, now())).collect();
-    let event = StoredEvent {
-        id: id.clone(),
-        app_id: app_id.to_owned(),
-        name: EventName::VersionPublished,
-        body: r#"{"event":"version_published","app":{"id":"x"},"version":{"id":1,"changes":"a \"b\"\n"}}"#
-            .to_owned(),
-        deliveries: deliveries
-            .iter()
-            .map(|d| DeliveryRef { id: d.id.clone(), webhook_id: d.webhook_id.clone() })
-            .collect(),
-        state: EventState::Accepted,
-        lease_until: now() + TimeDelta::seconds(30),
-        received_at: now(),
-    };
-    (event, deliveries)
-}
-
-#[must_use]
-pub fn sample_delivery(event_id: &str, webhook_id: &str, app_id: &str, at: DateTime<Utc>) -> Delivery {
-    Delivery {
-        id: delivery_id(event_id, webhook_id),
-        webhook_id: webhook_id.to_owned(),
-        app_id: app_id.to_owned(),
-        event_id: event_id.to_owned(),
-        event_name: EventName::VersionPublished,
-        status: DeliveryStatus::Pending,
-        enqueued: false,
-        test: false,
-        attempt_count: 0,
-        series_start: 0,
-        reason: None,
-        created_at: at,
-        updated_at: at,
-    }
-}
-
-#[must_use]
-pub fn sample_key(app_id: &str) -> LicenseKey {
-    LicenseKey {
-        key: license_key(),
-        app_id: app_id.to_owned(),
-        key_secret: Secret::random_alphanumeric(32),
-        collection_id: Some("col_1".into()),
-        registrations: 0,
-        blocked: false,
-        created_at: now(),
-    }
-}
 
 pub async fn apps_create_get_update<S: MainStore>(store: &S) {
     let app = sample_app();
@@ -458,84 +360,102 @@ pub async fn queue_sends_and_receives_many<Q: Queue>(queue: &Q) {
 
 /// Expands to one test per contract clause. `$main`, `$keys` and `$queue` are async blocks
 /// (or expressions yielding futures) that build a fresh adapter; `$main`/`$keys` return values
-/// implementing the store traits, `$queue` a `Queue`.
+/// implementing the store traits, `$queue` a `Queue`. Attributes written first (e.g.
+/// `#[ignore = "..."]`) go on every test.
 #[macro_export]
 macro_rules! adapter_contract {
-    (main: $main:expr, keys: $keys:expr, queue: $queue:expr $(,)?) => {
-        $crate::adapter_contract!(main: $main, keys: $keys, queue: $queue, counting: $crate::Counting::Exact);
+    ($(#[$attribute:meta])* main: $main:expr, keys: $keys:expr, queue: $queue:expr $(,)?) => {
+        $crate::adapter_contract!(
+            $(#[$attribute])* main: $main, keys: $keys, queue: $queue, counting: $crate::Counting::Exact
+        );
     };
-    (main: $main:expr, keys: $keys:expr, queue: $queue:expr, counting: $counting:expr $(,)?) => {
+    ($(#[$attribute:meta])* main: $main:expr, keys: $keys:expr, queue: $queue:expr, counting: $counting:expr $(,)?) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn apps_create_get_update() {
             let Some(s) = $main.await else { return };
             $crate::apps_create_get_update(&s).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn webhooks_crud() {
             let Some(s) = $main.await else { return };
             $crate::webhooks_crud(&s).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn events_are_created_once_with_their_deliveries() {
             let Some(s) = $main.await else { return };
             $crate::events_are_created_once_with_their_deliveries(&s).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn concurrent_event_creation_has_one_winner() {
             let Some(s) = $main.await else { return };
             $crate::concurrent_event_creation_has_one_winner(std::sync::Arc::new(s)).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn event_lease_is_a_conditional_write() {
             let Some(s) = $main.await else { return };
             $crate::event_lease_is_a_conditional_write(&s).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn deliveries_update_and_outbox() {
             let Some(s) = $main.await else { return };
             $crate::deliveries_update_and_outbox(&s).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn deliveries_list_newest_first_with_filter_and_cursor() {
             let Some(s) = $main.await else { return };
             $crate::deliveries_list_newest_first_with_filter_and_cursor(&s).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn attempts_append_once() {
             let Some(s) = $main.await else { return };
             $crate::attempts_append_once(&s).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn keys_create_all_or_nothing() {
             let Some(k) = $keys.await else { return };
             $crate::keys_create_all_or_nothing(&k).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn keys_check_and_register() {
             let Some(k) = $keys.await else { return };
             $crate::keys_check_and_register(&k).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn keys_count_concurrent_registrations() {
             let Some(k) = $keys.await else { return };
             $crate::keys_count_concurrent_registrations(std::sync::Arc::new(k), $counting).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn queue_hides_received_messages() {
             let Some(q) = $queue.await else { return };
             $crate::queue_hides_received_messages(&q).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn queue_visibility_timeout_expires() {
             let Some(q) = $queue.await else { return };
             $crate::queue_visibility_timeout_expires(&q).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn queue_honours_delay() {
             let Some(q) = $queue.await else { return };
             $crate::queue_honours_delay(&q).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
         async fn queue_sends_and_receives_many() {
             let Some(q) = $queue.await else { return };
             $crate::queue_sends_and_receives_many(&q).await;

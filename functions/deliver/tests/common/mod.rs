@@ -1,6 +1,6 @@
 //! Shared by the deliver function's integration tests: a loopback receiver that records every
-//! request, a queue wrapper that records visibility changes, a store wrapper whose
-//! `get_delivery` fails, and helpers to set a delivery up directly through the store.
+//! request, handlers whose queue records visibility changes or whose store fails every
+//! `get_delivery`, and helpers to set a delivery up directly through the store.
 //!
 //! Network safety: the receiver listens on 127.0.0.1 only, and every webhook URL these helpers
 //! build points at it. (One test binds a tripwire on 127.0.0.2 to prove nothing connects.)
@@ -13,29 +13,24 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_lambda_events::event::sqs::SqsEvent;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use deliver::Handler;
 use patchbay_adapters::backends::{Backends, EventBackends};
-use patchbay_contract::{now, sample_webhook};
 use patchbay_core::config::{DeliverConfig, SendConfig, StoreConfig};
 use patchbay_core::ids::random_id;
-use patchbay_core::model::Delivery as NewDelivery;
 use patchbay_core::model::{
-    App, Attempt, Delivery, DeliveryRef, DeliveryStatus, EventName, EventState, StoredEvent, Webhook,
+    Attempt, Delivery, DeliveryRef, DeliveryStatus, EventName, EventState, StoredEvent, Webhook,
 };
-use patchbay_core::ports::{
-    AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, OutgoingMessage, Page, Queue,
-    QueueResult, ReceivedMessage, Store, StoreError, StoreResult, WebhookStore,
-};
+use patchbay_core::ports::{EventCreation, OutgoingMessage, Queue, ReceivedMessage, Store};
 use patchbay_core::retry::RetrySchedule;
 use patchbay_core::service::message::DeliveryMessage;
+use patchbay_testing::samples::{now, sample_webhook};
+use patchbay_testing::{FaultyQueue, FaultyStore};
 use tokio::net::TcpListener;
 
 /// The delivery timeout every test uses: `/hang` answers long after it. Generous, so a receiver
@@ -171,8 +166,8 @@ pub fn config(schedule: &str) -> DeliverConfig {
     }
 }
 
-/// A webhook of the contract's sample shape (POST, JSON payload, an `X-Token` header, a query
-/// template) sending to `url`, saved in `store`.
+/// A webhook of `patchbay_testing::samples`' shape (POST, JSON payload, an `X-Token` header, a
+/// query template) sending to `url`, saved in `store`.
 pub async fn create_webhook(store: &dyn Store, url: &str, edit: impl FnOnce(&mut Webhook)) -> Webhook {
     let mut webhook = sample_webhook(&random_id("app"));
     webhook.spec.url = url.to_owned();
@@ -191,7 +186,7 @@ pub fn event_body() -> String {
 pub async fn create_delivery(store: &dyn Store, webhook: &Webhook) -> Delivery {
     let event_id = random_id("msg");
     let at = now();
-    let delivery = NewDelivery::new(&event_id, &webhook.id, &webhook.app_id, EventName::VersionPublished, at);
+    let delivery = Delivery::new(&event_id, &webhook.id, &webhook.app_id, EventName::VersionPublished, at);
     let event = StoredEvent {
         id: event_id,
         app_id: webhook.app_id.clone(),
@@ -274,191 +269,27 @@ pub fn failed_ids(response: &aws_lambda_events::event::sqs::SqsBatchResponse) ->
     response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
 }
 
-/// A visibility change the handler asked for, and whether the real queue accepted it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VisibilityChange {
-    pub receipt_handle: String,
-    pub visibility: Duration,
-    pub accepted: bool,
-}
-
-/// Records every `change_visibility` and `delete`, and passes every call through.
-pub struct RecordingQueue {
-    inner: Arc<dyn Queue>,
-    changes: Mutex<Vec<VisibilityChange>>,
-    deletes: Mutex<Vec<String>>,
-}
-
-impl RecordingQueue {
-    #[must_use]
-    pub fn new(inner: Arc<dyn Queue>) -> Arc<RecordingQueue> {
-        Arc::new(RecordingQueue { inner, changes: Mutex::default(), deletes: Mutex::default() })
-    }
-
-    #[must_use]
-    pub fn changes(&self) -> Vec<VisibilityChange> {
-        self.changes.lock().unwrap().clone()
-    }
-
-    #[must_use]
-    pub fn deletes(&self) -> Vec<String> {
-        self.deletes.lock().unwrap().clone()
-    }
-}
-
-#[async_trait]
-impl Queue for RecordingQueue {
-    async fn send(&self, messages: &[OutgoingMessage]) -> QueueResult<()> {
-        self.inner.send(messages).await
-    }
-
-    async fn receive(
-        &self,
-        max: usize,
-        visibility: Duration,
-        wait: Duration,
-    ) -> QueueResult<Vec<ReceivedMessage>> {
-        self.inner.receive(max, visibility, wait).await
-    }
-
-    async fn change_visibility(&self, receipt_handle: &str, visibility: Duration) -> QueueResult<()> {
-        let result = self.inner.change_visibility(receipt_handle, visibility).await;
-        self.changes.lock().unwrap().push(VisibilityChange {
-            receipt_handle: receipt_handle.to_owned(),
-            visibility,
-            accepted: result.is_ok(),
-        });
-        result
-    }
-
-    async fn delete(&self, receipt_handle: &str) -> QueueResult<()> {
-        self.deletes.lock().unwrap().push(receipt_handle.to_owned());
-        self.inner.delete(receipt_handle).await
-    }
-}
-
-/// The real handler for `backends` and `config`, with its queue wrapped in a [`RecordingQueue`].
+/// The real handler for `backends` and `config`, with its queue wrapped to record what the
+/// handler settles.
 #[must_use]
-pub fn recording_handler(backends: &Backends, config: &DeliverConfig) -> (Handler, Arc<RecordingQueue>) {
+pub fn recording_handler(backends: &Backends, config: &DeliverConfig) -> (Handler, Arc<FaultyQueue>) {
     recording_handler_over(&backends.events(), config)
 }
 
-fn recording_handler_over(
-    backends: &EventBackends,
-    config: &DeliverConfig,
-) -> (Handler, Arc<RecordingQueue>) {
+fn recording_handler_over(backends: &EventBackends, config: &DeliverConfig) -> (Handler, Arc<FaultyQueue>) {
     let handler = Handler::with_backends(backends, config).unwrap();
-    let recording = RecordingQueue::new(handler.queue.clone());
+    let recording = FaultyQueue::new(handler.queue.clone());
     (Handler { deliver: handler.deliver, queue: recording.clone() }, recording)
 }
 
-/// A handler whose store fails every `get_delivery` (everything else works).
+/// A handler whose store fails every `get_delivery` as a store outage would (everything else
+/// works).
 #[must_use]
-pub fn store_failing_handler(backends: &Backends, config: &DeliverConfig) -> (Handler, Arc<RecordingQueue>) {
-    let store: Arc<dyn Store> = Arc::new(FailingStore { inner: backends.store.clone() });
+pub fn store_failing_handler(backends: &Backends, config: &DeliverConfig) -> (Handler, Arc<FaultyQueue>) {
+    let store = FaultyStore::new(backends.store.clone());
+    store.faults().fail_calls_to("get_delivery");
     let failing = EventBackends { store, queue: backends.queue.clone() };
     recording_handler_over(&failing, config)
-}
-
-/// Delegates everything to `inner`, except `get_delivery`, which fails as a store outage would.
-pub struct FailingStore {
-    pub inner: Arc<dyn Store>,
-}
-
-#[async_trait]
-impl AppStore for FailingStore {
-    async fn create_app(&self, app: &App) -> StoreResult<()> {
-        self.inner.create_app(app).await
-    }
-    async fn get_app(&self, id: &str) -> StoreResult<Option<App>> {
-        self.inner.get_app(id).await
-    }
-    async fn update_app(&self, app: &App) -> StoreResult<()> {
-        self.inner.update_app(app).await
-    }
-}
-
-#[async_trait]
-impl AppSecretIndex for FailingStore {
-    async fn app_for_secret(&self, app_secret: &str) -> StoreResult<Option<App>> {
-        self.inner.app_for_secret(app_secret).await
-    }
-}
-
-#[async_trait]
-impl WebhookStore for FailingStore {
-    async fn create_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
-        self.inner.create_webhook(webhook).await
-    }
-    async fn get_webhook(&self, id: &str) -> StoreResult<Option<Webhook>> {
-        self.inner.get_webhook(id).await
-    }
-    async fn list_webhooks(&self, app_id: &str) -> StoreResult<Vec<Webhook>> {
-        self.inner.list_webhooks(app_id).await
-    }
-    async fn update_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
-        self.inner.update_webhook(webhook).await
-    }
-    async fn delete_webhook(&self, id: &str) -> StoreResult<()> {
-        self.inner.delete_webhook(id).await
-    }
-}
-
-#[async_trait]
-impl EventStore for FailingStore {
-    async fn create_event(&self, event: &StoredEvent, deliveries: &[Delivery]) -> StoreResult<EventCreation> {
-        self.inner.create_event(event, deliveries).await
-    }
-    async fn get_event(&self, id: &str) -> StoreResult<Option<StoredEvent>> {
-        self.inner.get_event(id).await
-    }
-    async fn renew_event_lease(
-        &self,
-        id: &str,
-        expected_lease: DateTime<Utc>,
-        new_lease: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        self.inner.renew_event_lease(id, expected_lease, new_lease).await
-    }
-    async fn set_event_state(
-        &self,
-        id: &str,
-        state: EventState,
-        lease_until: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        self.inner.set_event_state(id, state, lease_until).await
-    }
-}
-
-#[async_trait]
-impl DeliveryStore for FailingStore {
-    async fn ensure_deliveries(&self, deliveries: &[Delivery]) -> StoreResult<usize> {
-        self.inner.ensure_deliveries(deliveries).await
-    }
-    async fn get_delivery(&self, _id: &str) -> StoreResult<Option<Delivery>> {
-        Err(StoreError::Unavailable("injected outage".into()))
-    }
-    async fn update_delivery(&self, delivery: &Delivery) -> StoreResult<()> {
-        self.inner.update_delivery(delivery).await
-    }
-    async fn mark_enqueued(&self, ids: &[String]) -> StoreResult<()> {
-        self.inner.mark_enqueued(ids).await
-    }
-    async fn list_deliveries(
-        &self,
-        webhook_id: &str,
-        status: Option<DeliveryStatus>,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<Page<Delivery>> {
-        self.inner.list_deliveries(webhook_id, status, cursor, limit).await
-    }
-    async fn record_attempt(&self, attempt: &Attempt) -> StoreResult<()> {
-        self.inner.record_attempt(attempt).await
-    }
-    async fn list_attempts(&self, delivery_id: &str) -> StoreResult<Vec<Attempt>> {
-        self.inner.list_attempts(delivery_id).await
-    }
 }
 
 /// Whether `d` is `nominal` ±20 % (the schedule's jitter).

@@ -2,8 +2,8 @@
 //! requests, and the queue read back.
 //!
 //! Every scenario is an `async fn(Backends)` written once; [`on_both_backends!`] runs it over a
-//! fresh SQLite database and over fresh DynamoDB tables and an SQS queue on moto (skipped, with a
-//! notice, when moto is not running; `./scripts/test` starts it).
+//! fresh SQLite database and over fresh DynamoDB tables and an SQS queue on moto (ignored by a
+//! plain `cargo test`; `./scripts/test` starts moto and includes them).
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
@@ -15,13 +15,13 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use patchbay_adapters::backends::Backends;
-use patchbay_contract::{sample_app, sample_webhook};
 use patchbay_core::config::{IngestConfig, SendConfig, StoreConfig};
 use patchbay_core::ids::delivery_id;
 use patchbay_core::model::{App, EventName, Webhook};
 use patchbay_core::ports::{Queue, Store};
 use patchbay_core::secret::Secret;
 use patchbay_core::signing::{generate_secret, signature_header};
+use patchbay_testing::samples::{sample_app, sample_webhook};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -33,16 +33,17 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
                 async fn $scenario() {
-                    super::$scenario(::patchbay_adapters::backends::testing::sqlite().await).await;
+                    super::$scenario(::patchbay_testing::backends::sqlite().await).await;
                 }
             )+
         }
         mod moto {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+                #[ignore = "needs moto: ./scripts/test runs it"]
                 async fn $scenario() {
                     let test = concat!(module_path!(), "::", stringify!($scenario));
-                    let Some(moto) = ::patchbay_adapters::backends::testing::moto(test, 5).await else {
+                    let Some(moto) = ::patchbay_testing::backends::moto(test, 5).await else {
                         return;
                     };
                     super::$scenario(moto.backends).await;

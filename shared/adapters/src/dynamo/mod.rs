@@ -2,7 +2,7 @@
 //! app-secret index, all in the main table) and [`DynamoKeyStore`] (license keys, in their own
 //! table). No SDK type leaves this module except the `Client` handed to the constructors.
 //!
-//! # Table schemas (fixed: `infra/template.yaml` and [`crate::aws::testing`] create exactly these)
+//! # Table schemas (fixed: `infra/template.yaml` and `patchbay_testing::aws` create exactly these)
 //!
 //! * Main table (`PATCHBAY_TABLE`): `pk` (S) HASH, `sk` (S) RANGE; one global secondary index
 //!   `gsi1` with `gsi1pk` (S) HASH, `gsi1sk` (S) RANGE, projection ALL; TTL on `expires_at`
@@ -100,8 +100,8 @@ use serde::de::DeserializeOwned;
 pub use keys::DynamoKeyStore;
 pub use main_table::DynamoStore;
 
-/// Attribute and index names shared with the table definitions in `crate::aws::testing` (and,
-/// by hand, `infra/template.yaml`).
+/// Attribute and index names: the tables `patchbay_testing::aws` creates use them, and the infra
+/// test holds `infra/template.yaml` to them.
 pub mod schema {
     pub const PK: &str = "pk";
     pub const SK: &str = "sk";
