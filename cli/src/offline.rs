@@ -66,13 +66,12 @@ pub struct RenderArgs {
 }
 
 fn read_body(file: Option<&PathBuf>) -> Result<Vec<u8>, String> {
-    match file {
-        Some(path) => std::fs::read(path).map_err(|e| format!("{}: {e}", path.display())),
-        None => {
-            let mut body = Vec::new();
-            std::io::stdin().read_to_end(&mut body).map_err(|e| format!("stdin: {e}"))?;
-            Ok(body)
-        }
+    if let Some(path) = file {
+        std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+    } else {
+        let mut body = Vec::new();
+        std::io::stdin().read_to_end(&mut body).map_err(|e| format!("stdin: {e}"))?;
+        Ok(body)
     }
 }
 

@@ -83,18 +83,15 @@ fn dev_server() -> Server {
     drop(tx);
     let mut seen = Vec::new();
     let base = loop {
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) => {
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or_default();
-                    break format!("http://{addr}");
-                }
-                seen.push(line);
+        if let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr = rest.split_whitespace().next().unwrap_or_default();
+                break format!("http://{addr}");
             }
-            Err(_) => {
-                let _ = child.kill();
-                panic!("patchbay dev did not say it was listening; it printed:\n{}", seen.join("\n"));
-            }
+            seen.push(line);
+        } else {
+            let _ = child.kill();
+            panic!("patchbay dev did not say it was listening; it printed:\n{}", seen.join("\n"));
         }
     };
     Server { base, dir, child: Some(child) }

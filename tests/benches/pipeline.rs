@@ -73,7 +73,7 @@ fn signed(secret: &patchbay_core::secret::Secret, id: &str, body: &[u8]) -> Inge
         timestamp: ts.to_string(),
         signature: signature_header(&[secret], id, ts, body).unwrap(),
     };
-    IngestRequest { signature, body: body.to_vec() }
+    IngestRequest { signature, body: body.to_vec(), declared_json: true }
 }
 
 fn send_config() -> SendConfig {

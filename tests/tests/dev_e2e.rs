@@ -264,7 +264,16 @@ async fn management_api_refuses_bad_requests_with_one_error_shape() {
         assert!(answer["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
 
-    // Not JSON at all.
+    // Not JSON at all, declared or not.
+    let response = client
+        .post(format!("{}/v1/apps", dev.base))
+        .bearer_auth(&dev.admin_token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
     let response = client
         .post(format!("{}/v1/apps", dev.base))
         .bearer_auth(&dev.admin_token)
@@ -272,7 +281,7 @@ async fn management_api_refuses_bad_requests_with_one_error_shape() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status().as_u16(), 400);
+    assert_eq!(response.status().as_u16(), 415);
     // No token, wrong token.
     for token in [None, Some("wrong-token-wrong-token")] {
         let mut request = client.get(format!("{}/v1/apps/app_4xx/webhooks", dev.base));
@@ -327,12 +336,15 @@ async fn sigkill_mid_batch_loses_nothing() {
     const POSTERS: usize = 4;
     const KILLS_WHILE_POSTING: usize = 3;
     const KILLS: usize = 5;
-    /// The local worker receives at most 10 messages at once and settles them when all are done
-    /// (`service::worker::run`): a kill leaves at most that many sends unrecorded.
+    /// The local worker keeps at most this many sends in flight (`PATCHBAY_WORKER_CONCURRENCY`):
+    /// a kill leaves at most that many unrecorded.
     const WORKER_BATCH: usize = 10;
 
-    let mut dev =
-        DevServer::start(&[("PATCHBAY_DELIVERY_TIMEOUT", "2s"), ("PATCHBAY_RETRY_SCHEDULE", "1s,1s,1s")]);
+    let mut dev = DevServer::start(&[
+        ("PATCHBAY_DELIVERY_TIMEOUT", "2s"),
+        ("PATCHBAY_RETRY_SCHEDULE", "1s,1s,1s"),
+        ("PATCHBAY_WORKER_CONCURRENCY", "10"),
+    ]);
     // 300 ms per answer against a 2 s timeout: sends are caught in flight, and none times out.
     let receiver = Receiver::start_slow(Duration::from_millis(300)).await;
     app_and_webhook(&dev, "app_kill", &receiver.url("/hook")).await;
@@ -458,7 +470,7 @@ async fn sigkill_mid_batch_loses_nothing() {
     );
     assert!(cut > 0, "no ingest request was cut by a kill");
     // A delivery is received twice only if it was sent twice: its send was in flight at a kill
-    // (at most one worker batch per kill), or a cut ingest request enqueued it and the retry
+    // (at most the in-flight bound per kill), or a cut ingest request enqueued it and the retry
     // enqueued it again (at most one per webhook of a cut event), or an attempt failed and was
     // retried after the receiver got it.
     let bound = KILLS * WORKER_BATCH + cut * WEBHOOKS + failed_attempts;

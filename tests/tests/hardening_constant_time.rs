@@ -349,7 +349,7 @@ fn rust_sources(dir: &Path, out: &mut Vec<PathBuf>) {
             if !matches!(name, "tests" | "target" | "benches" | "examples") && !name.starts_with('.') {
                 rust_sources(&path, out);
             }
-        } else if name.ends_with(".rs") {
+        } else if path.extension().is_some_and(|e| e == "rs") {
             out.push(path);
         }
     }

@@ -108,6 +108,7 @@ impl Harness {
             .method(method)
             .uri(path)
             .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+            .header("content-type", "application/json")
             .body(Body::from(body.to_string()))
             .unwrap();
         self.call(request).await
@@ -146,6 +147,7 @@ impl Harness {
             .header("webhook-id", id)
             .header("webhook-timestamp", ts.to_string())
             .header("webhook-signature", signature)
+            .header("content-type", "application/json")
             .body(Body::from(body))
             .unwrap();
         self.call(request).await

@@ -102,7 +102,7 @@ impl Fixture {
             &json!({"id": APP_ID, "name": "mgmt", "display_name": "Mgmt"}),
         );
         assert_eq!(status, 201, "{app}");
-        fixture.app_secret = app["app_secret"].as_str().unwrap().to_owned();
+        app["app_secret"].as_str().unwrap().clone_into(&mut fixture.app_secret);
         let webhook = |fixture: &Fixture, url: String| {
             let (status, webhook) = fixture.admin_json(
                 Target::Ingest,
@@ -128,7 +128,7 @@ impl Fixture {
             &json!({"count": 2}),
         );
         assert_eq!(status, 201, "{keys}");
-        fixture.key = keys["keys"][0].as_str().unwrap().to_owned();
+        keys["keys"][0].as_str().unwrap().clone_into(&mut fixture.key);
         fixture
     }
 
@@ -891,7 +891,7 @@ fn arbitrary_paths_and_queries_never_5xx() {
     let strategy =
         (select(GET_ROUTES), segment(known.clone()), query(known, fixture.app_secret.clone()), any::<bool>());
     check(
-        PATH_CASES * GET_ROUTES.len() as u32,
+        PATH_CASES * u32::try_from(GET_ROUTES.len()).unwrap(),
         strategy,
         |((router, template), segment, query, with_token)| {
             let mut uri = template.replace("{}", &segment);

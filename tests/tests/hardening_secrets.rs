@@ -81,6 +81,9 @@ async fn call(
     if let Some(token) = bearer {
         request = request.header("authorization", format!("Bearer {token}"));
     }
+    if body.is_some() {
+        request = request.header("content-type", "application/json");
+    }
     let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
     let response = router.clone().oneshot(request.body(body).unwrap()).await.unwrap();
     let status = response.status().as_u16();
@@ -240,6 +243,7 @@ async fn flow() -> Vec<(String, String)> {
             .header("webhook-id", "msg_secrets_1")
             .header("webhook-timestamp", now.to_string())
             .header("webhook-signature", signature)
+            .header("content-type", "application/json")
             .body(Body::from(body.clone()))
             .unwrap();
         let response = ingest.clone().oneshot(request).await.unwrap();

@@ -191,7 +191,11 @@ fn import(api: &ApiClient, json: bool, app: &str, file: &Path, collection: Optio
                 return Err(if sent == 0 { err } else { err.context(&context) });
             }
         };
-        imported += reply.body.get("imported").and_then(Value::as_u64).unwrap_or(0) as usize;
+        imported += reply
+            .body
+            .get("imported")
+            .and_then(Value::as_u64)
+            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
         duplicates
             .extend(reply.body.get("duplicates").and_then(Value::as_array).cloned().unwrap_or_default());
         sent += batch.len();

@@ -62,7 +62,7 @@ pub fn reindent(text: &str) -> Option<String> {
                 out.push(c);
             }
             '{' | '[' => {
-                while chars.peek().is_some_and(|n| n.is_ascii_whitespace()) {
+                while chars.peek().is_some_and(char::is_ascii_whitespace) {
                     chars.next();
                 }
                 out.push(c);

@@ -23,36 +23,33 @@ pub struct Seeded {
 /// The store fails.
 pub async fn seed(backends: &Backends, addr: SocketAddr, settings: &Settings) -> Result<Seeded, StoreError> {
     let store = &backends.store;
-    let app = match store.get_app(DEMO_APP).await? {
-        Some(app) => app,
-        None => {
-            let app =
-                App::new(DEMO_APP.to_owned(), "demo-game".to_owned(), "Demo Game".to_owned(), Utc::now());
-            store.create_app(&app).await?;
-            app
-        }
+    let app = if let Some(app) = store.get_app(DEMO_APP).await? {
+        app
+    } else {
+        let app = App::new(DEMO_APP.to_owned(), "demo-game".to_owned(), "Demo Game".to_owned(), Utc::now());
+        store.create_app(&app).await?;
+        app
     };
     let url = format!("http://{addr}/dev/receiver?event={{{{event.name}}}}");
     let existing = store.list_webhooks(DEMO_APP).await?;
-    let webhook = match existing.into_iter().find(|w| w.spec.url == url) {
-        Some(w) => w,
-        None => {
-            let spec = WebhookSpec {
-                events: EventName::ALL.to_vec(),
-                method: WebhookMethod::Post,
-                url,
-                headers: [("X-Demo-App".to_owned(), "{{app.display_name}}".to_owned())].into_iter().collect(),
-                format: PayloadFormat::Json,
-                payload: serde_json::json!({
-                    "text": "{{app.display_name}} {{version.label}}: {{event.name}}",
-                    "changes": "{{version.changes}}",
-                    "size": "{{version.humanized_content_size}}",
-                }),
-            };
-            let webhook = Webhook::new(DEMO_APP, spec, Utc::now());
-            store.create_webhook(&webhook).await?;
-            webhook
-        }
+    let webhook = if let Some(w) = existing.into_iter().find(|w| w.spec.url == url) {
+        w
+    } else {
+        let spec = WebhookSpec {
+            events: EventName::ALL.to_vec(),
+            method: WebhookMethod::Post,
+            url,
+            headers: [("X-Demo-App".to_owned(), "{{app.display_name}}".to_owned())].into_iter().collect(),
+            format: PayloadFormat::Json,
+            payload: serde_json::json!({
+                "text": "{{app.display_name}} {{version.label}}: {{event.name}}",
+                "changes": "{{version.changes}}",
+                "size": "{{version.humanized_content_size}}",
+            }),
+        };
+        let webhook = Webhook::new(DEMO_APP, spec, Utc::now());
+        store.create_webhook(&webhook).await?;
+        webhook
     };
     let keys = &backends.keys;
     let key = match settings.demo_key() {

@@ -59,6 +59,8 @@ impl Run {
         if self.latencies_us.is_empty() {
             return f64::NAN;
         }
+        // A rank within 0..len: rounding a non-negative fraction of len - 1.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let rank = ((p / 100.0) * (self.latencies_us.len() - 1) as f64).round() as usize;
         f64::from(self.latencies_us[rank]) / 1000.0
     }

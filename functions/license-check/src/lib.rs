@@ -14,7 +14,6 @@ pub async fn router(config: &LicenseCheckConfig) -> Result<axum::Router, InitErr
 }
 
 /// The same, over adapters that already exist (tests).
-#[must_use]
 pub fn router_with(backends: &KeyBackends, config: &LicenseCheckConfig) -> axum::Router {
     patchbay_core::http::keys_router(Arc::new(wiring::keys_api(config, backends)))
 }

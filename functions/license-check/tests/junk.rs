@@ -58,7 +58,7 @@ async fn junk_keys_and_queries_are_4xx(h: &Harness) {
     h.get(&format!("/v2/keys/{key}?{q}&key_secret={key_secret}&junk={huge}"))
         .await
         .assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 0));
-    let huge_encoded = pct(&[0xFE; LARGE / 3]);
+    let huge_encoded = pct(&vec![0xFE; LARGE / 3]);
     h.get(&format!("/v2/keys/{key}?app_secret={huge_encoded}")).await.assert_patchkit(403, forbidden());
     h.get(&format!("/v2/keys/{key}?{}", "&".repeat(LARGE))).await.assert_patchkit(400, missing_app_secret());
 

@@ -92,7 +92,7 @@ fn field_error(parent: Option<String>, message: &str) -> FieldError {
         return FieldError::new(child(name), "is required");
     }
     if let Some(name) = backticked(message, "unknown field `") {
-        let expected = message.split_once(", expected ").map(|(_, e)| e).unwrap_or("no fields");
+        let expected = message.split_once(", expected ").map_or("no fields", |(_, e)| e);
         let field = parent.unwrap_or_else(|| name.to_owned());
         return FieldError::new(field, format!("is not a known field (expected {expected})"));
     }

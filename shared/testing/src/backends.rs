@@ -17,6 +17,7 @@ use crate::aws::{
 ///
 /// # Panics
 /// The file cannot be created.
+#[allow(clippy::unused_async)] // async like `moto()`, so scenarios take either the same way
 pub async fn sqlite() -> Backends {
     let path = std::env::temp_dir().join(format!("{}.db", unique_name("patchbay-test")));
     Backends::sqlite(&path.display().to_string()).expect("sqlite backends")

@@ -552,7 +552,8 @@ fn each_drift_is_caught() {
         (
             "route on an API outside the template",
             |t| {
-                props_mut(t, "IngestFunction")["Events"]["CreateApp"]["Properties"]["ApiId"] = json!("abc123")
+                props_mut(t, "IngestFunction")["Events"]["CreateApp"]["Properties"]["ApiId"] =
+                    json!("abc123");
             },
             "IngestFunction.CreateApp: ApiId must be !Ref to the template's AWS::Serverless::HttpApi",
         ),

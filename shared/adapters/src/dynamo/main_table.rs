@@ -418,7 +418,7 @@ impl WebhookStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+            Err(err) if err.as_service_error().is_some_and(aws_sdk_dynamodb::operation::delete_item::DeleteItemError::is_conditional_check_failed_exception) => {
                 Err(StoreError::NotFound(format!("webhook {id}")))
             }
             Err(err) => Err(unavailable(err)),

@@ -232,9 +232,9 @@ pub(crate) async fn transact(client: &Client, actions: Vec<TransactWriteItem>) -
     let mut tries = 0;
     loop {
         tries += 1;
-        let err = match client.transact_write_items().set_transact_items(Some(actions.clone())).send().await {
-            Ok(_) => return Ok(Transaction::Committed),
-            Err(err) => err,
+        let Err(err) = client.transact_write_items().set_transact_items(Some(actions.clone())).send().await
+        else {
+            return Ok(Transaction::Committed);
         };
         match err.as_service_error() {
             Some(TransactWriteItemsError::TransactionCanceledException(e)) => {

@@ -45,7 +45,7 @@ use ipnet::IpNet;
 
 /// `(network, prefix length, why refused)`.
 const BLOCKED_V4: &[(Ipv4Addr, u8, &str)] = &[
-    (Ipv4Addr::new(0, 0, 0, 0), 8, "this-network"),
+    (Ipv4Addr::UNSPECIFIED, 8, "this-network"),
     (Ipv4Addr::new(10, 0, 0, 0), 8, "private"),
     (Ipv4Addr::new(100, 64, 0, 0), 10, "shared (CGNAT)"),
     (Ipv4Addr::new(127, 0, 0, 0), 8, "loopback"),

@@ -16,6 +16,7 @@ impl From<IngestError> for ApiError {
             IngestError::TooLarge { limit } => too_large(limit),
             IngestError::Signature(_) => ApiError::new(401, "unauthorized", err.to_string()),
             IngestError::BadEventId => ApiError::new(400, "bad_request", err.to_string()),
+            IngestError::NotDeclaredJson => ApiError::new(415, "unsupported_media_type", err.to_string()),
             IngestError::Body(e) => e.into(),
             IngestError::InProgress { .. } => ApiError::new(409, "conflict", err.to_string()),
             IngestError::Store(e) => e.into(),

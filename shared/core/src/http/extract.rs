@@ -20,8 +20,8 @@ pub const MAX_MANAGEMENT_BODY: usize = 1024 * 1024;
 /// 413 over the limit, 400 when the body cannot be read.
 pub async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
     to_bytes(body, limit).await.map_err(|err| {
-        let too_large =
-            std::error::Error::source(&err).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        let too_large = std::error::Error::source(&err)
+            .is_some_and(<dyn std::error::Error + 'static>::is::<http_body_util::LengthLimitError>);
         if too_large {
             self::too_large(limit)
         } else {

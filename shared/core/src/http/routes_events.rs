@@ -10,7 +10,7 @@ use axum::routing::post;
 
 use super::IngestApi;
 use super::api_error::ApiError;
-use super::extract::{is_json, read_body, unsupported_media_type};
+use super::extract::{is_json, read_body};
 use crate::service::ingest::{IngestError, IngestOutcome, IngestRequest, MAX_BODY_BYTES};
 use crate::signing::SignatureHeaders;
 
@@ -20,12 +20,9 @@ pub fn routes(api: Arc<IngestApi>) -> Router {
 
 async fn post_event(State(api): State<Arc<IngestApi>>, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
-    if !is_json(&parts.headers) {
-        return Err(unsupported_media_type());
-    }
     let body = read_body(body, MAX_BODY_BYTES).await?;
     let signature = SignatureHeaders::from_headers(&parts.headers).map_err(IngestError::Signature)?;
-    let request = IngestRequest { signature, body: body.to_vec() };
+    let request = IngestRequest { signature, body: body.to_vec(), declared_json: is_json(&parts.headers) };
     Ok(match api.ingest.handle(&request).await? {
         IngestOutcome::Accepted(r) => (StatusCode::ACCEPTED, axum::Json(r)).into_response(),
         IngestOutcome::Duplicate(r) => (StatusCode::OK, axum::Json(r)).into_response(),

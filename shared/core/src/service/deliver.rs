@@ -138,20 +138,17 @@ impl Deliver {
             } else {
                 self.retry.next_delay(delivery.attempts_in_series(), failure.retry_after, &mut rand::rng())
             };
-            match next {
-                Some(delay) => {
-                    delivery.reason = Some(reason);
-                    MessageOutcome::RetryIn(delay)
-                }
-                None => {
-                    delivery.status = DeliveryStatus::Failed;
-                    delivery.reason = Some(if permanent {
-                        reason
-                    } else {
-                        format!("{reason}; gave up after {} attempts", delivery.attempts_in_series())
-                    });
-                    MessageOutcome::Done
-                }
+            if let Some(delay) = next {
+                delivery.reason = Some(reason);
+                MessageOutcome::RetryIn(delay)
+            } else {
+                delivery.status = DeliveryStatus::Failed;
+                delivery.reason = Some(if permanent {
+                    reason
+                } else {
+                    format!("{reason}; gave up after {} attempts", delivery.attempts_in_series())
+                });
+                MessageOutcome::Done
             }
         };
         self.store.update_delivery(delivery).await?;

@@ -32,6 +32,9 @@ pub const MAX_EVENT_ID_LEN: usize = 256;
 pub struct IngestRequest {
     pub signature: SignatureHeaders,
     pub body: Vec<u8>,
+    /// The sender declared the body JSON (`Content-Type: application/json`). Checked after the
+    /// signature, so an unsigned caller learns nothing but "unauthorized".
+    pub declared_json: bool,
 }
 
 /// Why an event was refused, or could not be taken now.
@@ -43,6 +46,8 @@ pub enum IngestError {
     Signature(#[from] VerifyError),
     #[error("webhook-id must be at most {MAX_EVENT_ID_LEN} printable characters")]
     BadEventId,
+    #[error("send the body as JSON, with Content-Type: application/json")]
+    NotDeclaredJson,
     #[error(transparent)]
     Body(#[from] BodyError),
     #[error("event {event_id} is being ingested by another request; retry in a few seconds")]
@@ -99,6 +104,9 @@ impl Ingest {
         let event_id = request.signature.id.clone();
         if event_id.len() > MAX_EVENT_ID_LEN || event_id.chars().any(char::is_control) {
             return Err(IngestError::BadEventId);
+        }
+        if !request.declared_json {
+            return Err(IngestError::NotDeclaredJson);
         }
         let event = parse_event(body)?;
 

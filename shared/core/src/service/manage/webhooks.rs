@@ -157,7 +157,7 @@ impl Manage {
             id: event_id,
             app_id: webhook.app_id.clone(),
             name: event_name,
-            body: serde_json::to_string(&body).map_err(|e| crate::ports::StoreError::unavailable(e))?,
+            body: serde_json::to_string(&body).map_err(crate::ports::StoreError::unavailable)?,
             deliveries: vec![DeliveryRef { id: delivery.id.clone(), webhook_id: webhook.id.clone() }],
             state: EventState::Complete,
             lease_until: now,
