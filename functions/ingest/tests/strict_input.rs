@@ -56,12 +56,14 @@ async fn bodies_not_declared_json_get_415() {
         ))
         .await;
     assert_eq!(reply.status.as_u16(), 201, "{}", reply.text);
-    // The pipeline's events too, before the signature is even looked at.
-    let request = Request::post("/v1/events")
-        .header(header::CONTENT_TYPE, "text/plain")
-        .body(Body::from("{}"))
-        .unwrap();
+    // The pipeline's events too, once the signature holds (an unsigned caller learns only 401).
+    let body = json!({"event": "version_published", "app": {"id": app_id}, "version": {"id": 1}}).to_string();
+    let mut request = h.signed(&random_id("msg"), body.clone());
+    request.headers_mut().insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
     h.call(request).await.error(415, "unsupported_media_type");
+    let mut unsigned = Request::post("/v1/events").body(Body::from(body)).unwrap();
+    unsigned.headers_mut().insert(header::CONTENT_TYPE, "text/plain".parse().unwrap());
+    h.call(unsigned).await.error(401, "unauthorized");
 }
 
 #[tokio::test]

@@ -476,12 +476,8 @@ impl EventStore for DynamoStore {
             .expression_attribute_values(":expected", s(ts(expected_lease)))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Gone or taken over: either way the caller's lease is not the stored one.
-            Err(err) if update_condition_failed(&err) => Err(StoreError::Conflict(format!("event {id}"))),
-            Err(err) => Err(unavailable(err)),
-        }
+        // Gone or taken over: either way the caller's lease is not the stored one.
+        unless_condition_failed(result, || StoreError::Conflict(format!("event {id}")))
     }
 
     async fn set_event_state(
@@ -503,11 +499,7 @@ impl EventStore for DynamoStore {
             .expression_attribute_values(":lease", s(ts(lease_until)))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if update_condition_failed(&err) => Err(StoreError::NotFound(format!("event {id}"))),
-            Err(err) => Err(unavailable(err)),
-        }
+        unless_condition_failed(result, || StoreError::NotFound(format!("event {id}")))
     }
 }
 
@@ -649,6 +641,24 @@ impl DeliveryStore for DynamoStore {
         // Zero padding keeps key order numeric up to 999 999; sort anyway.
         attempts.sort_by_key(|a| a.number);
         Ok(attempts)
+    }
+}
+
+/// An update's result, with a failed condition turned into `on_condition`'s error.
+fn unless_condition_failed<T, R>(
+    result: Result<
+        T,
+        aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>,
+    >,
+    on_condition: impl FnOnce() -> StoreError,
+) -> StoreResult<()>
+where
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(err) if update_condition_failed(&err) => Err(on_condition()),
+        Err(err) => Err(unavailable(err)),
     }
 }
 

@@ -16,18 +16,16 @@ use url::Url;
 use super::parse::{ParseError, Segment, Template};
 use super::vars::{Values, Variable};
 
-/// Inside a path segment: everything that could end the segment or the path, or that the URL
-/// parser would rewrite (`\` is a `/` in http URLs), plus `%` so values decode to themselves.
-/// Sub-delimiters such as `&`, `=`, `+`, `:` and `@` are plain data in a path and stay readable.
-const PATH_SEGMENT: &AsciiSet = &CONTROLS
+/// What no part of a URL may hold as data: controls, space, the delimiters that end a part
+/// (`#`), what parsers rewrite or refuse (`"`, `<`, `>`, `[`, `\`, `]`, `^`, `` ` ``, `{`, `|`,
+/// `}`), and `%` so values decode to themselves.
+const UNSAFE_ANYWHERE: AsciiSet = CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'#')
     .add(b'%')
-    .add(b'/')
     .add(b'<')
     .add(b'>')
-    .add(b'?')
     .add(b'[')
     .add(b'\\')
     .add(b']')
@@ -37,46 +35,17 @@ const PATH_SEGMENT: &AsciiSet = &CONTROLS
     .add(b'|')
     .add(b'}');
 
-/// Inside the query: what separates parameters (`&`, `;`) and names from values (`=`), what form
-/// decoders read as a space (`+`), and what ends the query (`#`). `/`, `?`, `:` and `@` are data
+/// Inside a path segment: also what could end the segment or the path (`/`, `?`).
+/// Sub-delimiters such as `&`, `=`, `+`, `:` and `@` are plain data in a path and stay readable.
+const PATH_SEGMENT: &AsciiSet = &UNSAFE_ANYWHERE.add(b'/').add(b'?');
+
+/// Inside the query: also what separates parameters (`&`, `;`) and names from values (`=`), and
+/// what form decoders read as a space (`+`) or as a quote (`'`). `/`, `?`, `:` and `@` are data
 /// in a query and stay readable, so a URL-valued variable is still legible.
-const QUERY: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'&')
-    .add(b'\'')
-    .add(b'+')
-    .add(b';')
-    .add(b'<')
-    .add(b'=')
-    .add(b'>')
-    .add(b'[')
-    .add(b'\\')
-    .add(b']')
-    .add(b'^')
-    .add(b'`')
-    .add(b'{')
-    .add(b'|')
-    .add(b'}');
+const QUERY: &AsciiSet = &UNSAFE_ANYWHERE.add(b'&').add(b'\'').add(b'+').add(b';').add(b'=');
 
 /// Inside the fragment nothing follows, so only what is not allowed there at all, and `%`.
-const FRAGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'<')
-    .add(b'>')
-    .add(b'[')
-    .add(b'\\')
-    .add(b']')
-    .add(b'^')
-    .add(b'`')
-    .add(b'{')
-    .add(b'|')
-    .add(b'}');
+const FRAGMENT: &AsciiSet = &UNSAFE_ANYWHERE;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
