@@ -93,7 +93,8 @@ mod verdict;
 
 pub use client::{ConfigError, LicenseClient};
 pub use launch::{
-    AppData, AppDataError, ArgsError, EXPECTED_FILE_ID, LaunchData, PATCHER_DATA_FLAG, SUPPORTED_ENCRYPTION,
+    APP_DATA_FILE_NAME, AppData, AppDataError, ArgsError, EXPECTED_FILE_ID, LaunchData, PATCHER_DATA_FLAG,
+    SUPPORTED_ENCRYPTION, TargetOs,
 };
 pub use verdict::{KeyInfo, UnverifiedPolicy, Verdict};
 
@@ -114,6 +115,9 @@ pub enum LaunchError {
     AppData(#[from] AppDataError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// [`LaunchData::from_environment`] could not learn where the game's executable is.
+    #[error("could not find the game's executable to look for app_data.json next to it: {0}")]
+    NoExecutablePath(#[source] std::io::Error),
 }
 
 /// Steps 1 and 2: finds `+patcher-data-location` in `args` and loads the `app_data.json` it
