@@ -88,10 +88,12 @@
 //! only ever sent to the configured service.
 
 mod client;
+mod key_secret_cache;
 mod launch;
 mod verdict;
 
 pub use client::{ConfigError, LicenseClient};
+pub use key_secret_cache::KeySecretCache;
 pub use launch::{
     APP_DATA_FILE_NAME, AppData, AppDataError, ArgsError, EXPECTED_FILE_ID, LaunchData, PATCHER_DATA_FLAG,
     SUPPORTED_ENCRYPTION, TargetOs,
