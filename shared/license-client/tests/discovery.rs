@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use patchbay_license_client::{ArgsError, LaunchData, TargetOs};
+use patchbay_license_client::{
+    AppDataError, ArgsError, LaunchData, LaunchError, TargetOs, check_from_environment,
+    check_from_environment_blocking,
+};
 
 fn located(args: &[&str], executable: &str, os: TargetOs) -> Result<PathBuf, ArgsError> {
     LaunchData::locate(args.iter().copied(), Path::new(executable), os).map(|l| l.path().to_path_buf())
@@ -107,4 +110,25 @@ fn from_environment_uses_this_process() {
     let located = LaunchData::from_environment().unwrap();
     let executable = std::env::current_exe().unwrap();
     assert_eq!(located.path(), executable.parent().unwrap().join("app_data.json"));
+}
+
+#[tokio::test]
+async fn check_from_environment_reads_the_file_found_for_this_process() {
+    // No app_data.json next to the test binary: the error names where it was looked for, and
+    // no request is made (the base URL has nothing listening).
+    let expected = std::env::current_exe().unwrap().parent().unwrap().join("app_data.json");
+    let base_url = "http://127.0.0.1:9";
+    for result in [
+        check_from_environment(base_url, "app-secret").await,
+        tokio::task::spawn_blocking(move || check_from_environment_blocking(base_url, "app-secret"))
+            .await
+            .unwrap(),
+    ] {
+        match result {
+            Err(LaunchError::AppData(err @ AppDataError::NotFound { .. })) => {
+                assert_eq!(err.path(), expected)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
