@@ -667,6 +667,23 @@ fn cached_client(server: &Server, dir: &TempDir) -> (LicenseClient, KeySecretCac
     (server.client().with_key_secret_cache(cache.clone()), cache)
 }
 
+/// A fake Keys service and a client whose cache is in a fresh directory.
+struct CachedSetup {
+    server: Server,
+    dir: TempDir,
+    client: LicenseClient,
+    cache: KeySecretCache,
+}
+
+impl CachedSetup {
+    async fn start() -> Self {
+        let server = Server::start().await;
+        let dir = TempDir::new();
+        let (client, cache) = cached_client(&server, &dir);
+        Self { server, dir, client, cache }
+    }
+}
+
 fn sent_key_secret(server: &Server) -> Option<String> {
     server.state.last().query.get("key_secret").cloned()
 }
@@ -678,9 +695,7 @@ fn sent_key_secrets(server: &Server) -> Vec<Option<String>> {
 
 #[tokio::test]
 async fn first_check_registers_and_caches_the_key_secret_later_checks_send_it() {
-    let server = Server::start().await;
-    let dir = TempDir::new();
-    let (client, cache) = cached_client(&server, &dir);
+    let CachedSetup { server, dir, client, cache } = CachedSetup::start().await;
     assert_eq!(cache.load(KEY), None);
 
     assert!(client.check(KEY).await.is_valid());
@@ -696,9 +711,7 @@ async fn first_check_registers_and_caches_the_key_secret_later_checks_send_it() 
 
 #[tokio::test]
 async fn blocking_checks_use_the_cache_too() {
-    let server = Server::start().await;
-    let dir = TempDir::new();
-    let (client, cache) = cached_client(&server, &dir);
+    let CachedSetup { server, dir: _dir, client, cache } = CachedSetup::start().await;
     let verdicts: Vec<Verdict> =
         tokio::task::spawn_blocking(move || (0..2).map(|_| client.check_blocking(KEY)).collect())
             .await
@@ -711,9 +724,7 @@ async fn blocking_checks_use_the_cache_too() {
 
 #[tokio::test]
 async fn a_different_key_secret_in_a_valid_answer_replaces_the_cached_one() {
-    let server = Server::start().await;
-    let dir = TempDir::new();
-    let (client, cache) = cached_client(&server, &dir);
+    let CachedSetup { server, dir: _dir, client, cache } = CachedSetup::start().await;
     cache.store(KEY, "stale-secret").unwrap();
 
     assert!(client.check(KEY).await.is_valid());
@@ -724,9 +735,7 @@ async fn a_different_key_secret_in_a_valid_answer_replaces_the_cached_one() {
 
 #[tokio::test]
 async fn a_refused_cached_secret_is_retried_without_it_and_replaced() {
-    let server = Server::start().await;
-    let dir = TempDir::new();
-    let (client, cache) = cached_client(&server, &dir);
+    let CachedSetup { server, dir: _dir, client, cache } = CachedSetup::start().await;
     cache.store("STRICT", "stale-secret").unwrap();
 
     assert!(client.check("STRICT").await.is_valid());
@@ -737,9 +746,7 @@ async fn a_refused_cached_secret_is_retried_without_it_and_replaced() {
 
 #[tokio::test]
 async fn answers_other_than_200_leave_the_cache_alone() {
-    let server = Server::start().await;
-    let dir = TempDir::new();
-    let (client, cache) = cached_client(&server, &dir);
+    let CachedSetup { server, dir: _dir, client, cache } = CachedSetup::start().await;
     let wrong_app_secret =
         LicenseClient::new(&server.base_url, "not-the-secret").unwrap().with_key_secret_cache(cache.clone());
 
@@ -764,9 +771,7 @@ async fn answers_other_than_200_leave_the_cache_alone() {
 
 #[tokio::test]
 async fn an_unusable_cache_file_counts_as_no_secret() {
-    let server = Server::start().await;
-    let dir = TempDir::new();
-    let (client, cache) = cached_client(&server, &dir);
+    let CachedSetup { server, dir: _dir, client, cache } = CachedSetup::start().await;
     std::fs::create_dir_all(cache.dir()).unwrap();
     let oversized = format!(r#"{{"key_secret":"{}"}}"#, "x".repeat(8 * 1024));
     for contents in ["", "not json", r#"{"key_secret":""}"#, r#"{"key_secret":42}"#, "[]", &oversized] {
@@ -793,9 +798,7 @@ async fn a_cache_that_cannot_be_written_does_not_change_the_verdict() {
 
 #[tokio::test]
 async fn an_explicit_key_secret_is_sent_instead_of_the_cached_one() {
-    let server = Server::start().await;
-    let dir = TempDir::new();
-    let (client, cache) = cached_client(&server, &dir);
+    let CachedSetup { server, dir: _dir, client, cache } = CachedSetup::start().await;
     cache.store(KEY, "cached-secret").unwrap();
     assert!(client.with_key_secret("explicit-secret").check(KEY).await.is_valid());
     assert_eq!(sent_key_secret(&server).as_deref(), Some("explicit-secret"));
