@@ -5,16 +5,22 @@
 //!     +patcher-data-location app_data.json
 //! ```
 //!
+//! Without `+patcher-data-location` it reads `app_data.json` next to its executable (beside the
+//! `.app` bundle on macOS), as a game installed by the launcher on Linux or macOS does. The first
+//! valid check registers a use and keeps the key secret; later runs send it and only check.
+//!
 //! Environment:
 //! - `PATCHBAY_KEYS_URL`: the Keys service (default `http://127.0.0.1:8080`);
 //! - `PATCHBAY_APP_SECRET`: the app secret (required);
-//! - `PATCHBAY_UNVERIFIED_POLICY`: `treat-as-valid` (default) or `treat-as-invalid`.
+//! - `PATCHBAY_UNVERIFIED_POLICY`: `treat-as-valid` (default) or `treat-as-invalid`;
+//! - `PATCHBAY_KEY_CACHE_DIR`: where to keep key secrets (default: the per-user data directory,
+//!   e.g. `~/.local/share/patchbay/keys`). Delete the directory to play a first start again.
 //!
 //! Exits 0 when the game would start, 3 otherwise.
 
 use std::process::ExitCode;
 
-use patchbay_license_client::{LaunchError, LicenseClient, UnverifiedPolicy, read_app_data};
+use patchbay_license_client::{KeySecretCache, LaunchData, LicenseClient, UnverifiedPolicy};
 
 const DEFAULT_KEYS_URL: &str = "http://127.0.0.1:8080";
 const REFUSED: u8 = 3;
@@ -34,19 +40,28 @@ fn main() -> ExitCode {
         }
     };
 
-    let client = match LicenseClient::new(&keys_url, app_secret) {
+    let mut client = match LicenseClient::new(&keys_url, app_secret) {
         Ok(client) => client,
         Err(err) => {
             eprintln!("{err}");
             return ExitCode::from(REFUSED);
         }
     };
-    let app_data = match read_app_data(std::env::args_os().skip(1)) {
+    let cache = match std::env::var_os("PATCHBAY_KEY_CACHE_DIR") {
+        Some(dir) => Some(KeySecretCache::in_dir(dir)),
+        None => KeySecretCache::per_user(),
+    };
+    if let Some(cache) = cache {
+        println!("key secrets kept in {}", cache.dir().display());
+        client = client.with_key_secret_cache(cache);
+    }
+
+    let app_data = LaunchData::from_environment().and_then(|launch| {
+        println!("reading {}", launch.resolved_path().display());
+        Ok(launch.load_app_data()?)
+    });
+    let app_data = match app_data {
         Ok(app_data) => app_data,
-        Err(LaunchError::NotLaunched) => {
-            eprintln!("no license: start the game from the launcher (+patcher-data-location <path>)");
-            return ExitCode::from(REFUSED);
-        }
         Err(err) => {
             eprintln!("no license: {err}");
             return ExitCode::from(REFUSED);

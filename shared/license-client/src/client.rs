@@ -10,6 +10,7 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, HeaderValue, USER_AGENT};
 use url::Url;
 
+use crate::key_secret_cache::KeySecretCache;
 use crate::verdict::{KeyInfo, Verdict};
 
 /// Everything but RFC 3986 "unreserved" characters is escaped in the key's path segment, so
@@ -33,6 +34,7 @@ pub struct LicenseClient {
     base_url: Url,
     app_secret: String,
     key_secret: Option<String>,
+    key_secret_cache: Option<KeySecretCache>,
     timeout: Duration,
     http: Arc<HttpClients>,
 }
@@ -60,6 +62,7 @@ impl fmt::Debug for LicenseClient {
             .field("base_url", &self.base_url.as_str())
             .field("app_secret", &"***")
             .field("key_secret", &self.key_secret.as_ref().map(|_| "***"))
+            .field("key_secret_cache", &self.key_secret_cache.as_ref().map(KeySecretCache::dir))
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -85,6 +88,7 @@ impl LicenseClient {
             base_url: url,
             app_secret: app_secret.into(),
             key_secret: None,
+            key_secret_cache: None,
             timeout: Self::DEFAULT_TIMEOUT,
             http: Arc::default(),
         })
@@ -108,6 +112,24 @@ impl LicenseClient {
         self
     }
 
+    /// Keeps the key secret of each valid check in `cache` and sends it on later checks of the
+    /// same key, so only the first start of an install registers a use and later starts only
+    /// read the key. When a valid answer carries a different secret than the cached one (the
+    /// service registers again when it is sent a stale secret), the cache takes the new one.
+    /// Nothing is cached from any other answer. A secret given with
+    /// [`with_key_secret`](LicenseClient::with_key_secret) is sent instead of the cached one.
+    ///
+    /// A `403` to a check that sent a cached secret is retried once without it: a service that
+    /// refuses stale secrets instead of registering again (PatchKit's own, or an older one)
+    /// must not lock the player out over a file on their disk. The cache is small local files,
+    /// read and written in place, in the async API too. A failed write is not an error: it only
+    /// means the next start registers again.
+    #[must_use]
+    pub fn with_key_secret_cache(mut self, cache: KeySecretCache) -> Self {
+        self.key_secret_cache = Some(cache);
+        self
+    }
+
     /// The configured timeout.
     pub fn timeout(&self) -> Duration {
         self.timeout
@@ -123,7 +145,64 @@ impl LicenseClient {
     /// Never fails: anything that keeps the service from answering is [`Verdict::Unverified`].
     /// A key that cannot be a key (empty, `.` or `..`) is [`Verdict::Invalid`] without a request.
     pub async fn check(&self, product_key: &str) -> Verdict {
-        let Some(url) = self.key_url(product_key) else {
+        let cached = self.cached_key_secret(product_key);
+        let mut verdict = self.request(product_key, self.key_secret_to_send(cached.as_deref())).await;
+        if self.refused_cached_secret(cached.as_deref(), &verdict) {
+            verdict = self.request(product_key, None).await;
+        }
+        self.remember_key_secret(product_key, cached.as_deref(), &verdict);
+        verdict
+    }
+
+    /// Checks `product_key`, blocking the calling thread for at most about the timeout (twice
+    /// that if a cached key secret is refused and retried without).
+    ///
+    /// For games without an async runtime. Do not call it from inside one (reqwest's blocking
+    /// client panics there): use [`check`](LicenseClient::check), or call this from
+    /// `tokio::task::spawn_blocking` or a plain thread.
+    pub fn check_blocking(&self, product_key: &str) -> Verdict {
+        let cached = self.cached_key_secret(product_key);
+        let mut verdict = self.request_blocking(product_key, self.key_secret_to_send(cached.as_deref()));
+        if self.refused_cached_secret(cached.as_deref(), &verdict) {
+            verdict = self.request_blocking(product_key, None);
+        }
+        self.remember_key_secret(product_key, cached.as_deref(), &verdict);
+        verdict
+    }
+
+    /// The cached secret for `product_key`, when a cache is configured.
+    fn cached_key_secret(&self, product_key: &str) -> Option<String> {
+        self.key_secret_cache.as_ref()?.load(product_key)
+    }
+
+    /// The explicit secret if there is one, else the cached one.
+    fn key_secret_to_send<'a>(&'a self, cached: Option<&'a str>) -> Option<&'a str> {
+        self.key_secret.as_deref().or(cached)
+    }
+
+    /// Whether the service refused a check that carried the cached secret (not an explicit one:
+    /// that is the game's own to handle).
+    fn refused_cached_secret(&self, cached: Option<&str>, verdict: &Verdict) -> bool {
+        self.key_secret.is_none() && cached.is_some() && *verdict == Verdict::Forbidden
+    }
+
+    /// Caches the secret of a valid answer when it differs from the cached one.
+    fn remember_key_secret(&self, product_key: &str, cached: Option<&str>, verdict: &Verdict) {
+        let Some(cache) = &self.key_secret_cache else {
+            return;
+        };
+        let answered = verdict.info().and_then(|info| info.key_secret.as_deref()).filter(|s| !s.is_empty());
+        if let Some(answered) = answered
+            && Some(answered) != cached
+        {
+            // Best effort (see `with_key_secret_cache`): the verdict stands either way.
+            let _ = cache.store(product_key, answered);
+        }
+    }
+
+    /// One request to the Keys service, sending `key_secret` when given.
+    async fn request(&self, product_key: &str, key_secret: Option<&str>) -> Verdict {
+        let Some(url) = self.key_url(product_key, key_secret) else {
             return Verdict::Invalid;
         };
         let client = match built_once(&self.http.async_client, || {
@@ -134,7 +213,7 @@ impl LicenseClient {
                 .build()
         }) {
             Ok(client) => client,
-            Err(err) => return self.unverified_by(err),
+            Err(err) => return self.unverified_by(err, key_secret),
         };
         let response = match client
             .get(url)
@@ -144,7 +223,7 @@ impl LicenseClient {
             .await
         {
             Ok(response) => response,
-            Err(err) => return self.unverified_by(err),
+            Err(err) => return self.unverified_by(err, key_secret),
         };
         match verdict_for_status(response.status()) {
             Some(verdict) => verdict,
@@ -152,13 +231,9 @@ impl LicenseClient {
         }
     }
 
-    /// Checks `product_key`, blocking the calling thread for at most about the timeout.
-    ///
-    /// For games without an async runtime. Do not call it from inside one (reqwest's blocking
-    /// client panics there): use [`check`](LicenseClient::check), or call this from
-    /// `tokio::task::spawn_blocking` or a plain thread.
-    pub fn check_blocking(&self, product_key: &str) -> Verdict {
-        let Some(url) = self.key_url(product_key) else {
+    /// One blocking request to the Keys service, sending `key_secret` when given.
+    fn request_blocking(&self, product_key: &str, key_secret: Option<&str>) -> Verdict {
+        let Some(url) = self.key_url(product_key, key_secret) else {
             return Verdict::Invalid;
         };
         let client = match built_once(&self.http.blocking_client, || {
@@ -169,7 +244,7 @@ impl LicenseClient {
                 .build()
         }) {
             Ok(client) => client,
-            Err(err) => return self.unverified_by(err),
+            Err(err) => return self.unverified_by(err, key_secret),
         };
         let response = match client
             .get(url)
@@ -178,7 +253,7 @@ impl LicenseClient {
             .send()
         {
             Ok(response) => response,
-            Err(err) => return self.unverified_by(err),
+            Err(err) => return self.unverified_by(err, key_secret),
         };
         match verdict_for_status(response.status()) {
             Some(verdict) => verdict,
@@ -196,7 +271,7 @@ impl LicenseClient {
 
     /// The request URL, secrets included: never log it. `None` for keys that cannot be sent as
     /// one path segment.
-    fn key_url(&self, product_key: &str) -> Option<Url> {
+    fn key_url(&self, product_key: &str, key_secret: Option<&str>) -> Option<Url> {
         if matches!(product_key, "" | "." | "..") {
             return None;
         }
@@ -210,7 +285,7 @@ impl LicenseClient {
         {
             let mut query = url.query_pairs_mut();
             query.append_pair("app_secret", &self.app_secret);
-            if let Some(key_secret) = &self.key_secret {
+            if let Some(key_secret) = key_secret {
                 query.append_pair("key_secret", key_secret);
             }
         }
@@ -218,7 +293,7 @@ impl LicenseClient {
     }
 
     /// An `Unverified` verdict for a transport error, with the URL (and so the secrets) removed.
-    fn unverified_by(&self, err: reqwest::Error) -> Verdict {
+    fn unverified_by(&self, err: reqwest::Error, key_secret: Option<&str>) -> Verdict {
         let err = err.without_url();
         let mut reason = if err.is_timeout() {
             format!("no answer within {:?}", self.timeout)
@@ -236,12 +311,12 @@ impl LicenseClient {
             }
             source = cause.source();
         }
-        Verdict::Unverified { reason: self.scrub(reason) }
+        Verdict::Unverified { reason: self.scrub(reason, key_secret) }
     }
 
     /// Belt and braces: no reason string may carry a secret, whatever an error chain says.
-    fn scrub(&self, mut text: String) -> String {
-        let secrets = std::iter::once(self.app_secret.as_str()).chain(self.key_secret.as_deref());
+    fn scrub(&self, mut text: String, key_secret: Option<&str>) -> String {
+        let secrets = std::iter::once(self.app_secret.as_str()).chain(key_secret);
         for secret in secrets.filter(|s| !s.is_empty()) {
             let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
             for form in [secret, encoded.as_str()] {

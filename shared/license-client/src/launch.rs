@@ -17,6 +17,35 @@ pub const EXPECTED_FILE_ID: &str = "patcher_data";
 /// The only `product_key_encryption` this crate understands.
 pub const SUPPORTED_ENCRYPTION: &str = "none";
 
+/// The file the launcher writes, and the name looked for when no argument points at it.
+pub const APP_DATA_FILE_NAME: &str = "app_data.json";
+
+/// The operating system whose layout [`LaunchData::locate`] follows. Only macOS differs: there
+/// the executable sits inside an `.app` bundle, and `app_data.json` beside the bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TargetOs {
+    Windows,
+    MacOs,
+    Linux,
+    Other,
+}
+
+impl TargetOs {
+    /// The OS this crate was compiled for.
+    pub const fn current() -> Self {
+        if cfg!(target_os = "windows") {
+            Self::Windows
+        } else if cfg!(target_os = "macos") {
+            Self::MacOs
+        } else if cfg!(target_os = "linux") {
+            Self::Linux
+        } else {
+            Self::Other
+        }
+    }
+}
+
 /// Where the launcher put `app_data.json`, as found on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LaunchData {
@@ -78,12 +107,44 @@ impl LaunchData {
         Ok(found.map(|path| Self { path }))
     }
 
+    /// Where `app_data.json` is, by the rule PatchKit's own clients follow: the
+    /// `+patcher-data-location` argument when there is one (the launcher passes it on Windows,
+    /// and it wins anywhere); otherwise the file next to `executable`; on macOS, when
+    /// `executable` is inside `X.app/Contents/MacOS/`, the file in the folder holding `X.app`,
+    /// because the launcher unpacks the game there and the bundle is not the game's folder.
+    ///
+    /// Pure: it reads neither the file system nor the process, so it gives the same answer on
+    /// any host. [`LaunchData::from_environment`] calls it with this process's values.
+    pub fn locate<I>(args: I, executable: &Path, os: TargetOs) -> Result<Self, ArgsError>
+    where
+        I: IntoIterator,
+        I::Item: Into<OsString>,
+    {
+        if let Some(from_argument) = Self::from_args(args)? {
+            return Ok(from_argument);
+        }
+        let game_dir = executable.parent().unwrap_or(Path::new(""));
+        let game_dir = match os {
+            TargetOs::MacOs => folder_holding_app_bundle(game_dir).unwrap_or(game_dir),
+            _ => game_dir,
+        };
+        Ok(Self::new(game_dir.join(APP_DATA_FILE_NAME)))
+    }
+
+    /// [`LaunchData::locate`] with this process's arguments (`std::env::args_os()`), executable
+    /// (`std::env::current_exe()`) and OS.
+    pub fn from_environment() -> Result<Self, crate::LaunchError> {
+        let executable = std::env::current_exe().map_err(crate::LaunchError::NoExecutablePath)?;
+        Ok(Self::locate(std::env::args_os().skip(1), &executable, TargetOs::current())?)
+    }
+
     /// Wraps a path directly (for tests, tools, or a launcher of your own).
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self { path: path.into() }
     }
 
-    /// The path exactly as given on the command line.
+    /// The path as given on the command line, or as [`LaunchData::locate`] derived it from the
+    /// executable's.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -107,6 +168,23 @@ impl LaunchData {
     pub fn load_app_data(&self) -> Result<AppData, AppDataError> {
         AppData::load(self.resolved_path())
     }
+}
+
+/// The folder that holds `X.app` when `executable_dir` is its `X.app/Contents/MacOS`.
+fn folder_holding_app_bundle(executable_dir: &Path) -> Option<&Path> {
+    if executable_dir.file_name()? != "MacOS" {
+        return None;
+    }
+    let contents = executable_dir.parent()?;
+    if contents.file_name()? != "Contents" {
+        return None;
+    }
+    let bundle = contents.parent()?;
+    let is_app_bundle = bundle.extension().is_some_and(|ext| ext.eq_ignore_ascii_case("app"));
+    if !is_app_bundle {
+        return None;
+    }
+    bundle.parent()
 }
 
 /// The validated contents of `app_data.json`.

@@ -2,8 +2,7 @@
 //!
 //! Secure Running for a Rust game: verify, at start-up, that the player holds a valid license key.
 //!
-//! The launcher starts the game with `+patcher-data-location <path>`, pointing at an
-//! `app_data.json` it placed next to the executable:
+//! The launcher places an `app_data.json` holding the player's key where the game finds it:
 //!
 //! ```json
 //! {"file_id":"patcher_data","version":"1.0","product_key":"ABCD-EFGH-IJKL","product_key_encryption":"none"}
@@ -11,26 +10,32 @@
 //!
 //! This crate does the three steps:
 //!
-//! 1. [`LaunchData::from_args`] finds the argument (`+patcher-data-location <path>` or
-//!    `+patcher-data-location=<path>`);
+//! 1. [`LaunchData::from_environment`] (or the pure [`LaunchData::locate`]) finds the file as
+//!    PatchKit's own clients do: the `+patcher-data-location <path>` argument when given (the
+//!    launcher passes it on Windows); otherwise `app_data.json` next to the executable; on macOS,
+//!    beside the `.app` bundle holding the executable;
 //! 2. [`LaunchData::load_app_data`] / [`AppData::load`] reads and validates the file (`file_id`
 //!    must be `patcher_data`, `product_key_encryption` must be `none`), with typed errors that
 //!    name the file;
 //! 3. [`LicenseClient::check`] (async) or [`LicenseClient::check_blocking`] asks the Keys service
-//!    `GET {base_url}/v2/keys/{key}?app_secret={secret}` with a short timeout (5 s by default)
-//!    and returns a [`Verdict`].
+//!    `GET {base_url}/v2/keys/{key}?app_secret={secret}[&key_secret=…]` with a short timeout
+//!    (5 s by default) and returns a [`Verdict`]. With a [`KeySecretCache`] it keeps the
+//!    `key_secret` of the first valid answer and sends it on later checks, so only the first
+//!    start of an install registers a use of the key.
 //!
-//! [`check_from_launch`] and [`check_from_launch_blocking`] do all three.
+//! [`check_from_environment`] and [`check_from_environment_blocking`] do all three, with the
+//! per-user cache. [`check_from_launch`] and [`check_from_launch_blocking`] are the older
+//! argument-only form: they need `+patcher-data-location` and cache nothing.
 //!
 //! ## Usage
 //!
 //! ```no_run
-//! use patchbay_license_client::{check_from_launch_blocking, LaunchError, UnverifiedPolicy};
+//! use patchbay_license_client::{check_from_environment_blocking, UnverifiedPolicy};
 //!
 //! const KEYS_URL: &str = "https://keys.example.com";
 //! const APP_SECRET: &str = "your-app-secret"; // from the app's overview page
 //!
-//! match check_from_launch_blocking(std::env::args_os(), KEYS_URL, APP_SECRET) {
+//! match check_from_environment_blocking(KEYS_URL, APP_SECRET) {
 //!     Ok(verdict) if verdict.allows_play(UnverifiedPolicy::default()) => {
 //!         // start the game
 //!     }
@@ -38,27 +43,25 @@
 //!         eprintln!("license check failed: {verdict}");
 //!         std::process::exit(3);
 //!     }
-//!     Err(LaunchError::NotLaunched) => {
-//!         eprintln!("please start the game from the launcher");
-//!         std::process::exit(3);
-//!     }
 //!     Err(err) => {
+//!         // No usable app_data.json: not installed by the launcher, or a misconfigured game.
 //!         eprintln!("{err}");
 //!         std::process::exit(3);
 //!     }
 //! }
 //! ```
 //!
-//! With your own timeout, a key secret, or the async API:
+//! With your own timeout, cache directory, or the async API:
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
-//! use patchbay_license_client::{read_app_data, LicenseClient, UnverifiedPolicy, Verdict};
+//! use patchbay_license_client::{KeySecretCache, LaunchData, LicenseClient, UnverifiedPolicy, Verdict};
 //!
-//! let app_data = read_app_data(std::env::args_os())?;
+//! let app_data = LaunchData::from_environment()?.load_app_data()?;
 //! let client = LicenseClient::new("https://keys.example.com", "your-app-secret")?
-//!     .with_timeout(Duration::from_secs(2));
+//!     .with_timeout(Duration::from_secs(2))
+//!     .with_key_secret_cache(KeySecretCache::in_dir("saves/license"));
 //! let verdict = client.check(&app_data.product_key).await;
 //! if let Verdict::Valid { info: Some(info) } = &verdict {
 //!     println!("registrations so far: {:?}", info.registrations);
@@ -88,18 +91,22 @@
 //! only ever sent to the configured service.
 
 mod client;
+mod key_secret_cache;
 mod launch;
 mod verdict;
 
 pub use client::{ConfigError, LicenseClient};
+pub use key_secret_cache::KeySecretCache;
 pub use launch::{
-    AppData, AppDataError, ArgsError, EXPECTED_FILE_ID, LaunchData, PATCHER_DATA_FLAG, SUPPORTED_ENCRYPTION,
+    APP_DATA_FILE_NAME, AppData, AppDataError, ArgsError, EXPECTED_FILE_ID, LaunchData, PATCHER_DATA_FLAG,
+    SUPPORTED_ENCRYPTION, TargetOs,
 };
 pub use verdict::{KeyInfo, UnverifiedPolicy, Verdict};
 
 use std::ffi::OsString;
 
-/// Why [`check_from_launch`] could not get as far as asking the Keys service.
+/// Why [`check_from_environment`] or [`check_from_launch`] could not get as far as asking the
+/// Keys service.
 ///
 /// None of these is an outage: the player has no usable key on this machine, or the game is
 /// misconfigured, so a game should normally refuse to start.
@@ -114,11 +121,14 @@ pub enum LaunchError {
     AppData(#[from] AppDataError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// [`LaunchData::from_environment`] could not learn where the game's executable is.
+    #[error("could not find the game's executable to look for app_data.json next to it: {0}")]
+    NoExecutablePath(#[source] std::io::Error),
 }
 
-/// Steps 1 and 2: finds `+patcher-data-location` in `args` and loads the `app_data.json` it
-/// names. Use it with your own [`LicenseClient`] when the defaults of [`check_from_launch`] do
-/// not fit.
+/// Steps 1 and 2, argument-only: finds `+patcher-data-location` in `args` and loads the
+/// `app_data.json` it names. [`LaunchData::from_environment`] also finds the file where the
+/// launcher passes no argument (Linux, macOS).
 pub fn read_app_data<I>(args: I) -> Result<AppData, LaunchError>
 where
     I: IntoIterator,
@@ -128,7 +138,35 @@ where
     Ok(launch.load_app_data()?)
 }
 
-/// All three steps, asynchronously (needs a Tokio runtime), with the default timeout.
+/// All three steps for this process, asynchronously (needs a Tokio runtime): finds
+/// `app_data.json` by [`LaunchData::from_environment`], checks its key with the default timeout,
+/// and keeps the key secret in [`KeySecretCache::per_user`] (no cache when the platform has no
+/// per-user data directory).
+pub async fn check_from_environment(base_url: &str, app_secret: &str) -> Result<Verdict, LaunchError> {
+    let client = client_with_per_user_cache(base_url, app_secret)?;
+    let app_data = LaunchData::from_environment()?.load_app_data()?;
+    Ok(client.check(&app_data.product_key).await)
+}
+
+/// [`check_from_environment`], blocking the calling thread. Not for use inside an async runtime
+/// (see [`LicenseClient::check_blocking`]).
+pub fn check_from_environment_blocking(base_url: &str, app_secret: &str) -> Result<Verdict, LaunchError> {
+    let client = client_with_per_user_cache(base_url, app_secret)?;
+    let app_data = LaunchData::from_environment()?.load_app_data()?;
+    Ok(client.check_blocking(&app_data.product_key))
+}
+
+fn client_with_per_user_cache(base_url: &str, app_secret: &str) -> Result<LicenseClient, ConfigError> {
+    let client = LicenseClient::new(base_url, app_secret)?;
+    Ok(match KeySecretCache::per_user() {
+        Some(cache) => client.with_key_secret_cache(cache),
+        None => client,
+    })
+}
+
+/// All three steps, asynchronously (needs a Tokio runtime), with the default timeout. Needs the
+/// `+patcher-data-location` argument in `args` and caches no key secret, so every call registers
+/// a use: prefer [`check_from_environment`].
 pub async fn check_from_launch<I>(args: I, base_url: &str, app_secret: &str) -> Result<Verdict, LaunchError>
 where
     I: IntoIterator,
@@ -140,7 +178,8 @@ where
 }
 
 /// All three steps, blocking the calling thread, with the default timeout. Not for use inside
-/// an async runtime (see [`LicenseClient::check_blocking`]).
+/// an async runtime (see [`LicenseClient::check_blocking`]). Argument-only and uncached like
+/// [`check_from_launch`]: prefer [`check_from_environment_blocking`].
 pub fn check_from_launch_blocking<I>(
     args: I,
     base_url: &str,

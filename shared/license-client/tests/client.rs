@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use patchbay_license_client::{
-    AppData, AppDataError, ArgsError, ConfigError, LaunchData, LaunchError, LicenseClient, UnverifiedPolicy,
-    Verdict, check_from_launch, check_from_launch_blocking,
+    AppData, AppDataError, ArgsError, ConfigError, KeySecretCache, LaunchData, LaunchError, LicenseClient,
+    UnverifiedPolicy, Verdict, check_from_launch, check_from_launch_blocking,
 };
 
 const APP_SECRET: &str = "app-s3cret/with&odd=chars+ é";
@@ -74,6 +74,10 @@ async fn key_handler(
         "BUSY" => message(StatusCode::TOO_MANY_REQUESTS, "Slow down"),
         "MOVED" => (StatusCode::FOUND, [(header::LOCATION, "http://127.0.0.1:1/elsewhere")]).into_response(),
         "GARBAGE" => (StatusCode::OK, "<html>surprise</html>").into_response(),
+        // A service that refuses a stale key secret instead of registering again.
+        "STRICT" if query.get("key_secret").is_some_and(|secret| secret != KEY_SECRET) => {
+            message(StatusCode::FORBIDDEN, "Key secret mismatch")
+        }
         "SLOW" => {
             tokio::time::sleep(Duration::from_secs(3)).await;
             valid_body(&key, &query)
@@ -650,4 +654,219 @@ async fn check_from_launch_does_all_three_steps() {
     let no_value =
         check_from_launch(args(&["game", "+patcher-data-location"]), &server.base_url, APP_SECRET).await;
     assert!(matches!(no_value, Err(LaunchError::Args(ArgsError::MissingValue))));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key secret cache (the fake answers every 200 with KEY_SECRET, whatever secret it was sent:
+// the service's rule that a wrong or stale secret counts as none and registers again)
+
+const KEY: &str = "ABCD-EFGH-IJKL";
+
+fn cached_client(server: &Server, dir: &TempDir) -> (LicenseClient, KeySecretCache) {
+    let cache = KeySecretCache::in_dir(dir.0.join("keys"));
+    (server.client().with_key_secret_cache(cache.clone()), cache)
+}
+
+/// A fake Keys service and a client whose cache is in a fresh directory.
+struct CachedSetup {
+    server: Server,
+    dir: TempDir,
+    client: LicenseClient,
+    cache: KeySecretCache,
+}
+
+impl CachedSetup {
+    async fn start() -> Self {
+        let server = Server::start().await;
+        let dir = TempDir::new();
+        let (client, cache) = cached_client(&server, &dir);
+        Self { server, dir, client, cache }
+    }
+}
+
+fn sent_key_secret(server: &Server) -> Option<String> {
+    server.state.last().query.get("key_secret").cloned()
+}
+
+/// The `key_secret` of every request so far, in order.
+fn sent_key_secrets(server: &Server) -> Vec<Option<String>> {
+    server.state.seen.lock().unwrap().iter().map(|seen| seen.query.get("key_secret").cloned()).collect()
+}
+
+#[tokio::test]
+async fn first_check_registers_and_caches_the_key_secret_later_checks_send_it() {
+    let CachedSetup { server, dir, client, cache } = CachedSetup::start().await;
+    assert_eq!(cache.load(KEY), None);
+
+    assert!(client.check(KEY).await.is_valid());
+    assert_eq!(sent_key_secret(&server), None, "the first check must register");
+    assert_eq!(cache.load(KEY).as_deref(), Some(KEY_SECRET));
+
+    // A later start: a new client, the same cache.
+    let (restarted, _) = cached_client(&server, &dir);
+    assert!(restarted.check(KEY).await.is_valid());
+    assert_eq!(sent_key_secret(&server).as_deref(), Some(KEY_SECRET));
+    assert_eq!(sent_key_secrets(&server), [None, Some(KEY_SECRET.to_owned())]);
+}
+
+#[tokio::test]
+async fn blocking_checks_use_the_cache_too() {
+    let CachedSetup { server, dir: _dir, client, cache } = CachedSetup::start().await;
+    let verdicts: Vec<Verdict> =
+        tokio::task::spawn_blocking(move || (0..2).map(|_| client.check_blocking(KEY)).collect())
+            .await
+            .unwrap();
+    assert!(verdicts.iter().all(Verdict::is_valid));
+    let sent = sent_key_secrets(&server);
+    assert_eq!(sent, [None, Some(KEY_SECRET.to_owned())]);
+    assert_eq!(cache.load(KEY).as_deref(), Some(KEY_SECRET));
+}
+
+#[tokio::test]
+async fn a_different_key_secret_in_a_valid_answer_replaces_the_cached_one() {
+    let CachedSetup { server, dir: _dir, client, cache } = CachedSetup::start().await;
+    cache.store(KEY, "stale-secret").unwrap();
+
+    assert!(client.check(KEY).await.is_valid());
+    assert_eq!(sent_key_secret(&server).as_deref(), Some("stale-secret"));
+    assert_eq!(cache.load(KEY).as_deref(), Some(KEY_SECRET), "a stale cached secret heals");
+    assert_eq!(sent_key_secrets(&server).len(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_cached_secret_is_retried_without_it_and_replaced() {
+    let CachedSetup { server, dir: _dir, client, cache } = CachedSetup::start().await;
+    cache.store("STRICT", "stale-secret").unwrap();
+
+    assert!(client.check("STRICT").await.is_valid());
+    let sent = sent_key_secrets(&server);
+    assert_eq!(sent, [Some("stale-secret".to_owned()), None]);
+    assert_eq!(cache.load("STRICT").as_deref(), Some(KEY_SECRET));
+}
+
+#[tokio::test]
+async fn answers_other_than_200_leave_the_cache_alone() {
+    let CachedSetup { server, dir: _dir, client, cache } = CachedSetup::start().await;
+    let wrong_app_secret =
+        LicenseClient::new(&server.base_url, "not-the-secret").unwrap().with_key_secret_cache(cache.clone());
+
+    for key in ["UNKNOWN", "BLOCKED", "OTHER-APP", "BOOM", "UNAVAILABLE", "BAD", "BUSY", "MOVED"] {
+        assert!(!client.check(key).await.is_valid(), "{key}");
+        assert!(!cache.path_for(key).exists(), "{key}: nothing may be cached");
+
+        cache.store(key, "seeded").unwrap();
+        assert!(!client.check(key).await.is_valid(), "{key}");
+        assert_eq!(cache.load(key).as_deref(), Some("seeded"), "{key}");
+    }
+    assert_eq!(wrong_app_secret.check(KEY).await, Verdict::Forbidden);
+    assert!(!cache.path_for(KEY).exists());
+    cache.store(KEY, "seeded").unwrap();
+    assert_eq!(wrong_app_secret.check(KEY).await, Verdict::Forbidden);
+    assert_eq!(cache.load(KEY).as_deref(), Some("seeded"));
+
+    // A 200 without a readable secret caches nothing either.
+    assert!(client.check("GARBAGE").await.is_valid());
+    assert!(!cache.path_for("GARBAGE").exists());
+}
+
+#[tokio::test]
+async fn an_unusable_cache_file_counts_as_no_secret() {
+    let CachedSetup { server, dir: _dir, client, cache } = CachedSetup::start().await;
+    std::fs::create_dir_all(cache.dir()).unwrap();
+    let oversized = format!(r#"{{"key_secret":"{}"}}"#, "x".repeat(8 * 1024));
+    for contents in ["", "not json", r#"{"key_secret":""}"#, r#"{"key_secret":42}"#, "[]", &oversized] {
+        std::fs::write(cache.path_for(KEY), contents).unwrap();
+        assert_eq!(cache.load(KEY), None, "{contents:?}");
+        assert!(client.check(KEY).await.is_valid(), "{contents:?}");
+        assert_eq!(sent_key_secret(&server), None, "{contents:?}");
+        assert_eq!(cache.load(KEY).as_deref(), Some(KEY_SECRET), "{contents:?}: rewritten");
+    }
+}
+
+#[tokio::test]
+async fn a_cache_that_cannot_be_written_does_not_change_the_verdict() {
+    let server = Server::start().await;
+    let dir = TempDir::new();
+    // The cache directory's path is taken by a file.
+    let blocker = dir.write("keys", "not a directory");
+    let cache = KeySecretCache::in_dir(&blocker);
+    let client = server.client().with_key_secret_cache(cache.clone());
+    assert!(client.check(KEY).await.is_valid());
+    assert!(cache.store(KEY, KEY_SECRET).is_err());
+    assert_eq!(cache.load(KEY), None);
+}
+
+#[tokio::test]
+async fn an_explicit_key_secret_is_sent_instead_of_the_cached_one() {
+    let CachedSetup { server, dir: _dir, client, cache } = CachedSetup::start().await;
+    cache.store(KEY, "cached-secret").unwrap();
+    assert!(client.with_key_secret("explicit-secret").check(KEY).await.is_valid());
+    assert_eq!(sent_key_secret(&server).as_deref(), Some("explicit-secret"));
+    assert_eq!(cache.load(KEY).as_deref(), Some(KEY_SECRET));
+}
+
+#[test]
+fn cache_files_are_named_by_a_fingerprint_and_written_atomically() {
+    let dir = TempDir::new();
+    let cache = KeySecretCache::in_dir(dir.0.join("patchbay").join("keys"));
+    cache.store(KEY, "first").unwrap();
+    cache.store(KEY, "second").unwrap();
+    cache.store("OTHER-KEY", "other").unwrap();
+    assert_eq!(cache.load(KEY).as_deref(), Some("second"));
+    assert_eq!(cache.load("OTHER-KEY").as_deref(), Some("other"));
+    assert_eq!(cache.load("NEVER-STORED"), None);
+
+    let mut names: Vec<String> = std::fs::read_dir(cache.dir())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = [KEY, "OTHER-KEY"]
+        .iter()
+        .map(|key| cache.path_for(key).file_name().unwrap().to_str().unwrap().to_owned())
+        .collect();
+    expected.sort();
+    assert_eq!(names, expected, "no temporary files may be left behind");
+    for name in &names {
+        assert!(!name.contains(KEY) && !name.contains("OTHER"), "{name}");
+        assert!(name.ends_with(".json"), "{name}");
+    }
+    let contents: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(cache.path_for(KEY)).unwrap()).unwrap();
+    assert_eq!(contents, serde_json::json!({"key_secret": "second"}));
+}
+
+#[cfg(unix)]
+#[test]
+fn cache_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new();
+    let cache = KeySecretCache::in_dir(dir.0.join("patchbay").join("keys"));
+    cache.store(KEY, KEY_SECRET).unwrap();
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&cache.path_for(KEY)), 0o600);
+    assert_eq!(mode(cache.dir()), 0o700);
+    assert_eq!(mode(cache.dir().parent().unwrap()), 0o700);
+
+    // A file someone else left wider open is replaced by a private one.
+    std::fs::set_permissions(cache.path_for(KEY), std::fs::Permissions::from_mode(0o644)).unwrap();
+    cache.store(KEY, "rotated").unwrap();
+    assert_eq!(mode(&cache.path_for(KEY)), 0o600);
+}
+
+#[test]
+fn the_per_user_cache_lives_in_the_local_data_directory() {
+    if let Some(cache) = KeySecretCache::per_user() {
+        assert!(cache.dir().ends_with(Path::new("patchbay").join("keys")), "{}", cache.dir().display());
+    }
+}
+
+#[test]
+fn debug_of_a_cached_client_shows_where_not_what() {
+    let cache = KeySecretCache::in_dir("/tmp/somewhere/keys");
+    let client =
+        LicenseClient::new("https://keys.example.com", APP_SECRET).unwrap().with_key_secret_cache(cache);
+    let debug = format!("{client:?}");
+    assert!(debug.contains("/tmp/somewhere/keys"), "{debug}");
+    assert!(!debug.contains("s3cret"), "{debug}");
 }
