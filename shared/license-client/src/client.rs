@@ -64,7 +64,7 @@ impl fmt::Debug for LicenseClient {
             .field("key_secret", &self.key_secret.as_ref().map(|_| "***"))
             .field("key_secret_cache", &self.key_secret_cache.as_ref().map(KeySecretCache::dir))
             .field("timeout", &self.timeout)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -255,18 +255,16 @@ impl LicenseClient {
             Ok(response) => response,
             Err(err) => return self.unverified_by(err, key_secret),
         };
-        match verdict_for_status(response.status()) {
-            Some(verdict) => verdict,
-            None => {
-                let mut body = Vec::new();
-                let limit = u64::try_from(MAX_BODY + 1).unwrap_or(u64::MAX);
-                let info = match response.take(limit).read_to_end(&mut body) {
-                    Ok(_) if body.len() <= MAX_BODY => KeyInfo::parse(&body),
-                    _ => None,
-                };
-                Verdict::Valid { info }
-            }
+        if let Some(verdict) = verdict_for_status(response.status()) {
+            return verdict;
         }
+        let mut body = Vec::new();
+        let limit = u64::try_from(MAX_BODY + 1).unwrap_or(u64::MAX);
+        let info = match response.take(limit).read_to_end(&mut body) {
+            Ok(_) if body.len() <= MAX_BODY => KeyInfo::parse(&body),
+            _ => None,
+        };
+        Verdict::Valid { info }
     }
 
     /// The request URL, secrets included: never log it. `None` for keys that cannot be sent as

@@ -126,7 +126,7 @@ async fn check_from_environment_reads_the_file_found_for_this_process() {
     ] {
         match result {
             Err(LaunchError::AppData(err @ AppDataError::NotFound { .. })) => {
-                assert_eq!(err.path(), expected)
+                assert_eq!(err.path(), expected);
             }
             other => panic!("{other:?}"),
         }
