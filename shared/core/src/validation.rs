@@ -37,37 +37,25 @@ pub enum BodyError {
 /// Parse a JSON body into `T`, naming the full path of the field at fault.
 ///
 /// # Errors
-/// Not JSON, a key given twice, an integer beyond 64 bits, or a field missing, unknown or of
-/// the wrong type.
+/// Not JSON, a key given twice, or a field missing, unknown or of the wrong type.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
     Ok(from_value(&parse_value(bytes)?)?)
 }
 
 /// Parse JSON text strictly: an object that names a key twice is refused (serde_json would
-/// keep the last one silently), and so is an integer too large for 64 bits (it would be
-/// rounded to a float, and the receiver would get another number).
+/// keep the last one silently). Numbers keep their exact digits, however long (serde_json's
+/// `arbitrary_precision`): a 30-digit id in a payload template reaches receivers as written.
 ///
 /// # Errors
-/// Not JSON, or the path of the duplicate key or oversized integer.
+/// Not JSON, or the path of the duplicate key.
 pub fn parse_value(bytes: &[u8]) -> Result<serde_json::Value, BodyError> {
-    let mut rounded = Vec::new();
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde::de::DeserializeSeed::deserialize(strict::Strict::new(&mut rounded), &mut deserializer)
+    serde::de::DeserializeSeed::deserialize(strict::Strict::root(), &mut deserializer)
         .and_then(|v| deserializer.end().map(|()| v))
         .map_err(|e| match strict::duplicate_path(&e) {
             Some(path) => BodyError::Field(FieldError::new(path, "is given twice")),
             None => BodyError::NotJson(e.to_string()),
-        })?;
-    if let Some(path) = rounded.first()
-        && strict::has_oversized_integer(bytes)
-    {
-        return Err(FieldError::new(
-            path.clone(),
-            "is an integer beyond 64 bits, which JSON receivers round; send it as a string",
-        )
-        .into());
-    }
-    Ok(value)
+        })
 }
 
 /// Deserialize an already parsed JSON value, naming the full path of the field at fault.
@@ -107,31 +95,29 @@ mod strict {
     use std::fmt;
 
     use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-    use serde_json::{Map, Value};
+    use serde_json::{Map, Number, Value};
 
     const DUPLICATE: &str = "\u{1}duplicate key at ";
+    /// How serde_json (with `arbitrary_precision`) hands over a number: a one-entry map whose
+    /// key is this token and whose value is the number's text.
+    const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
-    /// Builds a `Value`, refusing duplicate keys, and notes where an integral float beyond
-    /// 64 bits landed (serde_json hands oversized integers over as floats).
-    pub struct Strict<'r> {
+    /// Builds a `Value`, refusing duplicate keys; `path` names where it is, for the error.
+    pub struct Strict {
         path: String,
-        rounded: &'r mut Vec<String>,
     }
 
-    impl<'r> Strict<'r> {
-        pub fn new(rounded: &'r mut Vec<String>) -> Self {
-            Strict { path: String::new(), rounded }
+    impl Strict {
+        pub fn root() -> Self {
+            Strict { path: String::new() }
         }
 
-        fn child(&mut self, path: String) -> Strict<'_> {
-            Strict { path, rounded: self.rounded }
-        }
-
-        fn at(&self, suffix: &str) -> String {
-            match (self.path.is_empty(), suffix.starts_with('[')) {
+        fn at(&self, suffix: &str) -> Strict {
+            let path = match (self.path.is_empty(), suffix.starts_with('[')) {
                 (true, _) | (false, true) => format!("{}{suffix}", self.path),
                 (false, false) => format!("{}.{suffix}", self.path),
-            }
+            };
+            Strict { path }
         }
     }
 
@@ -141,45 +127,7 @@ mod strict {
         Some(rest.split_once('\u{1}').map_or(rest, |(path, _)| path).to_owned())
     }
 
-    /// Whether the text holds, outside strings, an integer literal that fits neither i64 nor u64.
-    pub fn has_oversized_integer(bytes: &[u8]) -> bool {
-        let (mut in_string, mut escaped, mut i) = (false, false, 0);
-        while i < bytes.len() {
-            let b = bytes[i];
-            if in_string {
-                match (escaped, b) {
-                    (true, _) => escaped = false,
-                    (false, b'\\') => escaped = true,
-                    (false, b'"') => in_string = false,
-                    _ => {}
-                }
-                i += 1;
-                continue;
-            }
-            if b == b'"' {
-                in_string = true;
-                i += 1;
-                continue;
-            }
-            if b == b'-' || b.is_ascii_digit() {
-                let end = bytes[i..]
-                    .iter()
-                    .position(|c| !(c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E')))
-                    .map_or(bytes.len(), |n| i + n);
-                let token = std::str::from_utf8(&bytes[i..end]).unwrap_or_default();
-                let integral = !token.contains(['.', 'e', 'E']);
-                if integral && token.parse::<i64>().is_err() && token.parse::<u64>().is_err() {
-                    return true;
-                }
-                i = end;
-                continue;
-            }
-            i += 1;
-        }
-        false
-    }
-
-    impl<'de> DeserializeSeed<'de> for Strict<'_> {
+    impl<'de> DeserializeSeed<'de> for Strict {
         type Value = Value;
 
         fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
@@ -187,7 +135,7 @@ mod strict {
         }
     }
 
-    impl<'de> Visitor<'de> for Strict<'_> {
+    impl<'de> Visitor<'de> for Strict {
         type Value = Value;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -206,12 +154,8 @@ mod strict {
             Ok(Value::from(v))
         }
 
-        #[allow(clippy::cast_precision_loss)]
         fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-            if v.fract() == 0.0 && v.abs() >= i64::MAX as f64 {
-                self.rounded.push(if self.path.is_empty() { "(body)".to_owned() } else { self.path.clone() });
-            }
-            Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+            Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
         }
 
         fn visit_str<E>(self, v: &str) -> Result<Value, E> {
@@ -226,25 +170,26 @@ mod strict {
             Ok(Value::Null)
         }
 
-        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Value, A::Error> {
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
             let mut items = Vec::new();
-            loop {
-                let path = self.at(&format!("[{}]", items.len()));
-                match seq.next_element_seed(self.child(path))? {
-                    Some(item) => items.push(item),
-                    None => return Ok(Value::Array(items)),
-                }
+            while let Some(item) = seq.next_element_seed(self.at(&format!("[{}]", items.len())))? {
+                items.push(item);
             }
+            Ok(Value::Array(items))
         }
 
-        fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Value, A::Error> {
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
             let mut object = Map::new();
             while let Some(key) = map.next_key::<String>()? {
-                let path = self.at(&key);
-                if object.contains_key(&key) {
-                    return Err(de::Error::custom(format!("{DUPLICATE}{path}\u{1}")));
+                if key == NUMBER_TOKEN && object.is_empty() {
+                    let digits: String = map.next_value()?;
+                    return digits.parse::<Number>().map(Value::Number).map_err(de::Error::custom);
                 }
-                let value = map.next_value_seed(self.child(path))?;
+                let child = self.at(&key);
+                if object.contains_key(&key) {
+                    return Err(de::Error::custom(format!("{DUPLICATE}{}\u{1}", child.path)));
+                }
+                let value = map.next_value_seed(child)?;
                 object.insert(key, value);
             }
             Ok(Value::Object(object))
@@ -343,22 +288,14 @@ mod tests {
     }
 
     #[test]
-    fn an_integer_beyond_64_bits_is_named_not_rounded() {
-        let err = parse_value(br#"{"payload":{"n":123456789012345678901234567890}}"#).unwrap_err();
-        assert_eq!(
-            err,
-            BodyError::Field(FieldError::new(
-                "payload.n",
-                "is an integer beyond 64 bits, which JSON receivers round; send it as a string"
-            ))
-        );
-        // Floats, 64-bit extremes and digits inside strings are fine.
-        for ok in [
-            r#"{"f":1e30}"#,
-            r#"{"u":18446744073709551615,"i":-9223372036854775808}"#,
-            r#"{"s":"123456789012345678901234567890"}"#,
+    fn numbers_keep_their_exact_digits() {
+        for text in [
+            r#"{"n":123456789012345678901234567890}"#,
+            r#"{"n":-98765432109876543210.5}"#,
+            r#"{"f":0.1,"i":-9223372036854775808,"u":18446744073709551615}"#,
+            r#"[2.5,2,{"n":340282366920938463463374607431768211456}]"#,
         ] {
-            assert!(parse_value(ok.as_bytes()).is_ok(), "{ok}");
+            assert_eq!(serde_json::to_string(&parse_value(text.as_bytes()).unwrap()).unwrap(), text);
         }
         assert_eq!(
             parse_value(br#"{"a":1} x"#).unwrap_err(),
