@@ -21,8 +21,10 @@ pub const DEFAULT_PORT: u16 = 2773;
 const SESSION_TOKEN_VARIABLE: &str = "AWS_SESSION_TOKEN";
 /// One call: the extension answers from its cache, or after one `GetSecretValue`.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
-/// At start-up the extension may not listen yet: a refused connection is retried this often.
-const START_ATTEMPTS: u32 = 5;
+/// Lambda starts the function's init once the extension has registered, not once it is ready:
+/// at start-up, an extension that does not listen yet or answers that it is not ready is asked
+/// again, this often (about 2 s in all; Lambda allows 10 s for init).
+const START_ATTEMPTS: u32 = 10;
 const START_RETRY_DELAY: Duration = Duration::from_millis(200);
 /// How much of an error answer is kept (it is the extension's message, never a secret).
 const ERROR_DETAIL_CHARS: usize = 200;
@@ -38,6 +40,20 @@ pub enum SecretsError {
     Refused { id: String, status: u16, detail: String },
     #[error("secret {id}: {problem}")]
     Unusable { id: String, problem: String },
+}
+
+impl SecretsError {
+    /// The extension is not up yet, or Secrets Manager behind it had a moment: worth asking
+    /// again. A missing secret or a refused permission is not.
+    fn is_transient(&self) -> bool {
+        match self {
+            SecretsError::Unreachable { .. } => true,
+            SecretsError::Refused { status, detail, .. } => {
+                *status >= 500 || detail.to_ascii_lowercase().contains("not ready")
+            }
+            SecretsError::NoExtension(_) | SecretsError::Unusable { .. } => false,
+        }
+    }
 }
 
 /// The part of the `GetSecretValue` answer Patchbay reads.
@@ -134,12 +150,12 @@ impl SecretsExtension {
         Ok(secret)
     }
 
-    /// At start-up, the extension may still be starting: retry a refused connection briefly.
+    /// At start-up the extension may still be starting: ask again briefly while it says so.
     async fn fetch_at_start(&self, id: &str, variable: SecretVariable) -> Result<Secret, SecretsError> {
         let mut attempt = 1;
         loop {
             match self.fetch_checked(id, variable).await {
-                Err(SecretsError::Unreachable { .. }) if attempt < START_ATTEMPTS => {
+                Err(err) if attempt < START_ATTEMPTS && err.is_transient() => {
                     attempt += 1;
                     tokio::time::sleep(START_RETRY_DELAY).await;
                 }

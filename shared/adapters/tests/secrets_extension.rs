@@ -32,6 +32,8 @@ const ROTATED_TOKEN: &str = "rotated-admin-token-0123456789";
 struct Extension {
     secrets: Arc<Mutex<HashMap<String, String>>>,
     failing: Arc<AtomicBool>,
+    /// Answers this many more requests as a still-starting extension does.
+    starting: Arc<AtomicUsize>,
     reads: Arc<AtomicUsize>,
 }
 
@@ -62,6 +64,9 @@ async fn answer(
     ext.reads.fetch_add(1, Ordering::SeqCst);
     if headers.get(TOKEN_HEADER).and_then(|v| v.to_str().ok()) != Some(SESSION_TOKEN) {
         return (StatusCode::UNAUTHORIZED, "missing or wrong X-Aws-Parameters-Secrets-Token").into_response();
+    }
+    if ext.starting.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+        return (StatusCode::BAD_REQUEST, "not ready to serve traffic, please wait").into_response();
     }
     if ext.failing.load(Ordering::SeqCst) {
         return (StatusCode::INTERNAL_SERVER_ERROR, "Secrets Manager is unreachable").into_response();
@@ -129,10 +134,16 @@ async fn values_are_read_at_init() {
     assert_eq!(ingest.current(), ingest_secret);
     assert_eq!(ext.reads(), 2);
 
+    // An extension still starting is asked again.
+    ext.starting.store(2, Ordering::SeqCst);
+    let again = secrets.resolve(&from_secrets_manager(ADMIN_ID, hour), ADMIN_TOKEN_VARIABLE).await.unwrap();
+    assert!(again.matches(FIRST_TOKEN));
+    assert_eq!(ext.reads(), 5);
+
     // A value given directly never asks the extension.
     let given = secrets.resolve(&Secret::new(FIRST_TOKEN).into(), ADMIN_TOKEN_VARIABLE).await.unwrap();
     assert!(given.matches(FIRST_TOKEN));
-    assert_eq!(ext.reads(), 2);
+    assert_eq!(ext.reads(), 5);
 }
 
 #[tokio::test]
