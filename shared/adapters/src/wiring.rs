@@ -93,23 +93,12 @@ pub fn deliver(config: &DeliverConfig, backends: &EventBackends) -> Result<Deliv
 }
 
 /// The license-check function: the key check and key administration. The admin token, if
-/// named by id, is read through the Parameters and Secrets extension.
+/// named by id, is read through the Parameters and Secrets extension, as for [`ingest_api`].
 ///
 /// # Errors
 /// The admin token cannot be read.
 pub async fn keys_api(config: &LicenseCheckConfig, backends: &KeyBackends) -> Result<KeysApi, InitError> {
-    keys_api_with(config, backends, &SecretResolver::from_env()).await
-}
-
-/// [`keys_api`], reading secrets through `secrets`.
-///
-/// # Errors
-/// As [`keys_api`].
-pub async fn keys_api_with(
-    config: &LicenseCheckConfig,
-    backends: &KeyBackends,
-    secrets: &SecretResolver,
-) -> Result<KeysApi, InitError> {
+    let secrets = SecretResolver::from_env();
     Ok(KeysApi {
         check: KeyCheck::new(backends.keys.clone(), backends.store.clone()),
         admin: KeyAdmin::new(backends.keys.clone(), backends.store.clone()),

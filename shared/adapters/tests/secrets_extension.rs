@@ -17,7 +17,7 @@ use patchbay_adapters::wiring;
 use patchbay_core::config::{
     ADMIN_TOKEN_VARIABLE, INGEST_SECRET_VARIABLE, IngestConfig, SecretSource, SendConfig, StoreConfig,
 };
-use patchbay_core::secret::Secret;
+use patchbay_core::secret::{LiveSecret, Secret};
 use patchbay_core::signing::generate_secret;
 use serde_json::json;
 
@@ -95,6 +95,14 @@ fn from_secrets_manager(id: &str, refresh: Duration) -> SecretSource {
     SecretSource::SecretsManager { id: id.to_owned(), refresh }
 }
 
+/// The admin token read through `secrets`, refreshed every `refresh`.
+async fn admin_token(secrets: &SecretResolver, refresh: Duration) -> LiveSecret {
+    secrets
+        .resolve(&from_secrets_manager(ADMIN_ID, refresh), ADMIN_TOKEN_VARIABLE)
+        .await
+        .expect("the admin token")
+}
+
 /// The stand-in serving the first admin token, and a resolver using it with the right token.
 async fn started() -> (Extension, SecretResolver) {
     let (ext, base) = stand_in().await;
@@ -127,7 +135,7 @@ async fn values_are_read_at_init() {
     ext.set(INGEST_ID, ingest_secret.expose());
     let hour = Duration::from_secs(3600);
 
-    let admin = secrets.resolve(&from_secrets_manager(ADMIN_ID, hour), ADMIN_TOKEN_VARIABLE).await.unwrap();
+    let admin = admin_token(&secrets, hour).await;
     let ingest =
         secrets.resolve(&from_secrets_manager(INGEST_ID, hour), INGEST_SECRET_VARIABLE).await.unwrap();
     assert!(admin.matches(FIRST_TOKEN));
@@ -136,7 +144,7 @@ async fn values_are_read_at_init() {
 
     // An extension still starting is asked again.
     ext.starting.store(2, Ordering::SeqCst);
-    let again = secrets.resolve(&from_secrets_manager(ADMIN_ID, hour), ADMIN_TOKEN_VARIABLE).await.unwrap();
+    let again = admin_token(&secrets, hour).await;
     assert!(again.matches(FIRST_TOKEN));
     assert_eq!(ext.reads(), 5);
 
@@ -165,10 +173,7 @@ async fn a_wrong_or_missing_token_is_refused() {
 #[tokio::test]
 async fn a_rotation_is_picked_up_after_the_refresh_period() {
     let (ext, secrets) = started().await;
-    let admin = secrets
-        .resolve(&from_secrets_manager(ADMIN_ID, Duration::from_millis(50)), ADMIN_TOKEN_VARIABLE)
-        .await
-        .unwrap();
+    let admin = admin_token(&secrets, Duration::from_millis(50)).await;
     assert!(admin.matches(FIRST_TOKEN));
     ext.set(ADMIN_ID, ROTATED_TOKEN);
     assert!(eventually(|| admin.matches(ROTATED_TOKEN)).await, "the rotated token never arrived");
@@ -178,10 +183,7 @@ async fn a_rotation_is_picked_up_after_the_refresh_period() {
 #[tokio::test]
 async fn a_failed_refresh_keeps_the_last_good_value() {
     let (ext, secrets) = started().await;
-    let admin = secrets
-        .resolve(&from_secrets_manager(ADMIN_ID, Duration::from_millis(30)), ADMIN_TOKEN_VARIABLE)
-        .await
-        .unwrap();
+    let admin = admin_token(&secrets, Duration::from_millis(30)).await;
 
     ext.failing.store(true, Ordering::SeqCst);
     let before = ext.reads();

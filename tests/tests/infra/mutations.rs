@@ -29,6 +29,16 @@ fn role_statements_mut<'a>(t: &'a mut Value, role: &str) -> &'a mut Vec<Value> {
     props_mut(t, role)["Policies"][0]["PolicyDocument"]["Statement"].as_array_mut().expect("statements")
 }
 
+/// `{{resolve:secretsmanager:${parameter}}}`: a secret's value, resolved at deploy time.
+fn dynamic_reference(parameter: &str) -> Value {
+    json!({ "Fn::Sub": format!("{{{{resolve:secretsmanager:${{{parameter}}}}}}}") })
+}
+
+/// The ARN of the secret a parameter names, ending in `suffix`.
+fn secret_arn(parameter: &str, suffix: &str) -> Value {
+    json!({ "Fn::Sub": format!("arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:${{{parameter}}}{suffix}") })
+}
+
 #[test]
 fn each_drift_is_caught() {
     let mutations: &[(&str, Mutation, &str)] = &[
@@ -65,20 +75,16 @@ fn each_drift_is_caught() {
         (
             "secret value resolved into the environment",
             |t| {
-                env_mut(t, "IngestFunction").insert(
-                    "PATCHBAY_INGEST_SECRET".into(),
-                    json!({"Fn::Sub": "{{resolve:secretsmanager:${IngestSecretName}}}"}),
-                );
+                env_mut(t, "IngestFunction")
+                    .insert("PATCHBAY_INGEST_SECRET".into(), dynamic_reference("IngestSecretName"));
             },
             "IngestFunction: sets PATCHBAY_INGEST_SECRET, a secret's value; set PATCHBAY_INGEST_SECRET_ID to the secret's name instead",
         ),
         (
             "dynamic reference in another variable",
             |t| {
-                env_mut(t, "LicenseCheckFunction").insert(
-                    "PATCHBAY_ADMIN_TOKEN_ID".into(),
-                    json!({"Fn::Sub": "{{resolve:secretsmanager:${AdminTokenName}}}"}),
-                );
+                env_mut(t, "LicenseCheckFunction")
+                    .insert("PATCHBAY_ADMIN_TOKEN_ID".into(), dynamic_reference("AdminTokenName"));
             },
             "LicenseCheckFunction: PATCHBAY_ADMIN_TOKEN_ID resolves a secret into the environment, where lambda:GetFunctionConfiguration shows it",
         ),
@@ -112,7 +118,7 @@ fn each_drift_is_caught() {
         (
             "secretsmanager action beyond reading",
             |t| {
-                role_statements_mut(t, "IngestRole").push(json!({"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"], "Resource": {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AdminTokenName}-??????"}}));
+                role_statements_mut(t, "IngestRole").push(json!({"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"], "Resource": secret_arn("AdminTokenName", "-??????")}));
             },
             "IngestFunction: secretsmanager actions must be exactly secretsmanager:GetSecretValue, not secretsmanager:PutSecretValue",
         ),
@@ -130,7 +136,7 @@ fn each_drift_is_caught() {
             |t| {
                 for s in role_statements_mut(t, "LicenseCheckRole") {
                     if s["Sid"] == "ReadAdminToken" {
-                        s["Resource"] = json!({"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AdminTokenName}*"});
+                        s["Resource"] = secret_arn("AdminTokenName", "*");
                     }
                 }
             },
@@ -139,7 +145,7 @@ fn each_drift_is_caught() {
         (
             "license-check may read the ingest secret",
             |t| {
-                role_statements_mut(t, "LicenseCheckRole").push(json!({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${IngestSecretName}-??????"}}));
+                role_statements_mut(t, "LicenseCheckRole").push(json!({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn("IngestSecretName", "-??????")}));
             },
             "LicenseCheckFunction: may read secret IngestSecretName, which it does not use",
         ),
