@@ -168,20 +168,21 @@ impl SecretsExtension {
 /// Turns each [`SecretSource`] into a [`LiveSecret`]: a value as it is; a Secrets Manager
 /// secret read now (start-up fails without it) and again every `refresh` in the background.
 pub struct SecretResolver {
-    extension: Result<SecretsExtension, String>,
+    /// `None`: the extension as Lambda runs it, set up only when a source needs it.
+    extension: Option<SecretsExtension>,
 }
 
 impl SecretResolver {
-    /// The extension as Lambda runs it. Sources given as values never need it, so only a
-    /// Secrets Manager source fails where it is missing.
+    /// The extension as Lambda runs it ([`SecretsExtension::from_env`]). Sources given as
+    /// values never need it, so only a Secrets Manager source fails where it is missing.
     #[must_use]
     pub fn from_env() -> Self {
-        SecretResolver { extension: SecretsExtension::from_env().map_err(|e| e.to_string()) }
+        SecretResolver { extension: None }
     }
 
     #[must_use]
     pub fn with_extension(extension: SecretsExtension) -> Self {
-        SecretResolver { extension: Ok(extension) }
+        SecretResolver { extension: Some(extension) }
     }
 
     /// # Errors
@@ -194,7 +195,10 @@ impl SecretResolver {
         match source {
             SecretSource::Value(secret) => Ok(LiveSecret::fixed(secret.clone())),
             SecretSource::SecretsManager { id, refresh } => {
-                let extension = self.extension.clone().map_err(SecretsError::NoExtension)?;
+                let extension = match &self.extension {
+                    Some(extension) => extension.clone(),
+                    None => SecretsExtension::from_env()?,
+                };
                 let (publisher, live) = LiveSecret::publisher(extension.fetch_at_start(id, variable).await?);
                 tokio::spawn(keep_fresh(extension, id.clone(), variable, *refresh, publisher));
                 Ok(live)
