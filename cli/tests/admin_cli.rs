@@ -110,14 +110,16 @@ fn in_process_server() -> Server {
                 .unwrap();
         let ingest_config = IngestConfig {
             store: StoreConfig::Sqlite(db.clone()),
-            ingest_secret: Secret::new(INGEST_SECRET),
-            admin_token: Secret::new(ADMIN_TOKEN),
+            ingest_secret: Secret::new(INGEST_SECRET).into(),
+            admin_token: Secret::new(ADMIN_TOKEN).into(),
             send,
         };
-        let ingest = wiring::ingest_api(&ingest_config, &backends.events()).unwrap();
-        let keys_config =
-            LicenseCheckConfig { store: StoreConfig::Sqlite(db), admin_token: Secret::new(ADMIN_TOKEN) };
-        let keys = wiring::keys_api(&keys_config, &backends.key_backends());
+        let ingest = wiring::ingest_api(&ingest_config, &backends.events()).await.unwrap();
+        let keys_config = LicenseCheckConfig {
+            store: StoreConfig::Sqlite(db),
+            admin_token: Secret::new(ADMIN_TOKEN).into(),
+        };
+        let keys = wiring::keys_api(&keys_config, &backends.key_backends()).await.unwrap();
         let router = patchbay_core::http::ingest_routes(Arc::new(ingest))
             .merge(patchbay_core::http::keys_routes(Arc::new(keys)))
             .fallback(patchbay_core::http::not_found);

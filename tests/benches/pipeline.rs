@@ -97,7 +97,7 @@ async fn pipeline_round(url: &str, hits: &AtomicU64, events: usize, fan_out: usi
     }
     let total = u64::try_from(events * fan_out).unwrap();
     let before = hits.load(Ordering::Relaxed);
-    let deliver = LocalFunctions::new(&backends, &secret, &secret, &send_config(), "30s").deliver;
+    let deliver = LocalFunctions::new(&backends, &secret, &secret, &send_config(), "30s").await.deliver;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let started = Instant::now();
     let worker = tokio::spawn(worker::run(

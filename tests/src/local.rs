@@ -24,8 +24,7 @@ pub struct LocalFunctions {
 }
 
 impl LocalFunctions {
-    #[must_use]
-    pub fn new(
+    pub async fn new(
         backends: &Backends,
         ingest_secret: &Secret,
         admin_token: &Secret,
@@ -34,8 +33,8 @@ impl LocalFunctions {
     ) -> Self {
         let ingest = IngestConfig {
             store: StoreConfig::Sqlite(GIVEN.to_owned()),
-            ingest_secret: ingest_secret.clone(),
-            admin_token: admin_token.clone(),
+            ingest_secret: ingest_secret.clone().into(),
+            admin_token: admin_token.clone().into(),
             send: send.clone(),
         };
         let deliver = DeliverConfig {
@@ -46,11 +45,15 @@ impl LocalFunctions {
         };
         let keys = LicenseCheckConfig {
             store: StoreConfig::Sqlite(GIVEN.to_owned()),
-            admin_token: admin_token.clone(),
+            admin_token: admin_token.clone().into(),
         };
         LocalFunctions {
-            ingest: ingest_router(Arc::new(wiring::ingest_api(&ingest, &backends.events()).expect("ingest"))),
-            keys: keys_router(Arc::new(wiring::keys_api(&keys, &backends.key_backends()))),
+            ingest: ingest_router(Arc::new(
+                wiring::ingest_api(&ingest, &backends.events()).await.expect("ingest"),
+            )),
+            keys: keys_router(Arc::new(
+                wiring::keys_api(&keys, &backends.key_backends()).await.expect("keys"),
+            )),
             deliver: Arc::new(wiring::deliver(&deliver, &backends.events()).expect("deliver")),
         }
     }

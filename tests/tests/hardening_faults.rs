@@ -80,11 +80,11 @@ impl Harness {
         let deliver = Arc::new(wiring::deliver(&deliver_config, &backends.events()).unwrap());
         let ingest_config = IngestConfig {
             store,
-            ingest_secret: ingest_secret.clone(),
-            admin_token: Secret::new(ADMIN_TOKEN),
+            ingest_secret: ingest_secret.clone().into(),
+            admin_token: Secret::new(ADMIN_TOKEN).into(),
             send,
         };
-        let api = wiring::ingest_api(&ingest_config, &backends.events()).unwrap();
+        let api = wiring::ingest_api(&ingest_config, &backends.events()).await.unwrap();
         Harness {
             router: ingest_router(Arc::new(api)),
             faulty,

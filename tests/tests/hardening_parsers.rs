@@ -78,7 +78,7 @@ impl Fixture {
             };
             let ingest_secret = generate_secret();
             let admin_token = Secret::random_alphanumeric(32);
-            let functions = LocalFunctions::new(&backends, &ingest_secret, &admin_token, &send, "1s");
+            let functions = LocalFunctions::new(&backends, &ingest_secret, &admin_token, &send, "1s").await;
             let receiver = Receiver::start(&[]).await;
             (functions.ingest, functions.keys, ingest_secret, admin_token.expose().to_owned(), receiver)
         });

@@ -125,13 +125,13 @@ fn secrets_never_reach_the_logs() {
     let send = SendConfig::default();
     let ingest = IngestConfig {
         store: StoreConfig::Sqlite("unused.db".into()),
-        ingest_secret: ingest_secret.clone(),
-        admin_token: admin_token.clone(),
+        ingest_secret: ingest_secret.clone().into(),
+        admin_token: admin_token.clone().into(),
         send,
     };
     let license = LicenseCheckConfig {
         store: StoreConfig::Sqlite("unused.db".into()),
-        admin_token: admin_token.clone(),
+        admin_token: admin_token.clone().into(),
     };
     for shown in
         [format!("{ingest:?}"), format!("{license:?}"), format!("{ingest:#?}"), format!("{license:#?}")]
@@ -161,7 +161,7 @@ async fn flow() -> Vec<(String, String)> {
     ));
     secrets.push(("admin token".into(), admin_token.expose().to_owned()));
     let LocalFunctions { ingest, keys, deliver: deliverer } =
-        LocalFunctions::new(&backends, &ingest_secret, &admin_token, &send, "1s,1s");
+        LocalFunctions::new(&backends, &ingest_secret, &admin_token, &send, "1s,1s").await;
     let admin = Some(admin_token.expose());
     let queue = backends.queue.clone();
 

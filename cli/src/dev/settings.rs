@@ -83,8 +83,8 @@ impl Settings {
     pub fn ingest(&self) -> IngestConfig {
         IngestConfig {
             store: self.store.clone(),
-            ingest_secret: self.ingest_secret.clone(),
-            admin_token: self.admin_token.clone(),
+            ingest_secret: self.ingest_secret.clone().into(),
+            admin_token: self.admin_token.clone().into(),
             send: self.send.clone(),
         }
     }
@@ -105,7 +105,7 @@ impl Settings {
     pub fn license_check(&self, sqlite_path: &str) -> LicenseCheckConfig {
         LicenseCheckConfig {
             store: StoreConfig::Sqlite(sqlite_path.to_owned()),
-            admin_token: self.admin_token.clone(),
+            admin_token: self.admin_token.clone().into(),
         }
     }
 

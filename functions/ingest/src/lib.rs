@@ -7,18 +7,19 @@ use patchbay_adapters::backends::EventBackends;
 use patchbay_adapters::wiring::{self, InitError};
 use patchbay_core::config::IngestConfig;
 
-/// Build the router once per sandbox: SDK clients, the HTTP sender and the services.
+/// Build the router once per sandbox: SDK clients, secrets, the HTTP sender and the services.
 ///
 /// # Errors
-/// The store cannot be reached at start-up, or a component cannot be built.
+/// The store cannot be reached at start-up, a secret cannot be read, or a component cannot be
+/// built.
 pub async fn router(config: &IngestConfig) -> Result<axum::Router, InitError> {
-    router_with(&EventBackends::open(&config.store).await?, config)
+    router_with(&EventBackends::open(&config.store).await?, config).await
 }
 
 /// The same, over adapters that already exist (tests).
 ///
 /// # Errors
-/// The HTTP client cannot be built.
-pub fn router_with(backends: &EventBackends, config: &IngestConfig) -> Result<axum::Router, InitError> {
-    Ok(patchbay_core::http::ingest_router(Arc::new(wiring::ingest_api(config, backends)?)))
+/// A secret cannot be read, or the HTTP client cannot be built.
+pub async fn router_with(backends: &EventBackends, config: &IngestConfig) -> Result<axum::Router, InitError> {
+    Ok(patchbay_core::http::ingest_router(Arc::new(wiring::ingest_api(config, backends).await?)))
 }

@@ -66,7 +66,7 @@ async fn deliveries_of(h: &Harness, webhook: &Webhook, event_id: &str) -> usize 
 }
 
 async fn fan_out(backends: Backends) {
-    let h = Harness::new(&backends);
+    let h = Harness::new(&backends).await;
     let a = h.app().await;
     let b = h.app().await;
     let wh1 = h.webhook(&a.id, &[EventName::VersionPublished], true).await;
@@ -127,7 +127,7 @@ async fn fan_out(backends: Backends) {
 }
 
 async fn no_matching_webhook(backends: Backends) {
-    let h = Harness::new(&backends);
+    let h = Harness::new(&backends).await;
     let a = h.app().await;
     h.webhook(&a.id, &[EventName::VersionPublished], true).await;
     h.webhook(&a.id, &[EventName::VersionProcessFailed], false).await;
@@ -147,7 +147,7 @@ async fn no_matching_webhook(backends: Backends) {
 }
 
 async fn duplicates(backends: Backends) {
-    let h = Harness::new(&backends);
+    let h = Harness::new(&backends).await;
     let a = h.app().await;
     let wh1 = h.webhook(&a.id, &[EventName::VersionPublished], true).await;
     let wh2 = h.webhook(&a.id, &[EventName::VersionPublished], true).await;
@@ -183,7 +183,7 @@ async fn duplicates(backends: Backends) {
 
 async fn concurrent_duplicates(backends: Backends) {
     const N: usize = 8;
-    let h = Harness::new(&backends);
+    let h = Harness::new(&backends).await;
     let a = h.app().await;
     let webhooks = [
         h.webhook(&a.id, &[EventName::VersionPublished], true).await,
@@ -264,7 +264,7 @@ async fn concurrent_duplicates(backends: Backends) {
 async fn enqueue_failure_then_retry(backends: Backends) {
     let failing = FaultyQueue::new(backends.queue.clone());
     failing.faults().fail_calls_to("send");
-    let h = Harness::with_queue(&backends, failing.clone());
+    let h = Harness::with_queue(&backends, failing.clone()).await;
     let a = h.app().await;
     let wh1 = h.webhook(&a.id, &[EventName::VersionPublished], true).await;
     let wh2 = h.webhook(&a.id, &[EventName::VersionPublished], true).await;

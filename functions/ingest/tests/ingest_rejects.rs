@@ -39,7 +39,7 @@ fn body_of_len(app_id: &str, len: usize) -> String {
 }
 
 async fn rejects_bad_requests(backends: Backends) {
-    let h = Harness::new(&backends);
+    let h = Harness::new(&backends).await;
     let a = h.app().await;
     // Something to fan out to, so a request that wrongly got through would leave messages.
     h.webhook(&a.id, &EventName::ALL, true).await;
@@ -127,7 +127,7 @@ async fn rejects_bad_requests(backends: Backends) {
 }
 
 async fn accepts_a_body_of_exactly_the_limit(backends: Backends) {
-    let h = Harness::new(&backends);
+    let h = Harness::new(&backends).await;
     let a = h.app().await;
     let webhook = h.webhook(&a.id, &[EventName::VersionPublished], true).await;
     let id = random_id("msg");

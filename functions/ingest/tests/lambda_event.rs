@@ -48,7 +48,7 @@ fn apigw_v2_event(headers: serde_json::Value, body: &str) -> String {
 }
 
 async fn api_gateway_v2_event(backends: Backends) {
-    let h = Harness::new(&backends);
+    let h = Harness::new(&backends).await;
     let app = h.app().await;
     let webhook = h.webhook(&app.id, &[EventName::VersionPublished], true).await;
     let id = random_id("msg");

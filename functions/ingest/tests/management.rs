@@ -16,7 +16,7 @@ use common::{Harness, event_body, on_both_backends};
 on_both_backends!(admin_token_required, webhook_validation_names_the_field, api_made_webhook_receives_events);
 
 async fn admin_token_required(backends: Backends) {
-    let h = Harness::new(&backends);
+    let h = Harness::new(&backends).await;
     let get = |auth: Option<&str>| {
         let builder = Request::get("/v1/apps/x/webhooks");
         let builder = match auth {
@@ -48,7 +48,7 @@ async fn admin_token_required(backends: Backends) {
 }
 
 async fn webhook_validation_names_the_field(backends: Backends) {
-    let h = Harness::new(&backends);
+    let h = Harness::new(&backends).await;
     let app_id = random_id("studio").replace('_', "-");
     let reply = h
         .admin(
@@ -93,7 +93,7 @@ async fn webhook_validation_names_the_field(backends: Backends) {
 }
 
 async fn api_made_webhook_receives_events(backends: Backends) {
-    let h = Harness::new(&backends);
+    let h = Harness::new(&backends).await;
     let app_id = random_id("studio").replace('_', "-");
     let reply = h
         .admin(

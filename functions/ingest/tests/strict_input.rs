@@ -12,7 +12,7 @@ use patchbay_core::ids::random_id;
 use serde_json::json;
 
 async fn harness_with_app() -> (Harness, String) {
-    let h = Harness::new(&patchbay_testing::backends::sqlite().await);
+    let h = Harness::new(&patchbay_testing::backends::sqlite().await).await;
     let app_id = random_id("app").replace('_', "-");
     let reply =
         h.admin("POST", "/v1/apps", Some(json!({"id": app_id, "name": "n", "display_name": "N"}))).await;

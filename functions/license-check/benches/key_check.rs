@@ -159,9 +159,10 @@ async fn bench() {
     assert!(keys.create_keys(std::slice::from_ref(&key)).await.expect("create key").is_empty());
     let config = LicenseCheckConfig {
         store: StoreConfig::Sqlite("(testing::sqlite)".into()),
-        admin_token: Secret::new("bench-admin-token-0123456789"),
+        admin_token: Secret::new("bench-admin-token-0123456789").into(),
     };
-    let check_addr = serve(license_check::router_with(&backends.key_backends(), &config)).await;
+    let check_addr =
+        serve(license_check::router_with(&backends.key_backends(), &config).await.expect("router")).await;
 
     // (b) A bare router with a fixed answer.
     let bare = Router::new()

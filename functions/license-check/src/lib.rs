@@ -8,12 +8,18 @@ use patchbay_adapters::wiring::{self, InitError};
 use patchbay_core::config::LicenseCheckConfig;
 
 /// # Errors
-/// The store cannot be opened.
+/// The store cannot be opened, or the admin token cannot be read.
 pub async fn router(config: &LicenseCheckConfig) -> Result<axum::Router, InitError> {
-    Ok(router_with(&KeyBackends::open(&config.store).await?, config))
+    router_with(&KeyBackends::open(&config.store).await?, config).await
 }
 
 /// The same, over adapters that already exist (tests).
-pub fn router_with(backends: &KeyBackends, config: &LicenseCheckConfig) -> axum::Router {
-    patchbay_core::http::keys_router(Arc::new(wiring::keys_api(config, backends)))
+///
+/// # Errors
+/// The admin token cannot be read.
+pub async fn router_with(
+    backends: &KeyBackends,
+    config: &LicenseCheckConfig,
+) -> Result<axum::Router, InitError> {
+    Ok(patchbay_core::http::keys_router(Arc::new(wiring::keys_api(config, backends).await?)))
 }

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use patchbay_core::config::{DeliverConfig, IngestConfig, LicenseCheckConfig, SendConfig};
+use patchbay_core::config::{
+    ADMIN_TOKEN_VARIABLE, DeliverConfig, INGEST_SECRET_VARIABLE, IngestConfig, LicenseCheckConfig, SendConfig,
+};
 use patchbay_core::http::{IngestApi, KeysApi};
 use patchbay_core::ports::{Sender, StoreError};
 use patchbay_core::service::attempts::TestAttempts;
@@ -16,6 +18,7 @@ use patchbay_core::service::keys::KeyCheck;
 use patchbay_core::service::manage::Manage;
 
 use crate::backends::{EventBackends, KeyBackends};
+use crate::secrets::{SecretResolver, SecretsError};
 use crate::sender::ReqwestSender;
 
 /// A test send answers inside an API Gateway request, which gives up after 30 s: the
@@ -29,6 +32,8 @@ pub enum InitError {
     Store(#[from] StoreError),
     #[error("HTTP client: {0}")]
     Sender(String),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
 }
 
 fn sender(send: &SendConfig) -> Result<Arc<dyn Sender>, InitError> {
@@ -37,22 +42,39 @@ fn sender(send: &SendConfig) -> Result<Arc<dyn Sender>, InitError> {
         .map_err(|e| InitError::Sender(e.to_string()))
 }
 
-/// The ingest function: events from the pipeline, and the management API.
+/// The ingest function: events from the pipeline, and the management API. Secrets named by
+/// id are read through the Parameters and Secrets extension ([`SecretResolver::from_env`]).
 ///
 /// # Errors
-/// The HTTP client for test sends cannot be built (TLS roots).
-pub fn ingest_api(config: &IngestConfig, backends: &EventBackends) -> Result<IngestApi, InitError> {
+/// The HTTP client for test sends cannot be built (TLS roots), or a secret cannot be read.
+pub async fn ingest_api(config: &IngestConfig, backends: &EventBackends) -> Result<IngestApi, InitError> {
+    ingest_api_with(config, backends, &SecretResolver::from_env()).await
+}
+
+/// [`ingest_api`], reading secrets through `secrets`.
+///
+/// # Errors
+/// As [`ingest_api`].
+pub async fn ingest_api_with(
+    config: &IngestConfig,
+    backends: &EventBackends,
+    secrets: &SecretResolver,
+) -> Result<IngestApi, InitError> {
     let test_send = SendConfig { timeout: config.send.timeout.min(TEST_SEND_TIMEOUT), ..config.send.clone() };
     let test_attempts = TestAttempts::new(backends.store.clone(), test_send.attempt_retention);
     Ok(IngestApi {
-        ingest: Ingest::new(backends.store.clone(), backends.queue.clone(), config.ingest_secret.clone()),
+        ingest: Ingest::new(
+            backends.store.clone(),
+            backends.queue.clone(),
+            secrets.resolve(&config.ingest_secret, INGEST_SECRET_VARIABLE).await?,
+        ),
         manage: Manage::new(
             backends.store.clone(),
             backends.queue.clone(),
             sender(&test_send)?,
             test_attempts,
         ),
-        admin_token: config.admin_token.clone(),
+        admin_token: secrets.resolve(&config.admin_token, ADMIN_TOKEN_VARIABLE).await?,
     })
 }
 
@@ -70,12 +92,16 @@ pub fn deliver(config: &DeliverConfig, backends: &EventBackends) -> Result<Deliv
     ))
 }
 
-/// The license-check function: the key check and key administration.
-#[must_use]
-pub fn keys_api(config: &LicenseCheckConfig, backends: &KeyBackends) -> KeysApi {
-    KeysApi {
+/// The license-check function: the key check and key administration. The admin token, if
+/// named by id, is read through the Parameters and Secrets extension, as for [`ingest_api`].
+///
+/// # Errors
+/// The admin token cannot be read.
+pub async fn keys_api(config: &LicenseCheckConfig, backends: &KeyBackends) -> Result<KeysApi, InitError> {
+    let secrets = SecretResolver::from_env();
+    Ok(KeysApi {
         check: KeyCheck::new(backends.keys.clone(), backends.store.clone()),
         admin: KeyAdmin::new(backends.keys.clone(), backends.store.clone()),
-        admin_token: config.admin_token.clone(),
-    }
+        admin_token: secrets.resolve(&config.admin_token, ADMIN_TOKEN_VARIABLE).await?,
+    })
 }

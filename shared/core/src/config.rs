@@ -21,6 +21,13 @@ pub const DELIVERY_TIMEOUT: &str = "PATCHBAY_DELIVERY_TIMEOUT";
 pub const ALLOW_CIDRS: &str = "PATCHBAY_ALLOW_CIDRS";
 pub const ATTEMPT_RETENTION: &str = "PATCHBAY_ATTEMPT_RETENTION";
 pub const AUTO_DISABLE_AFTER: &str = "PATCHBAY_AUTO_DISABLE_AFTER";
+pub const INGEST_SECRET_ID: &str = "PATCHBAY_INGEST_SECRET_ID";
+pub const ADMIN_TOKEN_ID: &str = "PATCHBAY_ADMIN_TOKEN_ID";
+pub const SECRETS_REFRESH: &str = "PATCHBAY_SECRETS_REFRESH";
+
+/// How often a secret read from Secrets Manager is read again, so a rotation takes effect
+/// without a deploy.
+pub const DEFAULT_SECRETS_REFRESH: Duration = Duration::from_secs(5 * 60);
 
 /// Whether a function cannot start without a variable, or falls back to a default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,12 +37,17 @@ pub enum Need {
 }
 
 /// What each Lambda function reads. `infra/template.yaml` must set these, and only these.
+///
+/// On Lambda a secret is named by its `*_ID` variable (required there); its value variable
+/// ([`SECRET_VARIABLES`]) also works, for `patchbay dev` and tests, but the template must
+/// never set it: anyone allowed `lambda:GetFunctionConfiguration` reads the environment.
 pub const INGEST_VARIABLES: &[(&str, Need)] = &[
     (STORE, Need::Required),
     (TABLE, Need::Required),
     (QUEUE_URL, Need::Required),
-    (INGEST_SECRET, Need::Required),
-    (ADMIN_TOKEN, Need::Required),
+    (INGEST_SECRET_ID, Need::Required),
+    (ADMIN_TOKEN_ID, Need::Required),
+    (SECRETS_REFRESH, Need::Optional),
     (DELIVERY_TIMEOUT, Need::Optional),
     (ALLOW_CIDRS, Need::Optional),
     (ATTEMPT_RETENTION, Need::Optional),
@@ -54,13 +66,80 @@ pub const LICENSE_CHECK_VARIABLES: &[(&str, Need)] = &[
     (STORE, Need::Required),
     (TABLE, Need::Required),
     (KEYS_TABLE, Need::Required),
-    (ADMIN_TOKEN, Need::Required),
+    (ADMIN_TOKEN_ID, Need::Required),
+    (SECRETS_REFRESH, Need::Optional),
 ];
+
+/// A secret a function needs: the variable holding its value, the one naming it in Secrets
+/// Manager instead, and what a value must look like (checked however it arrives).
+#[derive(Debug, Clone, Copy)]
+pub struct SecretVariable {
+    pub value: &'static str,
+    pub id: &'static str,
+    /// Why a value is unusable; never quotes the value.
+    pub check: fn(&str) -> Result<(), String>,
+}
+
+pub const INGEST_SECRET_VARIABLE: SecretVariable =
+    SecretVariable { value: INGEST_SECRET, id: INGEST_SECRET_ID, check: check_ingest_secret };
+pub const ADMIN_TOKEN_VARIABLE: SecretVariable =
+    SecretVariable { value: ADMIN_TOKEN, id: ADMIN_TOKEN_ID, check: check_admin_token };
+/// Every secret any function reads.
+pub const SECRET_VARIABLES: &[SecretVariable] = &[INGEST_SECRET_VARIABLE, ADMIN_TOKEN_VARIABLE];
+
+fn check_ingest_secret(value: &str) -> Result<(), String> {
+    SigningKey::from_secret(&Secret::new(value)).map(drop).map_err(|e| e.to_string())
+}
+
+fn check_admin_token(value: &str) -> Result<(), String> {
+    if value.len() < 16 {
+        return Err("must be at least 16 characters".to_owned());
+    }
+    Ok(())
+}
+
+/// Where a secret's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// Given directly (`patchbay dev`, tests); checked already.
+    Value(Secret),
+    /// A Secrets Manager secret (name or ARN) whose `SecretString` is the value, read at start-up
+    /// and again every `refresh` (the adapters check each value read).
+    SecretsManager { id: String, refresh: Duration },
+}
+
+impl From<Secret> for SecretSource {
+    fn from(secret: Secret) -> Self {
+        SecretSource::Value(secret)
+    }
+}
+
+impl SecretSource {
+    /// The value variable if set (checked), else the id variable.
+    ///
+    /// # Errors
+    /// Neither is set, the value fails its check, or `PATCHBAY_SECRETS_REFRESH` is malformed.
+    pub fn from_env(env: &Env<'_>, variable: SecretVariable) -> Result<Self, ConfigError> {
+        if let Some(value) = env.get(variable.value) {
+            (variable.check)(&value).map_err(|problem| invalid(variable.value, problem))?;
+            return Ok(SecretSource::Value(Secret::new(value)));
+        }
+        match env.get(variable.id) {
+            Some(id) => Ok(SecretSource::SecretsManager {
+                id: id.trim().to_owned(),
+                refresh: duration_or(env, SECRETS_REFRESH, DEFAULT_SECRETS_REFRESH)?,
+            }),
+            None => Err(ConfigError::MissingSecret { value: variable.value, id: variable.id }),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("{0} is not set")]
     Missing(&'static str),
+    #[error("neither {value} nor {id} (the name of a Secrets Manager secret holding it) is set")]
+    MissingSecret { value: &'static str, id: &'static str },
     #[error("{name} is invalid: {problem}")]
     Invalid { name: &'static str, problem: String },
 }
@@ -219,8 +298,8 @@ pub fn parse_cidrs(text: &str) -> Result<Vec<IpNet>, String> {
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
     pub store: StoreConfig<QueueUrl>,
-    pub ingest_secret: Secret,
-    pub admin_token: Secret,
+    pub ingest_secret: SecretSource,
+    pub admin_token: SecretSource,
     pub send: SendConfig,
 }
 
@@ -230,8 +309,8 @@ impl IngestConfig {
     pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
         Ok(IngestConfig {
             store: StoreConfig::from_env(env)?,
-            ingest_secret: ingest_secret(env)?,
-            admin_token: admin_token(env)?,
+            ingest_secret: SecretSource::from_env(env, INGEST_SECRET_VARIABLE)?,
+            admin_token: SecretSource::from_env(env, ADMIN_TOKEN_VARIABLE)?,
             send: SendConfig::from_env(env)?,
         })
     }
@@ -264,33 +343,40 @@ impl DeliverConfig {
 #[derive(Debug, Clone)]
 pub struct LicenseCheckConfig {
     pub store: StoreConfig<KeysTable>,
-    pub admin_token: Secret,
+    pub admin_token: SecretSource,
 }
 
 impl LicenseCheckConfig {
     /// # Errors
     /// The first missing or malformed variable.
     pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
-        Ok(LicenseCheckConfig { store: StoreConfig::from_env(env)?, admin_token: admin_token(env)? })
+        Ok(LicenseCheckConfig {
+            store: StoreConfig::from_env(env)?,
+            admin_token: SecretSource::from_env(env, ADMIN_TOKEN_VARIABLE)?,
+        })
     }
+}
+
+/// A secret that must be given as a value (`patchbay dev`).
+///
+/// # Errors
+/// Missing, or the value fails its check.
+pub fn secret_value(env: &Env<'_>, variable: SecretVariable) -> Result<Secret, ConfigError> {
+    let value = env.require(variable.value)?;
+    (variable.check)(&value).map_err(|problem| invalid(variable.value, problem))?;
+    Ok(Secret::new(value))
 }
 
 /// # Errors
 /// Missing, or not a valid `whsec_` secret.
 pub fn ingest_secret(env: &Env<'_>) -> Result<Secret, ConfigError> {
-    let secret = Secret::new(env.require(INGEST_SECRET)?);
-    SigningKey::from_secret(&secret).map_err(|e| invalid(INGEST_SECRET, e))?;
-    Ok(secret)
+    secret_value(env, INGEST_SECRET_VARIABLE)
 }
 
 /// # Errors
 /// Missing, or too short to be a credential.
 pub fn admin_token(env: &Env<'_>) -> Result<Secret, ConfigError> {
-    let token = env.require(ADMIN_TOKEN)?;
-    if token.len() < 16 {
-        return Err(invalid(ADMIN_TOKEN, "must be at least 16 characters"));
-    }
-    Ok(Secret::new(token))
+    secret_value(env, ADMIN_TOKEN_VARIABLE)
 }
 
 /// # Errors
@@ -368,6 +454,49 @@ mod tests {
         assert_eq!(cfg.retry, RetrySchedule::default());
         assert_eq!(cfg.send, SendConfig::default());
         assert_eq!(cfg.auto_disable_after, Duration::from_secs(5 * 86_400));
+    }
+
+    #[test]
+    fn secrets_come_as_values_or_as_secrets_manager_ids() {
+        let vars = env(&[
+            (STORE, "sqlite:x.db"),
+            (INGEST_SECRET_ID, "patchbay/ingest-secret"),
+            (ADMIN_TOKEN_ID, "arn:aws:secretsmanager:eu-west-1:123456789012:secret:admin-AbCdEf"),
+            (SECRETS_REFRESH, "30s"),
+        ]);
+        let cfg = IngestConfig::from_env(&lookup(&vars)).unwrap();
+        assert_eq!(
+            cfg.ingest_secret,
+            SecretSource::SecretsManager {
+                id: "patchbay/ingest-secret".into(),
+                refresh: Duration::from_secs(30)
+            }
+        );
+        assert!(
+            matches!(cfg.admin_token, SecretSource::SecretsManager { ref id, .. } if id.ends_with("admin-AbCdEf"))
+        );
+
+        // A value wins over an id, and is checked at once.
+        let vars = env(&[
+            (STORE, "sqlite:x.db"),
+            (ADMIN_TOKEN, "0123456789abcdef"),
+            (ADMIN_TOKEN_ID, "patchbay/admin-token"),
+        ]);
+        let cfg = LicenseCheckConfig::from_env(&lookup(&vars)).unwrap();
+        assert_eq!(cfg.admin_token, SecretSource::Value(Secret::new("0123456789abcdef")));
+        let vars = env(&[(STORE, "sqlite:x.db"), (ADMIN_TOKEN, "short")]);
+        let err = LicenseCheckConfig::from_env(&lookup(&vars)).unwrap_err();
+        assert!(err.to_string().starts_with("PATCHBAY_ADMIN_TOKEN is invalid"), "{err}");
+        assert!(!err.to_string().contains("short"), "{err}");
+
+        let vars = env(&[(STORE, "sqlite:x.db")]);
+        let err = LicenseCheckConfig::from_env(&lookup(&vars)).unwrap_err();
+        assert_eq!(err, ConfigError::MissingSecret { value: ADMIN_TOKEN, id: ADMIN_TOKEN_ID });
+        assert!(err.to_string().contains("PATCHBAY_ADMIN_TOKEN_ID"), "{err}");
+
+        let vars = env(&[(STORE, "sqlite:x.db"), (ADMIN_TOKEN_ID, "t"), (SECRETS_REFRESH, "often")]);
+        let err = LicenseCheckConfig::from_env(&lookup(&vars)).unwrap_err();
+        assert!(err.to_string().starts_with("PATCHBAY_SECRETS_REFRESH is invalid"), "{err}");
     }
 
     #[test]

@@ -1,19 +1,15 @@
-//! Each function's environment against what its config reads, secrets as dynamic references,
-//! and the parameter defaults against the code's own defaults.
+//! Each function's environment against what its config reads, and the parameter defaults
+//! against the code's own defaults. (Secrets: `secrets.rs`.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use patchbay_core::config::{self, DeliverConfig, Env, IngestConfig, LicenseCheckConfig, Need};
+use patchbay_core::config::{
+    self, DEFAULT_SECRETS_REFRESH, DeliverConfig, Env, IngestConfig, LicenseCheckConfig, Need, SecretSource,
+};
 
-use crate::cfn::{as_ref, as_sub, evaluate, is_secret_reference, parameter, sub_names};
+use crate::cfn::{as_ref, as_sub, evaluate, parameter, sub_names};
 use crate::checker::Checker;
 use crate::{DELIVER, FUNCTIONS, Function, INGEST, LICENSE_CHECK};
-
-/// Variables whose value must be a Secrets Manager dynamic reference.
-const SECRET_VARIABLES: [&str; 2] = [config::INGEST_SECRET, config::ADMIN_TOKEN];
-/// Stand-ins for the secrets when the template's defaults are fed to the config parsers.
-const SAMPLE_INGEST_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-const SAMPLE_ADMIN_TOKEN: &str = "0123456789abcdef0123";
 
 pub fn check_environment(c: &mut Checker<'_>, f: &Function) {
     let id = f.logical_id;
@@ -47,29 +43,15 @@ pub fn check_environment(c: &mut Checker<'_>, f: &Function) {
     {
         c.fail(format!("{id}: {} must be aws, not {store}", config::STORE));
     }
-    for name in SECRET_VARIABLES {
-        if let Some(value) = env.get(name)
-            && !is_secret_reference(value)
-        {
-            c.fail(format!(
-                "{id}: {name} must be a {{{{resolve:secretsmanager:...}}}} dynamic reference, not {value}"
-            ));
-        }
-    }
 }
 
-/// The environment a function gets with every parameter at its default, secrets and
-/// resource names replaced by stand-ins.
+/// The environment a function gets with every parameter at its default, resource names
+/// replaced by their logical ids.
 fn default_environment(c: &Checker<'_>, f: &Function) -> BTreeMap<String, String> {
     c.environment(f.logical_id)
         .into_iter()
         .filter_map(|(name, value)| {
-            let text = if is_secret_reference(value) {
-                Some(
-                    if name == config::INGEST_SECRET { SAMPLE_INGEST_SECRET } else { SAMPLE_ADMIN_TOKEN }
-                        .to_owned(),
-                )
-            } else if let Some(id) = as_ref(value).filter(|id| c.resource(id).is_some()) {
+            let text = if let Some(id) = as_ref(value).filter(|id| c.resource(id).is_some()) {
                 Some(id.to_owned())
             } else {
                 evaluate(c.t, value, "Default")
@@ -87,8 +69,15 @@ pub fn check_defaults(c: &mut Checker<'_>) {
         let env = envs[id].clone();
         Env::new(move |k| env.get(k).cloned())
     };
-    if let Err(e) = IngestConfig::from_env(&lookup(INGEST.logical_id)) {
-        c.fail(format!("IngestFunction: the code rejects the template's defaults: {e}"));
+    match IngestConfig::from_env(&lookup(INGEST.logical_id)) {
+        Err(e) => c.fail(format!("IngestFunction: the code rejects the template's defaults: {e}")),
+        Ok(cfg) => {
+            if let SecretSource::SecretsManager { refresh, .. } = cfg.admin_token
+                && refresh != DEFAULT_SECRETS_REFRESH
+            {
+                c.fail("parameter SecretsRefresh's default differs from DEFAULT_SECRETS_REFRESH");
+            }
+        }
     }
     if let Err(e) = LicenseCheckConfig::from_env(&lookup(LICENSE_CHECK.logical_id)) {
         c.fail(format!("LicenseCheckFunction: the code rejects the template's defaults: {e}"));

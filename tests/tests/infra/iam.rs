@@ -10,13 +10,13 @@ use crate::checker::Checker;
 use crate::sam_values::Queues;
 use crate::{FUNCTIONS, Function, LICENSE_CHECK};
 
-struct Statement {
-    actions: Vec<String>,
-    resources: Value,
+pub struct Statement {
+    pub actions: Vec<String>,
+    pub resources: Value,
 }
 
 /// The IAM statements a function gets, from its own role resource, or from SAM `Policies`.
-fn statements(c: &mut Checker<'_>, f: &Function) -> (Vec<Statement>, Value) {
+pub fn statements(c: &mut Checker<'_>, f: &Function) -> (Vec<Statement>, Value) {
     let id = f.logical_id;
     let role = c.function_prop(id, "Role");
     let mut material = Vec::new();

@@ -4,7 +4,8 @@
 //! * each function sets exactly the environment its config reads
 //!   (`patchbay_core::config::*_VARIABLES`), the template's parameter defaults build a config
 //!   the code accepts, and they equal the code's own defaults;
-//! * the secrets come from Secrets Manager dynamic references, not parameters;
+//! * secrets reach the functions as Secrets Manager names read through the Parameters and
+//!   Secrets extension layer, never as values in the environment;
 //! * the tables have the key schemas, index and TTL attribute the DynamoDB adapters use;
 //! * runtime, architecture, handler and `CodeUri` match `cargo lambda build --arm64` output;
 //! * the deliver event source: `ReportBatchItemFailures`, batch size, batching window,
@@ -12,7 +13,8 @@
 //! * the queue: visibility ≥ 6 × deliver's timeout, the dead-letter queue's `maxReceiveCount`
 //!   above the retry schedule's attempts, retention longer than the schedule;
 //! * the routes reach the right function, and the key check is throttled;
-//! * least privilege: no keys table for ingest, no queue for license-check, no wildcards.
+//! * least privilege: no keys table for ingest, no queue for license-check, no wildcards,
+//!   `secretsmanager:GetSecretValue` on exactly each function's own secrets.
 //!
 //! `template_matches_the_code` checks the real template; `mutations` breaks copies of it.
 
@@ -24,6 +26,7 @@ mod key_schemas;
 mod mutations;
 mod routes;
 mod sam_values;
+mod secrets;
 
 use patchbay_core::config::{DELIVER_VARIABLES, INGEST_VARIABLES, LICENSE_CHECK_VARIABLES, Need};
 use serde_json::Value;
@@ -54,6 +57,9 @@ const FUNCTIONS: [&Function; 3] = [&INGEST, &DELIVER, &LICENSE_CHECK];
 const PARAMETERS: &[&str] = &[
     "IngestSecretName",
     "AdminTokenName",
+    "SecretsRefresh",
+    "SecretsExtensionAccount",
+    "SecretsExtensionVersion",
     "RetrySchedule",
     "DeliveryTimeoutSeconds",
     "AllowCidrs",
@@ -79,6 +85,8 @@ fn check(t: &Value) -> Vec<Problem> {
         env_drift::check_environment(&mut c, f);
     }
     env_drift::check_defaults(&mut c);
+    secrets::check_environment(&mut c);
+    secrets::check_policies(&mut c);
     let main_table = key_schemas::check_tables(&mut c);
     let queues = sam_values::check_queue(&mut c);
     iam::check_policies(&mut c, main_table.as_deref(), queues.as_ref());

@@ -29,6 +29,16 @@ fn role_statements_mut<'a>(t: &'a mut Value, role: &str) -> &'a mut Vec<Value> {
     props_mut(t, role)["Policies"][0]["PolicyDocument"]["Statement"].as_array_mut().expect("statements")
 }
 
+/// `{{resolve:secretsmanager:${parameter}}}`: a secret's value, resolved at deploy time.
+fn dynamic_reference(parameter: &str) -> Value {
+    json!({ "Fn::Sub": format!("{{{{resolve:secretsmanager:${{{parameter}}}}}}}") })
+}
+
+/// The ARN of the secret a parameter names, ending in `suffix`.
+fn secret_arn(parameter: &str, suffix: &str) -> Value {
+    json!({ "Fn::Sub": format!("arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:${{{parameter}}}{suffix}") })
+}
+
 #[test]
 fn each_drift_is_caught() {
     let mutations: &[(&str, Mutation, &str)] = &[
@@ -61,13 +71,88 @@ fn each_drift_is_caught() {
             },
             "PATCHBAY_STORE",
         ),
+        // secrets
         (
-            "secret from a plain parameter",
+            "secret value resolved into the environment",
             |t| {
                 env_mut(t, "IngestFunction")
-                    .insert("PATCHBAY_INGEST_SECRET".into(), json!({"Ref": "IngestSecretName"}));
+                    .insert("PATCHBAY_INGEST_SECRET".into(), dynamic_reference("IngestSecretName"));
             },
-            "dynamic reference",
+            "IngestFunction: sets PATCHBAY_INGEST_SECRET, a secret's value; set PATCHBAY_INGEST_SECRET_ID to the secret's name instead",
+        ),
+        (
+            "dynamic reference in another variable",
+            |t| {
+                env_mut(t, "LicenseCheckFunction")
+                    .insert("PATCHBAY_ADMIN_TOKEN_ID".into(), dynamic_reference("AdminTokenName"));
+            },
+            "LicenseCheckFunction: PATCHBAY_ADMIN_TOKEN_ID resolves a secret into the environment, where lambda:GetFunctionConfiguration shows it",
+        ),
+        (
+            "secret id hard-coded",
+            |t| {
+                env_mut(t, "IngestFunction")
+                    .insert("PATCHBAY_ADMIN_TOKEN_ID".into(), json!("patchbay/admin-token"));
+            },
+            "IngestFunction: PATCHBAY_ADMIN_TOKEN_ID must be !Ref to a parameter naming the secret, not \"patchbay/admin-token\"",
+        ),
+        (
+            "extension layer missing",
+            |t| {
+                props_mut(t, "LicenseCheckFunction").as_object_mut().expect("props").remove("Layers");
+            },
+            "LicenseCheckFunction: reads secrets through the Parameters and Secrets extension but has no :layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64: layer",
+        ),
+        (
+            "x86_64 extension layer",
+            |t| {
+                props_mut(t, "IngestFunction")["Layers"] = json!([{"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${SecretsExtensionAccount}:layer:AWS-Parameters-and-Secrets-Lambda-Extension:${SecretsExtensionVersion}"}]);
+            },
+            "IngestFunction: reads secrets through the Parameters and Secrets extension but has no :layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64: layer",
+        ),
+        (
+            "secrets refresh default drifts",
+            |t| t["Parameters"]["SecretsRefresh"]["Default"] = json!("10m"),
+            "parameter SecretsRefresh's default differs from DEFAULT_SECRETS_REFRESH",
+        ),
+        (
+            "secretsmanager action beyond reading",
+            |t| {
+                role_statements_mut(t, "IngestRole").push(json!({"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"], "Resource": secret_arn("AdminTokenName", "-??????")}));
+            },
+            "IngestFunction: secretsmanager actions must be exactly secretsmanager:GetSecretValue, not secretsmanager:PutSecretValue",
+        ),
+        (
+            "deliver may read every secret",
+            |t| {
+                role_statements_mut(t, "DeliverRole").push(
+                    json!({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}),
+                );
+            },
+            "DeliverFunction: secretsmanager:GetSecretValue on \"*\", which names none of its secrets",
+        ),
+        (
+            "secret resource by prefix",
+            |t| {
+                for s in role_statements_mut(t, "LicenseCheckRole") {
+                    if s["Sid"] == "ReadAdminToken" {
+                        s["Resource"] = secret_arn("AdminTokenName", "*");
+                    }
+                }
+            },
+            "LicenseCheckFunction: secret resource arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AdminTokenName}* must end in ${Name}-?????? (the ARN's random suffix), so no other secret matches",
+        ),
+        (
+            "license-check may read the ingest secret",
+            |t| {
+                role_statements_mut(t, "LicenseCheckRole").push(json!({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_arn("IngestSecretName", "-??????")}));
+            },
+            "LicenseCheckFunction: may read secret IngestSecretName, which it does not use",
+        ),
+        (
+            "license-check cannot read the admin token",
+            |t| role_statements_mut(t, "LicenseCheckRole").retain(|s| s["Sid"] != "ReadAdminToken"),
+            "LicenseCheckFunction: cannot read its secret AdminTokenName (no secretsmanager:GetSecretValue on it)",
         ),
         (
             "optional variable hard-coded",
@@ -676,6 +761,7 @@ fn failure_checks() -> BTreeMap<String, &'static str> {
         ("iam.rs", include_str!("iam.rs")),
         ("routes.rs", include_str!("routes.rs")),
         ("sam_values.rs", include_str!("sam_values.rs")),
+        ("secrets.rs", include_str!("secrets.rs")),
     ];
     let mut checks = BTreeMap::new();
     for (file, source) in sources {

@@ -66,30 +66,30 @@ pub struct Harness {
 }
 
 impl Harness {
-    pub fn new(backends: &Backends) -> Harness {
-        Harness::build(backends, backends.queue.clone())
+    pub async fn new(backends: &Backends) -> Harness {
+        Harness::build(backends, backends.queue.clone()).await
     }
 
     /// The router over the same store, but sending through `queue` (e.g. a failure injector);
     /// [`Harness::queue`] stays the real one.
-    pub fn with_queue(backends: &Backends, queue: Arc<dyn Queue>) -> Harness {
+    pub async fn with_queue(backends: &Backends, queue: Arc<dyn Queue>) -> Harness {
         let real = backends.queue.clone();
         let wrapped = Backends { store: backends.store.clone(), keys: backends.keys.clone(), queue };
-        let mut harness = Harness::build(&wrapped, real.clone());
+        let mut harness = Harness::build(&wrapped, real.clone()).await;
         harness.queue = real;
         harness
     }
 
-    fn build(backends: &Backends, queue: Arc<dyn Queue>) -> Harness {
+    async fn build(backends: &Backends, queue: Arc<dyn Queue>) -> Harness {
         let secret = generate_secret();
         let config = IngestConfig {
             // Not read by `router_with`: the adapters are given.
             store: StoreConfig::Sqlite("unused.db".into()),
-            ingest_secret: secret.clone(),
-            admin_token: Secret::new(ADMIN_TOKEN),
+            ingest_secret: secret.clone().into(),
+            admin_token: Secret::new(ADMIN_TOKEN).into(),
             send: SendConfig::default(),
         };
-        let router = ingest::router_with(&backends.events(), &config).unwrap();
+        let router = ingest::router_with(&backends.events(), &config).await.unwrap();
         Harness { router, store: backends.store.clone(), queue, secret }
     }
 

@@ -32,10 +32,10 @@ pub struct Harness {
     pub backend: &'static str,
 }
 
-fn harness(backends: &Backends, store: StoreConfig<KeysTable>, backend: &'static str) -> Harness {
-    let config = LicenseCheckConfig { store, admin_token: Secret::new(ADMIN_TOKEN) };
+async fn harness(backends: &Backends, store: StoreConfig<KeysTable>, backend: &'static str) -> Harness {
+    let config = LicenseCheckConfig { store, admin_token: Secret::new(ADMIN_TOKEN).into() };
     Harness {
-        router: license_check::router_with(&backends.key_backends(), &config),
+        router: license_check::router_with(&backends.key_backends(), &config).await.expect("router"),
         store: backends.store.clone(),
         backend,
     }
@@ -45,14 +45,14 @@ fn harness(backends: &Backends, store: StoreConfig<KeysTable>, backend: &'static
 pub async fn sqlite() -> Harness {
     let backends = testing::sqlite().await;
     // `router_with` takes its stores from `backends`; the config's store is not reopened.
-    harness(&backends, StoreConfig::Sqlite("(testing::sqlite)".into()), "sqlite")
+    harness(&backends, StoreConfig::Sqlite("(testing::sqlite)".into()), "sqlite").await
 }
 
 /// The router over fresh DynamoDB tables on moto; `None` when moto is not running.
 pub async fn moto(test: &str) -> Option<Harness> {
     let moto = testing::moto(test, 5).await?;
     let store = StoreConfig::Aws { table: moto.table.clone(), resource: KeysTable(moto.keys_table.clone()) };
-    Some(harness(&moto.backends, store, "dynamodb"))
+    Some(harness(&moto.backends, store, "dynamodb").await)
 }
 
 /// One test per backend for each named scenario `async fn NAME(h: &Harness)`.

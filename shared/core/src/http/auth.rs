@@ -1,24 +1,23 @@
 //! The management API's bearer token, compared in constant time.
 
-use std::sync::Arc;
-
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::api_error::ApiError;
-use crate::secret::Secret;
+use crate::secret::LiveSecret;
 
-/// Middleware: 401 unless `Authorization: Bearer <PATCHBAY_ADMIN_TOKEN>`. Every answer is
+/// Middleware: 401 unless `Authorization: Bearer <PATCHBAY_ADMIN_TOKEN>` (its current value, so a
+/// rotated token takes effect without a restart). Every answer is
 /// `Cache-Control: no-store`: many carry secrets (app, key and signing secrets).
-pub async fn require_admin(State(token): State<Arc<Secret>>, request: Request, next: Next) -> Response {
+pub async fn require_admin(State(token): State<LiveSecret>, request: Request, next: Next) -> Response {
     let mut response = authorized(&token, request, next).await;
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
-async fn authorized(token: &Secret, request: Request, next: Next) -> Response {
+async fn authorized(token: &LiveSecret, request: Request, next: Next) -> Response {
     let presented = request
         .headers()
         .get(axum::http::header::AUTHORIZATION)

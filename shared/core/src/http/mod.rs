@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use axum::Router;
 
-use crate::secret::Secret;
+use crate::secret::LiveSecret;
 use crate::service::ingest::Ingest;
 use crate::service::key_admin::KeyAdmin;
 use crate::service::keys::KeyCheck;
@@ -29,25 +29,25 @@ pub use api_error::{ApiError, method_not_allowed, not_found};
 pub struct IngestApi {
     pub ingest: Ingest,
     pub manage: Manage,
-    pub admin_token: Secret,
+    pub admin_token: LiveSecret,
 }
 
 /// What the license-check function serves.
 pub struct KeysApi {
     pub check: KeyCheck,
     pub admin: KeyAdmin,
-    pub admin_token: Secret,
+    pub admin_token: LiveSecret,
 }
 
 /// Routes without a fallback, for merging.
 pub fn ingest_routes(api: Arc<IngestApi>) -> Router {
-    let token = Arc::new(api.admin_token.clone());
+    let token = api.admin_token.clone();
     routes_events::routes(api.clone()).merge(routes_manage::routes(api, token))
 }
 
 /// Routes without a fallback, for merging.
 pub fn keys_routes(api: Arc<KeysApi>) -> Router {
-    let token = Arc::new(api.admin_token.clone());
+    let token = api.admin_token.clone();
     routes_keys::check_routes(api.clone()).merge(routes_keys::admin_routes(api, token))
 }
 

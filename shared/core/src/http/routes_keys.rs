@@ -14,7 +14,7 @@ use super::api_error::ApiError;
 use super::auth::require_admin;
 use super::errors::patchkit_refusal;
 use super::extract::{ApiJson, ApiPath, query_param};
-use crate::secret::Secret;
+use crate::secret::LiveSecret;
 use crate::service::key_admin::{GenerateKeys, ImportKeys};
 use crate::service::keys::KeyRefusal;
 
@@ -24,7 +24,7 @@ pub fn check_routes(api: Arc<KeysApi>) -> Router {
         .with_state(api)
 }
 
-pub fn admin_routes(api: Arc<KeysApi>, token: Arc<Secret>) -> Router {
+pub fn admin_routes(api: Arc<KeysApi>, token: LiveSecret) -> Router {
     Router::new()
         .route("/v1/apps/{app_id}/keys", post(generate))
         .route("/v1/apps/{app_id}/keys/import", post(import))

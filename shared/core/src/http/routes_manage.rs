@@ -12,13 +12,13 @@ use super::IngestApi;
 use super::api_error::ApiError;
 use super::auth::require_admin;
 use super::extract::{ApiJson, ApiPath, delivery_query};
-use crate::secret::Secret;
+use crate::secret::LiveSecret;
 use crate::service::manage::{CreateApp, CreateWebhook, PatchWebhook, TestRequest};
 
 type Api = State<Arc<IngestApi>>;
 type Answer = Result<Response, ApiError>;
 
-pub fn routes(api: Arc<IngestApi>, token: Arc<Secret>) -> Router {
+pub fn routes(api: Arc<IngestApi>, token: LiveSecret) -> Router {
     Router::new()
         .route("/v1/apps", post(create_app))
         .route("/v1/apps/{app_id}", get(get_app))

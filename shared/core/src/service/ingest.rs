@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::model::{Delivery, DeliveryRef, EventBody, EventName, EventState, StoredEvent};
 use crate::ports::{EventCreation, Queue, QueueError, Store, StoreError};
-use crate::secret::Secret;
+use crate::secret::LiveSecret;
 use crate::service::message::DeliveryMessage;
 use crate::signing::{DEFAULT_TOLERANCE_SECS, SignatureHeaders, VerifyError};
 use crate::validation::{BodyError, FieldError, check_id, from_value, parse_value};
@@ -82,13 +82,14 @@ pub enum IngestOutcome {
 pub struct Ingest {
     store: Arc<dyn Store>,
     queue: Arc<dyn Queue>,
-    secret: Secret,
+    /// The pipeline's signing secret, as currently rotated.
+    secret: LiveSecret,
 }
 
 impl Ingest {
     #[must_use]
-    pub fn new(store: Arc<dyn Store>, queue: Arc<dyn Queue>, secret: Secret) -> Self {
-        Ingest { store, queue, secret }
+    pub fn new(store: Arc<dyn Store>, queue: Arc<dyn Queue>, secret: impl Into<LiveSecret>) -> Self {
+        Ingest { store, queue, secret: secret.into() }
     }
 
     /// # Errors
@@ -100,7 +101,8 @@ impl Ingest {
             return Err(IngestError::TooLarge { limit: MAX_BODY_BYTES });
         }
         let now = Utc::now();
-        request.signature.verify(&self.secret, body, now.timestamp(), DEFAULT_TOLERANCE_SECS)?;
+        self.secret
+            .with(|secret| request.signature.verify(secret, body, now.timestamp(), DEFAULT_TOLERANCE_SECS))?;
         let event_id = request.signature.id.clone();
         if event_id.len() > MAX_EVENT_ID_LEN || event_id.chars().any(char::is_control) {
             return Err(IngestError::BadEventId);
