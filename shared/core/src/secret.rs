@@ -128,7 +128,7 @@ impl SecretPublisher {
     /// Makes `secret` the current value for every holder.
     pub fn publish(&self, secret: Secret) {
         self.0.send_if_modified(|current| {
-            let changed = *current != secret;
+            let changed = !current.matches(secret.expose());
             *current = secret;
             changed
         });

@@ -99,8 +99,8 @@ mod strict {
 
     const DUPLICATE: &str = "\u{1}duplicate key at ";
     /// How serde_json (with `arbitrary_precision`) hands over a number: a one-entry map whose
-    /// key is this token and whose value is the number's text.
-    const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+    /// key is this marker and whose value is the number's text.
+    const NUMBER_MARKER: &str = "$serde_json::private::Number";
 
     /// Builds a `Value`, refusing duplicate keys; `path` names where it is, for the error.
     pub struct Strict {
@@ -181,7 +181,7 @@ mod strict {
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
             let mut object = Map::new();
             while let Some(key) = map.next_key::<String>()? {
-                if key == NUMBER_TOKEN && object.is_empty() {
+                if key == NUMBER_MARKER && object.is_empty() {
                     let digits: String = map.next_value()?;
                     return digits.parse::<Number>().map(Value::Number).map_err(de::Error::custom);
                 }
