@@ -114,10 +114,9 @@ fn in_process_server() -> Server {
             admin_token: Secret::new(ADMIN_TOKEN),
             send,
         };
-        let ingest = wiring::ingest_api(&ingest_config, &backends.events()).unwrap();
         let keys_config =
             LicenseCheckConfig { store: StoreConfig::Sqlite(db), admin_token: Secret::new(ADMIN_TOKEN) };
-        let keys = wiring::keys_api(&keys_config, &backends.key_backends());
+        let (ingest, keys) = wiring::ingest_and_keys_apis(&ingest_config, &keys_config, &backends).unwrap();
         let router = patchbay_core::http::ingest_routes(Arc::new(ingest))
             .merge(patchbay_core::http::keys_routes(Arc::new(keys)))
             .fallback(patchbay_core::http::not_found);

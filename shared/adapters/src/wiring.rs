@@ -8,6 +8,7 @@ use std::time::Duration;
 use patchbay_core::config::{DeliverConfig, IngestConfig, LicenseCheckConfig, SendConfig};
 use patchbay_core::http::{IngestApi, KeysApi};
 use patchbay_core::ports::{Sender, StoreError};
+use patchbay_core::service::app_secrets::AppSecretCache;
 use patchbay_core::service::attempts::TestAttempts;
 use patchbay_core::service::deliver::Deliver;
 use patchbay_core::service::ingest::Ingest;
@@ -15,7 +16,7 @@ use patchbay_core::service::key_admin::KeyAdmin;
 use patchbay_core::service::keys::KeyCheck;
 use patchbay_core::service::manage::Manage;
 
-use crate::backends::{EventBackends, KeyBackends};
+use crate::backends::{Backends, EventBackends, KeyBackends};
 use crate::sender::ReqwestSender;
 
 /// A test send answers inside an API Gateway request, which gives up after 30 s: the
@@ -42,6 +43,15 @@ fn sender(send: &SendConfig) -> Result<Arc<dyn Sender>, InitError> {
 /// # Errors
 /// The HTTP client for test sends cannot be built (TLS roots).
 pub fn ingest_api(config: &IngestConfig, backends: &EventBackends) -> Result<IngestApi, InitError> {
+    // No key check in this process: what a rotation forgets here, nobody had remembered.
+    ingest_api_sharing(config, backends, Arc::default())
+}
+
+fn ingest_api_sharing(
+    config: &IngestConfig,
+    backends: &EventBackends,
+    app_secrets: Arc<AppSecretCache>,
+) -> Result<IngestApi, InitError> {
     let test_send = SendConfig { timeout: config.send.timeout.min(TEST_SEND_TIMEOUT), ..config.send.clone() };
     let test_attempts = TestAttempts::new(backends.store.clone(), test_send.attempt_retention);
     Ok(IngestApi {
@@ -51,6 +61,7 @@ pub fn ingest_api(config: &IngestConfig, backends: &EventBackends) -> Result<Ing
             backends.queue.clone(),
             sender(&test_send)?,
             test_attempts,
+            app_secrets,
         ),
         admin_token: config.admin_token.clone(),
     })
@@ -70,12 +81,38 @@ pub fn deliver(config: &DeliverConfig, backends: &EventBackends) -> Result<Deliv
     ))
 }
 
-/// The license-check function: the key check and key administration.
+/// The license-check function: the key check and key administration. An app secret rotated
+/// by the ingest function (another process) keeps working here for up to `APP_CACHE_TTL`.
 #[must_use]
 pub fn keys_api(config: &LicenseCheckConfig, backends: &KeyBackends) -> KeysApi {
+    keys_api_sharing(config, backends, Arc::default())
+}
+
+fn keys_api_sharing(
+    config: &LicenseCheckConfig,
+    backends: &KeyBackends,
+    app_secrets: Arc<AppSecretCache>,
+) -> KeysApi {
     KeysApi {
-        check: KeyCheck::new(backends.keys.clone(), backends.store.clone()),
+        check: KeyCheck::new(backends.keys.clone(), backends.store.clone(), app_secrets),
         admin: KeyAdmin::new(backends.keys.clone(), backends.store.clone()),
         admin_token: config.admin_token.clone(),
     }
+}
+
+/// Both APIs in one process (`patchbay dev`), sharing the key check's app cache: a secret
+/// rotated through the management API stops working at once.
+///
+/// # Errors
+/// The HTTP client for test sends cannot be built (TLS roots).
+pub fn ingest_and_keys_apis(
+    ingest: &IngestConfig,
+    keys: &LicenseCheckConfig,
+    backends: &Backends,
+) -> Result<(IngestApi, KeysApi), InitError> {
+    let app_secrets = Arc::new(AppSecretCache::new());
+    Ok((
+        ingest_api_sharing(ingest, &backends.events(), app_secrets.clone())?,
+        keys_api_sharing(keys, &backends.key_backends(), app_secrets),
+    ))
 }

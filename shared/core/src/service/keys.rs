@@ -2,20 +2,15 @@
 //! same statuses, same `{"message":…}` error bodies, same 200 body. The hot path is one cached
 //! app lookup plus one store round trip that both checks and counts.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::ids::key_fingerprint;
 use crate::model::App;
 use crate::ports::{AppSecretIndex, KeyStore, KeyVerdict, StoreError};
+use crate::service::app_secrets::{AppSecretCache, Cached};
 
-/// App secrets change rarely (rotation); caching the secret → app lookup keeps the hot path to
-/// one store call. A rotated-out secret keeps working for at most this long.
-const APP_CACHE_TTL: Duration = Duration::from_secs(30);
-const APP_CACHE_MAX: usize = 10_000;
 pub const MAX_KEY_LEN: usize = 128;
 
 /// PatchKit's 200 body.
@@ -50,13 +45,17 @@ pub enum KeyRefusal {
 pub struct KeyCheck {
     keys: Arc<dyn KeyStore>,
     apps: Arc<dyn AppSecretIndex>,
-    cache: Mutex<HashMap<String, (App, Instant)>>,
+    app_secrets: Arc<AppSecretCache>,
 }
 
 impl KeyCheck {
     #[must_use]
-    pub fn new(keys: Arc<dyn KeyStore>, apps: Arc<dyn AppSecretIndex>) -> Self {
-        KeyCheck { keys, apps, cache: Mutex::new(HashMap::new()) }
+    pub fn new(
+        keys: Arc<dyn KeyStore>,
+        apps: Arc<dyn AppSecretIndex>,
+        app_secrets: Arc<AppSecretCache>,
+    ) -> Self {
+        KeyCheck { keys, apps, app_secrets }
     }
 
     /// # Errors
@@ -104,27 +103,17 @@ impl KeyCheck {
     }
 
     async fn app_for(&self, app_secret: &str) -> Result<Option<App>, StoreError> {
-        let cache_key = crate::ids::secret_lookup_hash(app_secret);
-        if let Some((app, at)) = self.lock_cache().get(&cache_key)
-            && at.elapsed() < APP_CACHE_TTL
-        {
-            return Ok(Some(app.clone()));
-        }
+        let lookup = match self.app_secrets.get(app_secret) {
+            Cached::Hit(app) => return Ok(Some(app)),
+            Cached::Miss(lookup) => lookup,
+        };
         let app = self.apps.app_for_secret(app_secret).await?;
         // The index matched a hash; confirm the secret itself in constant time.
         let app = app.filter(|a| a.app_secret.matches(app_secret));
         if let Some(app) = &app {
-            let mut cache = self.lock_cache();
-            if cache.len() >= APP_CACHE_MAX {
-                cache.clear();
-            }
-            cache.insert(cache_key, (app.clone(), Instant::now()));
+            self.app_secrets.remember(lookup, app);
         }
         Ok(app)
-    }
-
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, (App, Instant)>> {
-        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
