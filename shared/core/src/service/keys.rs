@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::ids::key_fingerprint;
-use crate::model::App;
+use crate::model::{App, LicenseKey};
 use crate::ports::{AppSecretIndex, KeyStore, KeyVerdict, StoreError};
 use crate::service::app_secrets::{AppSecretCache, Cached};
 
@@ -25,21 +25,41 @@ pub struct KeyResponse {
 }
 
 /// Why a key check does not answer 200. The router turns each into PatchKit's status and
-/// `{"message":…}` body (`http::errors`).
+/// `{"message":…}` body (`http::errors`); the cases it answers alike stay apart here for the logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum KeyRefusal {
     #[error("key not known")]
     NotFound,
-    #[error("key has been blocked")]
-    Blocked,
-    #[error("app secret or key secret does not match")]
-    Forbidden,
-    #[error("app_secret is missing")]
-    MissingAppSecret,
+    #[error("key belongs to another app")]
+    OtherAppsKey,
     #[error("key is malformed")]
     MalformedKey,
+    #[error("key has been blocked")]
+    Blocked,
+    #[error("app secret not known")]
+    UnknownAppSecret,
+    #[error("app_secret is missing")]
+    MissingAppSecret,
     #[error("store unavailable")]
     Unavailable,
+}
+
+/// One key check as it arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyQuery<'a> {
+    /// `None` when the key was not UTF-8 once percent-decoded.
+    pub key: Option<&'a str>,
+    pub app_secret: Option<&'a str>,
+    pub key_secret: Option<&'a str>,
+}
+
+/// Whether a check may count a use of the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// `GET`: one use is counted unless the key's own secret is given.
+    UnlessKeySecretMatches,
+    /// `HEAD`: the same verdict, counting nothing.
+    Never,
 }
 
 pub struct KeyCheck {
@@ -62,35 +82,39 @@ impl KeyCheck {
     /// The refusal to answer with (status + PatchKit message).
     pub async fn check(
         &self,
-        key: &str,
-        app_secret: Option<&str>,
-        key_secret: Option<&str>,
+        query: KeyQuery<'_>,
+        registration: Registration,
     ) -> Result<KeyResponse, KeyRefusal> {
-        if key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
-            return Err(KeyRefusal::MalformedKey);
-        }
-        let Some(app_secret) = app_secret.filter(|s| !s.is_empty()) else {
+        let Some(app_secret) = query.app_secret.filter(|s| !s.is_empty()) else {
             return Err(KeyRefusal::MissingAppSecret);
         };
-        let fingerprint = key_fingerprint(key);
         let Some(app) = self.app_for(app_secret).await.map_err(unavailable)? else {
-            tracing::info!(key = %fingerprint, outcome = "forbidden", "key check: unknown app secret");
-            return Err(KeyRefusal::Forbidden);
+            return Err(refuse("-", KeyRefusal::UnknownAppSecret));
         };
-        // Only a call without key_secret registers a use.
-        let register = key_secret.is_none();
-        let checked = self.keys.check_key(key, &app.id, register).await.map_err(unavailable)?;
-        let found = match checked {
-            KeyVerdict::Valid(found) => found,
-            KeyVerdict::NotFound => return Err(refuse(&fingerprint, KeyRefusal::NotFound)),
-            KeyVerdict::Blocked => return Err(refuse(&fingerprint, KeyRefusal::Blocked)),
-            KeyVerdict::Forbidden => return Err(refuse(&fingerprint, KeyRefusal::Forbidden)),
+        // No store holds such a key: it is answered like any unknown key, without asking.
+        let Some(key) = query.key.filter(|k| is_well_formed(k)) else {
+            return Err(refuse("-", KeyRefusal::MalformedKey));
         };
-        if let Some(given) = key_secret
-            && !found.key_secret.matches(given)
-        {
-            return Err(refuse(&fingerprint, KeyRefusal::Forbidden));
-        }
+        let fingerprint = key_fingerprint(key);
+        let found = match (registration, query.key_secret.filter(|s| !s.is_empty())) {
+            (Registration::Never, _) => self.verdict(key, &app, false, &fingerprint).await?,
+            (Registration::UnlessKeySecretMatches, None) => {
+                self.verdict(key, &app, true, &fingerprint).await?
+            }
+            (Registration::UnlessKeySecretMatches, Some(given)) => {
+                let found = self.verdict(key, &app, false, &fingerprint).await?;
+                if found.key_secret.matches(given) {
+                    found
+                } else {
+                    // A wrong or stale secret (a reinstall, a cache from before a re-import)
+                    // counts as none: the call registers and answers the real secret, so the
+                    // caller heals instead of being locked out. Only this case costs a second
+                    // round trip, the registering update after the read.
+                    tracing::info!(key = %fingerprint, "key check: key secret does not match; registering");
+                    self.verdict(key, &app, true, &fingerprint).await?
+                }
+            }
+        };
         tracing::debug!(key = %fingerprint, app_id = %app.id, registrations = found.registrations, "key check: valid");
         Ok(KeyResponse {
             key: found.key,
@@ -100,6 +124,22 @@ impl KeyCheck {
             registrations: found.registrations,
             blocked: found.blocked,
         })
+    }
+
+    /// The store's verdict on `key` for `app`, registering a use when `register` is set.
+    async fn verdict(
+        &self,
+        key: &str,
+        app: &App,
+        register: bool,
+        fingerprint: &str,
+    ) -> Result<LicenseKey, KeyRefusal> {
+        match self.keys.check_key(key, &app.id, register).await.map_err(unavailable)? {
+            KeyVerdict::Valid(found) => Ok(found),
+            KeyVerdict::NotFound => Err(refuse(fingerprint, KeyRefusal::NotFound)),
+            KeyVerdict::OtherApp => Err(refuse(fingerprint, KeyRefusal::OtherAppsKey)),
+            KeyVerdict::Blocked => Err(refuse(fingerprint, KeyRefusal::Blocked)),
+        }
     }
 
     async fn app_for(&self, app_secret: &str) -> Result<Option<App>, StoreError> {
@@ -115,6 +155,11 @@ impl KeyCheck {
         }
         Ok(app)
     }
+}
+
+/// What any store could hold as a key: 1 to `MAX_KEY_LEN` bytes, no control characters.
+fn is_well_formed(key: &str) -> bool {
+    !key.is_empty() && key.len() <= MAX_KEY_LEN && !key.chars().any(char::is_control)
 }
 
 fn refuse(fingerprint: &str, refusal: KeyRefusal) -> KeyRefusal {
