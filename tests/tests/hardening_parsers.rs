@@ -912,7 +912,7 @@ fn arbitrary_paths_and_queries_never_5xx() {
             seen.lock().unwrap().insert(status);
             prop_assert!(status < 500, "GET {} answered {}: {}", uri, status, show(&answer));
             if segment.is_empty() {
-                // `/v2/keys/` matches no route; `/v1/apps//webhooks` matches with an empty id.
+                // `/v2/keys/` is a check for no key; `/v1/apps//webhooks` matches with an empty id.
                 prop_assert!(status < 500, "GET {} answered {}", uri, status);
             } else if template.starts_with("/v2/keys/") {
                 // What a PatchKit client understands, and 400 for a missing app secret.

@@ -35,13 +35,16 @@ async fn junk_keys_and_queries_are_4xx(h: &Harness) {
     ] {
         h.get(&path).await.assert_patchkit(404, not_known());
     }
-    // Nothing at all, or more than one segment: not the check route.
-    for path in
-        ["/v2/keys/", "/v2/keys", "/v2/keys//", "/v2/keys/%2F/", "/v2/keys/K/extra", "/v2/keys/?app_secret=x"]
+    // No key at all, or several segments: still the check route, and no such key.
+    for path in ["/v2/keys/", "/v2/keys//", "/v2/keys/%2F/", "/v2/keys/K/extra", &format!("/v2/keys/{key}/")]
     {
-        let answer = h.get(path).await;
-        assert!(answer.status.is_client_error(), "{path}: {} {}", answer.status, answer.body);
+        h.get(&format!("{path}?{q}")).await.assert_patchkit(404, not_known());
+        h.get(&format!("{path}?app_secret=x")).await.assert_patchkit(403, forbidden());
+        h.get(path).await.assert_patchkit(400, missing_app_secret());
     }
+    // `/v2/keys` itself is not the check route.
+    let answer = h.get("/v2/keys").await;
+    assert_eq!(answer.status.as_u16(), 404, "{}", answer.body);
 
     // Repeated parameters: the first one counts.
     h.check(&key, Some("a"), None).await.assert_patchkit(403, forbidden());
@@ -208,7 +211,6 @@ fn arbitrary_keys_and_queries_never_5xx() {
     let seen = std::sync::Mutex::new(std::collections::BTreeMap::<u16, u32>::new());
     runner
         .run(&(segment, params, any::<bool>()), |((seg, seg_mode), params, bare_name)| {
-            let routed = !seg.is_empty();
             let mut uri = format!("/v2/keys/{}", spelled(seg, seg_mode));
             let query: Vec<String> = params
                 .into_iter()
@@ -229,24 +231,17 @@ fn arbitrary_keys_and_queries_never_5xx() {
             prop_assert!(answer.status.as_u16() < 500, "{uri}: {} {}", answer.status, answer.body);
             let status = answer.status.as_u16();
             prop_assert!(status != 200 || answer.json()["key"] == key.as_str(), "{uri}: {}", answer.body);
-            // A non-empty segment always reaches the check route (`/` is always encoded), which
-            // answers what a PatchKit client understands, and 400 only to a missing app secret.
-            if routed {
-                prop_assert!(matches!(status, 200 | 400 | 403 | 404), "{uri}: {status}");
-                prop_assert!(status != 400 || answer.body == missing_app_secret(), "{uri}: {}", answer.body);
-                prop_assert_eq!(
-                    answer.header(axum::http::header::CACHE_CONTROL),
-                    Some("no-store"),
-                    "{}",
-                    uri
-                );
-                prop_assert_eq!(
-                    answer.header(axum::http::header::CONTENT_TYPE),
-                    Some(PATCHKIT_CONTENT_TYPE),
-                    "{}",
-                    uri
-                );
-            }
+            // Every path under /v2/keys/ is the check route, which answers what a PatchKit
+            // client understands, and 400 only to a missing app secret.
+            prop_assert!(matches!(status, 200 | 400 | 403 | 404), "{uri}: {status}");
+            prop_assert!(status != 400 || answer.body == missing_app_secret(), "{uri}: {}", answer.body);
+            prop_assert_eq!(answer.header(axum::http::header::CACHE_CONTROL), Some("no-store"), "{}", uri);
+            prop_assert_eq!(
+                answer.header(axum::http::header::CONTENT_TYPE),
+                Some(PATCHKIT_CONTENT_TYPE),
+                "{}",
+                uri
+            );
             Ok(())
         })
         .unwrap();

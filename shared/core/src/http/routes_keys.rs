@@ -25,13 +25,12 @@ const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
 pub const PATCHKIT_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
 pub fn check_routes(api: Arc<KeysApi>) -> Router {
-    Router::new()
-        .route(
-            "/v2/keys/{key}",
-            // HEAD explicitly: axum would serve it with the GET handler, which registers a use.
-            get(check_key).head(check_key_head).options(check_options).fallback(patchkit_method_not_allowed),
-        )
-        .with_state(api)
+    // HEAD explicitly: axum would serve it with the GET handler, which registers a use.
+    let check =
+        get(check_key).head(check_key_head).options(check_options).fallback(patchkit_method_not_allowed);
+    // Every path under /v2/keys/ is a key check: an empty key, or one of several segments, is
+    // not known like any other (a Function URL sends every path to the function).
+    Router::new().route("/v2/keys/{*key}", check.clone()).route("/v2/keys/", check).with_state(api)
 }
 
 pub fn admin_routes(api: Arc<KeysApi>, token: Arc<Secret>) -> Router {
@@ -99,7 +98,7 @@ async fn answer(
     uri: &Uri,
     registration: Registration,
 ) -> Response {
-    // The one way a single `String` segment is refused: it is not UTF-8 once percent-decoded.
+    // Refused when it is not UTF-8 once percent-decoded, or empty (`/v2/keys/`): no such key.
     let key = key.ok().map(|Path(key)| key);
     let app_secret = query_param(uri.query(), "app_secret");
     let key_secret = query_param(uri.query(), "key_secret");
