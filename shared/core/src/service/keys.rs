@@ -44,8 +44,8 @@ pub enum KeyRefusal {
     Unavailable,
 }
 
-/// One key check as it arrived.
-#[derive(Debug, Clone, Copy)]
+/// One key check as it arrived. (No `Debug`: it holds secrets.)
+#[derive(Clone, Copy)]
 pub struct KeyQuery<'a> {
     /// `None` when the key was not UTF-8 once percent-decoded.
     pub key: Option<&'a str>,
@@ -85,17 +85,18 @@ impl KeyCheck {
         query: KeyQuery<'_>,
         registration: Registration,
     ) -> Result<KeyResponse, KeyRefusal> {
+        // Logs name keys by fingerprint only.
+        let fingerprint = query.key.map_or_else(|| "-".to_owned(), key_fingerprint);
         let Some(app_secret) = query.app_secret.filter(|s| !s.is_empty()) else {
             return Err(KeyRefusal::MissingAppSecret);
         };
         let Some(app) = self.app_for(app_secret).await.map_err(unavailable)? else {
-            return Err(refuse("-", KeyRefusal::UnknownAppSecret));
+            return Err(refuse(&fingerprint, KeyRefusal::UnknownAppSecret));
         };
         // No store holds such a key: it is answered like any unknown key, without asking.
         let Some(key) = query.key.filter(|k| is_well_formed(k)) else {
-            return Err(refuse("-", KeyRefusal::MalformedKey));
+            return Err(refuse(&fingerprint, KeyRefusal::MalformedKey));
         };
-        let fingerprint = key_fingerprint(key);
         let found = match (registration, query.key_secret.filter(|s| !s.is_empty())) {
             (Registration::Never, _) => self.verdict(key, &app, false, &fingerprint).await?,
             (Registration::UnlessKeySecretMatches, None) => {
