@@ -7,6 +7,8 @@
 #[macro_use]
 mod common;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, header};
@@ -16,7 +18,6 @@ use patchbay_core::config::{IngestConfig, LicenseCheckConfig, SendConfig, StoreC
 use patchbay_core::http::{ingest_router, keys_router};
 use patchbay_core::secret::Secret;
 use patchbay_testing::samples::sample_app;
-use std::sync::Arc;
 
 use common::{ADMIN_TOKEN, check_uri, forbidden, get_request, send_to};
 

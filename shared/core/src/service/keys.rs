@@ -107,7 +107,7 @@ impl KeyCheck {
                 if found.key_secret.matches(given) {
                     found
                 } else {
-                    // A wrong or stale secret (a reinstall, a cache from before a re-import)
+                    // A wrong or stale secret (a launcher's cache that no longer matches)
                     // counts as none: the call registers and answers the real secret, so the
                     // caller heals instead of being locked out. Only this case costs a second
                     // round trip, the registering update after the read.
