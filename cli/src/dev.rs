@@ -100,13 +100,12 @@ async fn serve(args: DevArgs) -> Result<(), String> {
     };
     // One database for everything; each part is built exactly as its Lambda function builds it.
     let backends = Backends::sqlite(path).map_err(|e| e.to_string())?;
-    let ingest =
-        wiring::ingest_api(&settings.ingest(), &backends.events()).await.map_err(|e| e.to_string())?;
+    let (ingest, keys) =
+        wiring::ingest_and_keys_apis(&settings.ingest(), &settings.license_check(path), &backends)
+            .await
+            .map_err(|e| e.to_string())?;
     let deliver =
         Arc::new(wiring::deliver(&settings.deliver(), &backends.events()).map_err(|e| e.to_string())?);
-    let keys = wiring::keys_api(&settings.license_check(path), &backends.key_backends())
-        .await
-        .map_err(|e| e.to_string())?;
     let received = receiver::Received::new(backends.store.clone());
     let router: Router = patchbay_core::http::ingest_routes(Arc::new(ingest))
         .merge(patchbay_core::http::keys_routes(Arc::new(keys)))

@@ -114,12 +114,12 @@ fn in_process_server() -> Server {
             admin_token: Secret::new(ADMIN_TOKEN).into(),
             send,
         };
-        let ingest = wiring::ingest_api(&ingest_config, &backends.events()).await.unwrap();
         let keys_config = LicenseCheckConfig {
             store: StoreConfig::Sqlite(db),
             admin_token: Secret::new(ADMIN_TOKEN).into(),
         };
-        let keys = wiring::keys_api(&keys_config, &backends.key_backends()).await.unwrap();
+        let (ingest, keys) =
+            wiring::ingest_and_keys_apis(&ingest_config, &keys_config, &backends).await.unwrap();
         let router = patchbay_core::http::ingest_routes(Arc::new(ingest))
             .merge(patchbay_core::http::keys_routes(Arc::new(keys)))
             .fallback(patchbay_core::http::not_found);

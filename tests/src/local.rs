@@ -1,5 +1,6 @@
 //! The use cases wired in-process over existing adapters, exactly as the functions wire them
-//! (`patchbay_adapters::wiring`), for tests that drive routers without a process.
+//! (`patchbay_adapters::wiring`), for tests that drive routers without a process. Like
+//! `patchbay dev`, the ingest and license-check routers share one process's app-secret cache.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,13 +48,11 @@ impl LocalFunctions {
             store: StoreConfig::Sqlite(GIVEN.to_owned()),
             admin_token: admin_token.clone().into(),
         };
+        // One process, as in `patchbay dev`: both share the key check's app cache.
+        let (ingest, keys) = wiring::ingest_and_keys_apis(&ingest, &keys, backends).await.expect("ingest");
         LocalFunctions {
-            ingest: ingest_router(Arc::new(
-                wiring::ingest_api(&ingest, &backends.events()).await.expect("ingest"),
-            )),
-            keys: keys_router(Arc::new(
-                wiring::keys_api(&keys, &backends.key_backends()).await.expect("keys"),
-            )),
+            ingest: ingest_router(Arc::new(ingest)),
+            keys: keys_router(Arc::new(keys)),
             deliver: Arc::new(wiring::deliver(&deliver, &backends.events()).expect("deliver")),
         }
     }

@@ -912,9 +912,10 @@ fn arbitrary_paths_and_queries_never_5xx() {
             seen.lock().unwrap().insert(status);
             prop_assert!(status < 500, "GET {} answered {}: {}", uri, status, show(&answer));
             if segment.is_empty() {
-                // `/v2/keys/` matches no route; `/v1/apps//webhooks` matches with an empty id.
+                // `/v2/keys/` is a check for no key; `/v1/apps//webhooks` matches with an empty id.
                 prop_assert!(status < 500, "GET {} answered {}", uri, status);
             } else if template.starts_with("/v2/keys/") {
+                // What a PatchKit client understands, and 400 for a missing app secret.
                 prop_assert!(
                     matches!(status, 200 | 400 | 403 | 404 | 410),
                     "GET {} answered {}",
@@ -946,11 +947,12 @@ fn arbitrary_paths_and_queries_never_5xx() {
 #[test]
 fn corner_cases() {
     let fixture = Fixture::new();
-    // The valid key with the right app secret: 200 (and a registration); with a wrong key secret 403.
+    // The valid key with the right app secret: 200 (and a registration); a wrong key secret
+    // counts as none (200, and another registration).
     let base = format!("/v2/keys/{}?app_secret={}", fixture.key, fixture.app_secret);
     let request = |uri: &str| Request::builder().uri(uri).body(Body::empty()).unwrap();
     assert_eq!(fixture.call(Target::Keys, request(&base)).0, 200);
-    assert_eq!(fixture.call(Target::Keys, request(&format!("{base}&key_secret=nope"))).0, 403);
+    assert_eq!(fixture.call(Target::Keys, request(&format!("{base}&key_secret=nope"))).0, 200);
     assert_eq!(fixture.call(Target::Keys, request(&format!("/v2/keys/{}", fixture.key))).0, 400);
     assert_eq!(
         fixture.call(Target::Keys, request(&format!("/v2/keys/{}?app_secret=wrong", fixture.key))).0,
@@ -972,8 +974,12 @@ fn corner_cases() {
         let (status, body) = fixture.admin_bytes(Target::Ingest, "GET", uri, Vec::new());
         assert_eq!(status, 400, "{uri}: {}", show(&body));
     }
+    // On the key check, no such key: 404 for a known app (403 for an unknown app secret).
     let (status, body) = fixture.call(Target::Keys, request("/v2/keys/%FF?app_secret=x"));
-    assert_eq!(status, 400, "{}", show(&body));
+    assert_eq!(status, 403, "{}", show(&body));
+    let (status, body) =
+        fixture.call(Target::Keys, request(&format!("/v2/keys/%FF?app_secret={}", fixture.app_secret)));
+    assert_eq!(status, 404, "{}", show(&body));
     assert!(serde_json::from_slice::<Value>(&body).unwrap()["message"].is_string(), "PatchKit's shape");
 
     // Deeply nested JSON is refused, not a stack overflow.

@@ -13,7 +13,7 @@ use std::task::{Context, Poll, ready};
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use patchbay_core::http::ApiError;
+use patchbay_core::http::{ApiError, PATCHKIT_CONTENT_TYPE};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Enough of a request to see its path prefix.
@@ -28,7 +28,7 @@ pub fn error_response(path: &str, status: u16, code: &'static str, message: &str
     }
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut response = (status, serde_json::json!({ "message": message }).to_string()).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(PATCHKIT_CONTENT_TYPE));
     response
 }
 
@@ -54,14 +54,14 @@ fn request_path(start: &[u8]) -> &str {
 /// The whole HTTP/1.1 answer for one of hyper's own errors; the connection closes after it
 /// (hyper closes it after a parse error anyway).
 fn rewritten(status: u16, code: &'static str, message: &str, path: &str) -> Vec<u8> {
-    let body = if path.starts_with(PATCHKIT_PREFIX) {
-        serde_json::json!({ "message": message }).to_string()
+    let (body, content_type) = if path.starts_with(PATCHKIT_PREFIX) {
+        (serde_json::json!({ "message": message }).to_string(), PATCHKIT_CONTENT_TYPE)
     } else {
-        ApiError::new(status, code, message).body()
+        (ApiError::new(status, code, message).body(), "application/json")
     };
     let reason = StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error");
     let mut bytes = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\
          connection: close\r\n\r\n",
         body.len()
     )

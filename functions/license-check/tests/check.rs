@@ -1,25 +1,25 @@
 //! `GET /v2/keys/{key}`: PatchKit's statuses and exact bodies, headers, and registration
-//! counting, over SQLite and over DynamoDB on moto.
+//! counting, over SQLite and over DynamoDB on moto. (`HEAD`, `OPTIONS` and other methods:
+//! `methods.rs`.)
 #![allow(clippy::unwrap_used)]
 
 #[macro_use]
 mod common;
 
 use axum::http::Method;
-use common::{
-    Harness, blocked, check_uri, forbidden, malformed_key, missing_app_secret, not_known, pct, valid_body,
-};
+use common::{Harness, blocked, check_uri, forbidden, missing_app_secret, not_known, pct, valid_body};
 
 over_both_backends!(
     valid_key_answers_patchkit_body,
-    registrations_count_only_calls_without_key_secret,
+    registrations_count_calls_without_the_right_key_secret,
+    wrong_or_stale_key_secret_registers_and_answers_the_real_one,
     concurrent_registrations_are_all_counted,
     unknown_key_is_404,
     blocked_key_is_410_until_unblocked,
-    wrong_secrets_are_403,
+    unknown_app_secret_is_403,
+    other_apps_key_is_404_like_an_unknown_key,
     missing_app_secret_is_400,
-    malformed_keys_are_400,
-    other_methods_are_405,
+    malformed_keys_are_404,
 );
 
 async fn valid_key_answers_patchkit_body(h: &Harness) {
@@ -42,7 +42,7 @@ async fn valid_key_answers_patchkit_body(h: &Harness) {
     answer.assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 1));
 }
 
-async fn registrations_count_only_calls_without_key_secret(h: &Harness) {
+async fn registrations_count_calls_without_the_right_key_secret(h: &Harness) {
     let (app, key, key_secret) = h.app_with_key().await;
     let secret = app.app_secret.expose();
     assert_eq!(h.registrations(&key).await, 0);
@@ -58,11 +58,40 @@ async fn registrations_count_only_calls_without_key_secret(h: &Harness) {
         answer.assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 3));
     }
     assert_eq!(h.registrations(&key).await, 3);
-    // Refused calls count nothing either.
-    h.check(&key, Some(secret), Some("wrong")).await.assert_patchkit(403, forbidden());
-    h.check(&key, Some(secret), Some("")).await.assert_patchkit(403, forbidden());
+    // Refused calls count nothing.
     h.check(&key, Some("not-the-app-secret"), None).await.assert_patchkit(403, forbidden());
+    h.check(&key, Some("not-the-app-secret"), Some("stale")).await.assert_patchkit(403, forbidden());
+    h.check(&key, None, None).await.assert_patchkit(400, missing_app_secret());
     assert_eq!(h.registrations(&key).await, 3);
+}
+
+async fn wrong_or_stale_key_secret_registers_and_answers_the_real_one(h: &Harness) {
+    let (app, key, key_secret) = h.app_with_key().await;
+    let (_, others_key, _) = h.app_with_key().await;
+    let others_secret = h.key_secret(&others_key).await;
+    let secret = app.app_secret.expose();
+
+    // Each counts as no key secret at all: one registration, and the real secret to cache.
+    let stale = [
+        "stale".to_owned(),
+        String::new(),
+        key_secret[..key_secret.len() - 1].to_owned(),
+        format!("{key_secret}x"),
+        key_secret.to_ascii_lowercase(),
+        others_secret,
+    ];
+    for (registrations, given) in (1..).zip(&stale) {
+        let answer = h.check(&key, Some(secret), Some(given)).await;
+        answer.assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), registrations));
+        assert_eq!(h.registrations(&key).await, registrations, "{given:?} on {}", h.backend);
+    }
+    // The healed caller sends the real secret next time: no further registration.
+    let total = h.registrations(&key).await;
+    h.check(&key, Some(secret), Some(&key_secret))
+        .await
+        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), total));
+    assert_eq!(h.registrations(&key).await, total);
+    assert_eq!(h.registrations(&others_key).await, 0);
 }
 
 async fn concurrent_registrations_are_all_counted(h: &Harness) {
@@ -134,8 +163,10 @@ async fn blocked_key_is_410_until_unblocked(h: &Harness) {
 
     h.check(&key, Some(secret), None).await.assert_patchkit(410, blocked());
     h.check(&key, Some(secret), Some(&key_secret)).await.assert_patchkit(410, blocked());
-    // Another app learns nothing about the key's state.
-    h.check(&key, Some(other.app_secret.expose()), None).await.assert_patchkit(403, forbidden());
+    // A stale key secret does not get past a block either.
+    h.check(&key, Some(secret), Some("stale")).await.assert_patchkit(410, blocked());
+    // Another app learns nothing about the key, not even that it exists.
+    h.check(&key, Some(other.app_secret.expose()), None).await.assert_patchkit(404, not_known());
     // A blocked key counts no registrations.
     assert_eq!(h.registrations(&key).await, 0);
 
@@ -147,26 +178,16 @@ async fn blocked_key_is_410_until_unblocked(h: &Harness) {
         .assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 1));
 }
 
-async fn wrong_secrets_are_403(h: &Harness) {
+async fn unknown_app_secret_is_403(h: &Harness) {
     let (app, key, key_secret) = h.app_with_key().await;
-    let other = h.new_app().await;
-    let (_, others_key, _) = h.app_with_key().await;
     let secret = app.app_secret.expose();
 
-    // An app secret nobody has.
     h.check(&key, Some("no-such-app-secret"), None).await.assert_patchkit(403, forbidden());
-    // A real app secret, but another app's.
-    h.check(&key, Some(other.app_secret.expose()), None).await.assert_patchkit(403, forbidden());
-    h.check(&key, Some(other.app_secret.expose()), Some(&key_secret)).await.assert_patchkit(403, forbidden());
-    h.check(&others_key, Some(secret), None).await.assert_patchkit(403, forbidden());
-    // The right app, the wrong key secret (also: another key's secret, a prefix of the right one).
-    h.check(&key, Some(secret), Some("wrong")).await.assert_patchkit(403, forbidden());
-    h.check(&key, Some(secret), Some(&key_secret[..key_secret.len() - 1]))
-        .await
-        .assert_patchkit(403, forbidden());
-    let others_secret = h.key_secret(&others_key).await;
-    h.check(&key, Some(secret), Some(&others_secret)).await.assert_patchkit(403, forbidden());
-    // Secrets are case-sensitive.
+    h.check(&key, Some("no-such-app-secret"), Some(&key_secret)).await.assert_patchkit(403, forbidden());
+    // Checked before the key: an unknown key or junk gets the same answer.
+    h.check("NOPE2-NOPE2", Some("no-such-app-secret"), None).await.assert_patchkit(403, forbidden());
+    h.get("/v2/keys/%0A?app_secret=no-such-app-secret").await.assert_patchkit(403, forbidden());
+    // Secrets are case-sensitive, and a prefix is not the secret.
     let flipped: String = secret
         .chars()
         .map(|c| if c.is_ascii_uppercase() { c.to_ascii_lowercase() } else { c.to_ascii_uppercase() })
@@ -174,7 +195,38 @@ async fn wrong_secrets_are_403(h: &Harness) {
     if flipped != secret {
         h.check(&key, Some(&flipped), None).await.assert_patchkit(403, forbidden());
     }
+    h.check(&key, Some(&secret[..secret.len() - 1]), None).await.assert_patchkit(403, forbidden());
     assert_eq!(h.registrations(&key).await, 0);
+}
+
+async fn other_apps_key_is_404_like_an_unknown_key(h: &Harness) {
+    let (app, key, key_secret) = h.app_with_key().await;
+    let other = h.new_app().await;
+    let others_secret = other.app_secret.expose();
+    let unknown = h.check("NOPE2-NOPE2-NOPE2-NOPE2", Some(others_secret), None).await;
+    unknown.assert_patchkit(404, not_known());
+
+    // The whole answer, headers included, is the unknown key's: nothing tells them apart. Also
+    // with the key's own secret, and once the key is blocked.
+    let foreign = [Some(key_secret.as_str()), None, Some("stale")];
+    for key_secret in foreign {
+        let answer = h.check(&key, Some(others_secret), key_secret).await;
+        assert_eq!(
+            (answer.status, &answer.headers, &answer.body),
+            (unknown.status, &unknown.headers, &unknown.body)
+        );
+    }
+    h.admin(Method::POST, &format!("/v1/keys/{key}/block"), None).await;
+    for key_secret in foreign {
+        let answer = h.check(&key, Some(others_secret), key_secret).await;
+        assert_eq!(
+            (answer.status, &answer.headers, &answer.body),
+            (unknown.status, &unknown.headers, &unknown.body)
+        );
+    }
+    assert_eq!(h.registrations(&key).await, 0);
+    // Its own app still sees it blocked.
+    h.check(&key, Some(app.app_secret.expose()), None).await.assert_patchkit(410, blocked());
 }
 
 async fn missing_app_secret_is_400(h: &Harness) {
@@ -189,34 +241,19 @@ async fn missing_app_secret_is_400(h: &Harness) {
     assert_eq!(h.registrations(&key).await, 0);
 }
 
-async fn malformed_keys_are_400(h: &Harness) {
+async fn malformed_keys_are_404(h: &Harness) {
     let (app, _, _) = h.app_with_key().await;
     let secret = app.app_secret.expose();
     let uri = |encoded_key: &str| format!("/v2/keys/{encoded_key}?app_secret={secret}");
 
-    // Over 128 characters (129 bytes; and 10 KB).
-    h.get(&uri(&"K".repeat(129))).await.assert_patchkit(400, malformed_key());
-    h.get(&uri(&"K".repeat(10 * 1024))).await.assert_patchkit(400, malformed_key());
-    // 65 two-byte characters: 130 bytes.
-    h.get(&uri(&pct("é".repeat(65).as_bytes()))).await.assert_patchkit(400, malformed_key());
-    // Control characters, percent-encoded.
-    for encoded in ["%0A", "ABCDE%0A", "ABC%00DE", "%1B%5B31m", "%7F", "%C2%85"] {
-        h.get(&uri(encoded)).await.assert_patchkit(400, malformed_key());
+    // No store holds such a key, so it is simply not known: over 128 characters (129 bytes;
+    // and 10 KB), 65 two-byte characters (130 bytes), control characters, not UTF-8.
+    let too_long = ["K".repeat(129), "K".repeat(10 * 1024), pct("é".repeat(65).as_bytes())];
+    let control = ["%0A", "ABCDE%0A", "ABC%00DE", "%1B%5B31m", "%7F", "%C2%85"].map(str::to_owned);
+    for encoded in too_long.iter().chain(&control).chain(&["%FF%FE".to_owned()]) {
+        h.get(&uri(encoded)).await.assert_patchkit(404, not_known());
     }
-    // Not UTF-8 after percent-decoding.
-    h.get(&uri("%FF%FE")).await.assert_patchkit(400, malformed_key());
-    // A malformed key is refused before the app secret is even looked at.
-    h.get(&format!("/v2/keys/{}", "K".repeat(129))).await.assert_patchkit(400, malformed_key());
-    h.get("/v2/keys/%0A").await.assert_patchkit(400, malformed_key());
-}
-
-async fn other_methods_are_405(h: &Harness) {
-    let (app, key, _) = h.app_with_key().await;
-    let uri = check_uri(&key, Some(app.app_secret.expose()), None);
-    for method in [Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
-        let answer = h.request(method.clone(), &uri).await;
-        answer.assert_patchkit(405, r#"{"message":"Method not allowed"}"#);
-    }
-    // None of them registered anything.
-    assert_eq!(h.registrations(&key).await, 0);
+    // The app secret is looked at first: without one, the request is incomplete whatever the key.
+    h.get(&format!("/v2/keys/{}", "K".repeat(129))).await.assert_patchkit(400, missing_app_secret());
+    h.get("/v2/keys/%0A").await.assert_patchkit(400, missing_app_secret());
 }

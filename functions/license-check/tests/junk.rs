@@ -6,7 +6,9 @@
 mod common;
 
 use axum::http::Method;
-use common::{Harness, forbidden, malformed_key, missing_app_secret, pct, pct_if_needed, valid_body};
+use common::{
+    Harness, PATCHKIT_CONTENT_TYPE, forbidden, missing_app_secret, not_known, pct, pct_if_needed, valid_body,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -22,7 +24,7 @@ async fn junk_keys_and_queries_are_4xx(h: &Harness) {
     let secret = app.app_secret.expose();
     let q = format!("app_secret={secret}");
 
-    // Keys: bytes that are not UTF-8, NUL, 10 KB (raw and percent-encoded), nothing at all.
+    // Keys no store holds: bytes that are not UTF-8, NUL, 10 KB (raw and percent-encoded).
     for path in [
         format!("/v2/keys/%FF%FE?{q}"),
         format!("/v2/keys/%00?{q}"),
@@ -31,14 +33,18 @@ async fn junk_keys_and_queries_are_4xx(h: &Harness) {
         format!("/v2/keys/{}?{q}", pct(&[0xFF; 10 * 1024])),
         format!("/v2/keys/{}?{q}", pct("K".repeat(10 * 1024).as_bytes())),
     ] {
-        h.get(&path).await.assert_patchkit(400, malformed_key());
+        h.get(&path).await.assert_patchkit(404, not_known());
     }
-    for path in
-        ["/v2/keys/", "/v2/keys", "/v2/keys//", "/v2/keys/%2F/", "/v2/keys/K/extra", "/v2/keys/?app_secret=x"]
+    // No key at all, or several segments: still the check route, and no such key.
+    for path in ["/v2/keys/", "/v2/keys//", "/v2/keys/%2F/", "/v2/keys/K/extra", &format!("/v2/keys/{key}/")]
     {
-        let answer = h.get(path).await;
-        assert!(answer.status.is_client_error(), "{path}: {} {}", answer.status, answer.body);
+        h.get(&format!("{path}?{q}")).await.assert_patchkit(404, not_known());
+        h.get(&format!("{path}?app_secret=x")).await.assert_patchkit(403, forbidden());
+        h.get(path).await.assert_patchkit(400, missing_app_secret());
     }
+    // `/v2/keys` itself is not the check route.
+    let answer = h.get("/v2/keys").await;
+    assert_eq!(answer.status.as_u16(), 404, "{}", answer.body);
 
     // Repeated parameters: the first one counts.
     h.check(&key, Some("a"), None).await.assert_patchkit(403, forbidden());
@@ -47,17 +53,20 @@ async fn junk_keys_and_queries_are_4xx(h: &Harness) {
     h.get(&format!("/v2/keys/{key}?{q}&app_secret=b&key_secret={key_secret}&key_secret=x"))
         .await
         .assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 0));
+    // (The first key_secret is a wrong one: it counts as none, and registers.)
     h.get(&format!("/v2/keys/{key}?{q}&key_secret=x&key_secret={key_secret}"))
         .await
-        .assert_patchkit(403, forbidden());
+        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 1));
 
     // Huge query values.
     let huge = "x".repeat(LARGE);
     h.get(&format!("/v2/keys/{key}?app_secret={huge}")).await.assert_patchkit(403, forbidden());
-    h.get(&format!("/v2/keys/{key}?{q}&key_secret={huge}")).await.assert_patchkit(403, forbidden());
+    h.get(&format!("/v2/keys/{key}?{q}&key_secret={huge}"))
+        .await
+        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 2));
     h.get(&format!("/v2/keys/{key}?{q}&key_secret={key_secret}&junk={huge}"))
         .await
-        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 0));
+        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 2));
     let huge_encoded = pct(&vec![0xFE; LARGE / 3]);
     h.get(&format!("/v2/keys/{key}?app_secret={huge_encoded}")).await.assert_patchkit(403, forbidden());
     h.get(&format!("/v2/keys/{key}?{}", "&".repeat(LARGE))).await.assert_patchkit(400, missing_app_secret());
@@ -78,7 +87,9 @@ async fn junk_keys_and_queries_are_4xx(h: &Harness) {
         answer.assert_patchkit_headers();
     }
     h.get(&format!("/v2/keys/{key}?app_secret")).await.assert_patchkit(400, missing_app_secret());
-    h.get(&format!("/v2/keys/{key}?{q}&key_secret=%FF")).await.assert_patchkit(403, forbidden());
+    h.get(&format!("/v2/keys/{key}?{q}&key_secret=%FF"))
+        .await
+        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 3));
     // `+` is a space in a query; a secret with a space in it is just a wrong secret.
     h.get(&format!("/v2/keys/{key}?app_secret={}+", pct_if_needed(secret.as_bytes())))
         .await
@@ -95,8 +106,8 @@ async fn junk_keys_and_queries_are_4xx(h: &Harness) {
         assert!(answer.status.is_client_error(), "{method} {uri}: {} {}", answer.status, answer.body);
     }
 
-    // Through all of it, nothing was registered (every 200 above carried the key secret).
-    assert_eq!(h.registrations(&key).await, 0);
+    // Through all of it, only the three calls with a wrong key secret registered.
+    assert_eq!(h.registrations(&key).await, 3);
 }
 
 /// Read one HTTP/1.1 response from a raw socket; return its status code.
@@ -200,7 +211,6 @@ fn arbitrary_keys_and_queries_never_5xx() {
     let seen = std::sync::Mutex::new(std::collections::BTreeMap::<u16, u32>::new());
     runner
         .run(&(segment, params, any::<bool>()), |((seg, seg_mode), params, bare_name)| {
-            let routed = !seg.is_empty();
             let mut uri = format!("/v2/keys/{}", spelled(seg, seg_mode));
             let query: Vec<String> = params
                 .into_iter()
@@ -221,21 +231,17 @@ fn arbitrary_keys_and_queries_never_5xx() {
             prop_assert!(answer.status.as_u16() < 500, "{uri}: {} {}", answer.status, answer.body);
             let status = answer.status.as_u16();
             prop_assert!(status != 200 || answer.json()["key"] == key.as_str(), "{uri}: {}", answer.body);
-            // A non-empty segment always reaches the check route (`/` is always encoded).
-            if routed {
-                prop_assert_eq!(
-                    answer.header(axum::http::header::CACHE_CONTROL),
-                    Some("no-store"),
-                    "{}",
-                    uri
-                );
-                prop_assert_eq!(
-                    answer.header(axum::http::header::CONTENT_TYPE),
-                    Some("application/json"),
-                    "{}",
-                    uri
-                );
-            }
+            // Every path under /v2/keys/ is the check route, which answers what a PatchKit
+            // client understands, and 400 only to a missing app secret.
+            prop_assert!(matches!(status, 200 | 400 | 403 | 404), "{uri}: {status}");
+            prop_assert!(status != 400 || answer.body == missing_app_secret(), "{uri}: {}", answer.body);
+            prop_assert_eq!(answer.header(axum::http::header::CACHE_CONTROL), Some("no-store"), "{}", uri);
+            prop_assert_eq!(
+                answer.header(axum::http::header::CONTENT_TYPE),
+                Some(PATCHKIT_CONTENT_TYPE),
+                "{}",
+                uri
+            );
             Ok(())
         })
         .unwrap();

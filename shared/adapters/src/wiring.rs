@@ -10,6 +10,7 @@ use patchbay_core::config::{
 };
 use patchbay_core::http::{IngestApi, KeysApi};
 use patchbay_core::ports::{Sender, StoreError};
+use patchbay_core::service::app_secrets::AppSecretCache;
 use patchbay_core::service::attempts::TestAttempts;
 use patchbay_core::service::deliver::Deliver;
 use patchbay_core::service::ingest::Ingest;
@@ -17,7 +18,7 @@ use patchbay_core::service::key_admin::KeyAdmin;
 use patchbay_core::service::keys::KeyCheck;
 use patchbay_core::service::manage::Manage;
 
-use crate::backends::{EventBackends, KeyBackends};
+use crate::backends::{Backends, EventBackends, KeyBackends};
 use crate::secrets::{SecretResolver, SecretsError};
 use crate::sender::ReqwestSender;
 
@@ -60,6 +61,16 @@ pub async fn ingest_api_with(
     backends: &EventBackends,
     secrets: &SecretResolver,
 ) -> Result<IngestApi, InitError> {
+    // No key check in this process: what a rotation forgets here, nobody had remembered.
+    ingest_api_sharing(config, backends, secrets, Arc::default()).await
+}
+
+async fn ingest_api_sharing(
+    config: &IngestConfig,
+    backends: &EventBackends,
+    secrets: &SecretResolver,
+    app_secrets: Arc<AppSecretCache>,
+) -> Result<IngestApi, InitError> {
     let test_send = SendConfig { timeout: config.send.timeout.min(TEST_SEND_TIMEOUT), ..config.send.clone() };
     let test_attempts = TestAttempts::new(backends.store.clone(), test_send.attempt_retention);
     Ok(IngestApi {
@@ -73,6 +84,7 @@ pub async fn ingest_api_with(
             backends.queue.clone(),
             sender(&test_send)?,
             test_attempts,
+            app_secrets,
         ),
         admin_token: secrets.resolve(&config.admin_token, ADMIN_TOKEN_VARIABLE).await?,
     })
@@ -94,14 +106,42 @@ pub fn deliver(config: &DeliverConfig, backends: &EventBackends) -> Result<Deliv
 
 /// The license-check function: the key check and key administration. The admin token, if
 /// named by id, is read through the Parameters and Secrets extension, as for [`ingest_api`].
+/// An app secret rotated by the ingest function (another process) keeps working here for up
+/// to the app cache's TTL.
 ///
 /// # Errors
 /// The admin token cannot be read.
 pub async fn keys_api(config: &LicenseCheckConfig, backends: &KeyBackends) -> Result<KeysApi, InitError> {
-    let secrets = SecretResolver::from_env();
+    keys_api_sharing(config, backends, &SecretResolver::from_env(), Arc::default()).await
+}
+
+async fn keys_api_sharing(
+    config: &LicenseCheckConfig,
+    backends: &KeyBackends,
+    secrets: &SecretResolver,
+    app_secrets: Arc<AppSecretCache>,
+) -> Result<KeysApi, InitError> {
     Ok(KeysApi {
-        check: KeyCheck::new(backends.keys.clone(), backends.store.clone()),
+        check: KeyCheck::new(backends.keys.clone(), backends.store.clone(), app_secrets),
         admin: KeyAdmin::new(backends.keys.clone(), backends.store.clone()),
         admin_token: secrets.resolve(&config.admin_token, ADMIN_TOKEN_VARIABLE).await?,
     })
+}
+
+/// Both APIs in one process (`patchbay dev`), sharing the key check's app cache: a secret
+/// rotated through the management API stops working at once.
+///
+/// # Errors
+/// The HTTP client for test sends cannot be built (TLS roots), or a secret cannot be read.
+pub async fn ingest_and_keys_apis(
+    ingest: &IngestConfig,
+    keys: &LicenseCheckConfig,
+    backends: &Backends,
+) -> Result<(IngestApi, KeysApi), InitError> {
+    let secrets = SecretResolver::from_env();
+    let app_secrets = Arc::new(AppSecretCache::new());
+    Ok((
+        ingest_api_sharing(ingest, &backends.events(), &secrets, app_secrets.clone()).await?,
+        keys_api_sharing(keys, &backends.key_backends(), &secrets, app_secrets).await?,
+    ))
 }

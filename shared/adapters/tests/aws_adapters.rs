@@ -377,7 +377,7 @@ async fn key_checks_tell_every_outcome_apart() {
     keys.create_keys(std::slice::from_ref(&key)).await.unwrap();
     for register in [true, false] {
         assert_eq!(keys.check_key("NOPE-NOPE", "app_r", register).await.unwrap(), KeyVerdict::NotFound);
-        assert_eq!(keys.check_key(&key.key, "app_x", register).await.unwrap(), KeyVerdict::Forbidden);
+        assert_eq!(keys.check_key(&key.key, "app_x", register).await.unwrap(), KeyVerdict::OtherApp);
     }
     match keys.check_key(&key.key, "app_r", true).await.unwrap() {
         KeyVerdict::Valid(k) => {
@@ -389,7 +389,7 @@ async fn key_checks_tell_every_outcome_apart() {
     keys.set_key_blocked(&key.key, true).await.unwrap();
     for register in [true, false] {
         assert_eq!(keys.check_key(&key.key, "app_r", register).await.unwrap(), KeyVerdict::Blocked);
-        assert_eq!(keys.check_key(&key.key, "app_x", register).await.unwrap(), KeyVerdict::Forbidden);
+        assert_eq!(keys.check_key(&key.key, "app_x", register).await.unwrap(), KeyVerdict::OtherApp);
     }
     let unblocked = keys.set_key_blocked(&key.key, false).await.unwrap();
     assert_eq!(unblocked.registrations, 1);

@@ -239,13 +239,13 @@ pub async fn keys_check_and_register<K: KeyStore>(keys: &K) {
         other => panic!("{other:?}"),
     }
     assert_eq!(keys.check_key("NOPE-NOPE", "app_r", true).await.unwrap(), KeyVerdict::NotFound);
-    assert_eq!(keys.check_key(&key.key, "app_other", true).await.unwrap(), KeyVerdict::Forbidden);
+    assert_eq!(keys.check_key(&key.key, "app_other", true).await.unwrap(), KeyVerdict::OtherApp);
 
     let blocked = keys.set_key_blocked(&key.key, true).await.unwrap();
     assert!(blocked.blocked);
     assert_eq!(keys.check_key(&key.key, "app_r", true).await.unwrap(), KeyVerdict::Blocked);
     // Another app's blocked key is still forbidden, not "blocked": don't leak its state.
-    assert_eq!(keys.check_key(&key.key, "app_other", true).await.unwrap(), KeyVerdict::Forbidden);
+    assert_eq!(keys.check_key(&key.key, "app_other", true).await.unwrap(), KeyVerdict::OtherApp);
     let unblocked = keys.set_key_blocked(&key.key, false).await.unwrap();
     assert!(!unblocked.blocked);
     assert_eq!(unblocked.registrations, 1, "failed checks must not count");

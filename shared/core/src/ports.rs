@@ -122,8 +122,9 @@ pub enum KeyVerdict {
     Valid(LicenseKey),
     NotFound,
     Blocked,
-    /// The key exists but belongs to another app.
-    Forbidden,
+    /// The key exists but belongs to another app (the key check answers it like an unknown
+    /// key; the distinction is for the logs).
+    OtherApp,
 }
 
 #[async_trait]
@@ -134,7 +135,7 @@ pub trait KeyStore: Send + Sync {
     async fn get_key(&self, key: &str) -> StoreResult<Option<LicenseKey>>;
     /// The hot path, one round trip where the store allows it. The key must exist, belong to
     /// `app_id` and not be blocked; then, when `register` is set, `registrations` goes up by one
-    /// atomically and the returned key shows the new count. `Forbidden` means another app's
+    /// atomically and the returned key shows the new count. `OtherApp` means another app's
     /// key. The key secret is compared by the caller, in constant time.
     async fn check_key(&self, key: &str, app_id: &str, register: bool) -> StoreResult<KeyVerdict>;
     /// `NotFound` if the key does not exist.

@@ -22,6 +22,10 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
+/// On every key-check answer: the .NET clients decode by the charset.
+pub const PATCHKIT_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+/// The methods the key check answers, as its `Allow` header lists them.
+pub const CHECK_METHODS: &str = "GET, HEAD, OPTIONS";
 
 /// `ids::ALPHABET`: no 0/O/1/I/L/U. As a regex class: `[2-9A-HJKMNP-TV-Z]`.
 pub const KEY_ALPHABET: &str = "23456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -107,7 +111,7 @@ impl Answer {
         assert_eq!(self.header(header::CACHE_CONTROL), Some("no-store"), "cache-control ({})", self.status);
         assert_eq!(
             self.header(header::CONTENT_TYPE),
-            Some("application/json"),
+            Some(PATCHKIT_CONTENT_TYPE),
             "content-type ({})",
             self.status
         );
@@ -137,9 +141,6 @@ pub fn forbidden() -> &'static str {
 }
 pub fn missing_app_secret() -> &'static str {
     r#"{"message":"app_secret is required"}"#
-}
-pub fn malformed_key() -> &'static str {
-    r#"{"message":"Key is malformed: 1 to 128 characters, no control characters"}"#
 }
 
 /// PatchKit's 200 body, byte for byte (field order included).
@@ -224,6 +225,11 @@ impl Harness {
 
     pub async fn check(&self, key: &str, app_secret: Option<&str>, key_secret: Option<&str>) -> Answer {
         self.get(&check_uri(key, app_secret, key_secret)).await
+    }
+
+    /// The same check as `HEAD`.
+    pub async fn head(&self, key: &str, app_secret: Option<&str>, key_secret: Option<&str>) -> Answer {
+        self.request(Method::HEAD, &check_uri(key, app_secret, key_secret)).await
     }
 
     /// An admin call with the bearer token (`token: None` sends none).

@@ -67,13 +67,13 @@ fn key_from_item(item: &Item) -> StoreResult<LicenseKey> {
 }
 
 /// Why a key fails the check for `app_id`, or `Valid` when it passes. Another app's key is
-/// `Forbidden` whatever its state, so its state does not leak.
+/// `OtherApp` whatever its state, so its state does not leak.
 fn classify(item: Option<&Item>, app_id: &str) -> StoreResult<KeyVerdict> {
     let Some(item) = item.filter(|i| !i.is_empty()) else {
         return Ok(KeyVerdict::NotFound);
     };
     if attr_s(item, "app_id")? != app_id {
-        return Ok(KeyVerdict::Forbidden);
+        return Ok(KeyVerdict::OtherApp);
     }
     if attr_bool(item, "blocked")? {
         return Ok(KeyVerdict::Blocked);
@@ -362,7 +362,7 @@ mod tests {
         k.blocked = true;
         let item = key_item(&k);
         assert_eq!(classify(None, "app_1").unwrap(), KeyVerdict::NotFound);
-        assert_eq!(classify(Some(&item), "app_2").unwrap(), KeyVerdict::Forbidden);
+        assert_eq!(classify(Some(&item), "app_2").unwrap(), KeyVerdict::OtherApp);
         assert_eq!(classify(Some(&item), "app_1").unwrap(), KeyVerdict::Blocked);
         k.blocked = false;
         assert_eq!(classify(Some(&key_item(&k)), "app_1").unwrap(), KeyVerdict::Valid(k));

@@ -63,8 +63,8 @@
 //! * License keys: `check_key` with `register` is one `UpdateItem` (`ADD registrations :one`,
 //!   conditional on the key existing, belonging to the app and not being blocked,
 //!   `ReturnValues=ALL_NEW`, `ReturnValuesOnConditionCheckFailure=ALL_OLD` to tell not-found,
-//!   forbidden and blocked apart: no old item means no such key); without `register` it is one
-//!   strongly consistent `GetItem`. Another app's key is `Forbidden` whatever its state.
+//!   another app's and blocked apart: no old item means no such key); without `register` it is
+//!   one eventually consistent `GetItem`. Another app's key is `OtherApp` whatever its state.
 //!   `create_keys` checks with `BatchGetItem`, then writes with
 //!   `TransactWriteItems` in chunks of 100 conditional puts: each chunk is atomic, the whole
 //!   call is not; if a later chunk fails, the keys of earlier chunks are deleted again, best

@@ -112,7 +112,7 @@ impl KeyStore for SqliteKeyStore {
             .map_err(db_err)?;
         Ok(match found {
             None => KeyVerdict::NotFound,
-            Some((owner, _)) if owner != app_id => KeyVerdict::Forbidden,
+            Some((owner, _)) if owner != app_id => KeyVerdict::OtherApp,
             Some(_) => KeyVerdict::Blocked,
         })
     }

@@ -95,15 +95,17 @@ pub(super) fn too_large(limit: usize) -> ApiError {
     ApiError::new(413, "payload_too_large", format!("body exceeds {limit} bytes"))
 }
 
-/// PatchKit's status and message for a refused key check. Existing games parse these.
+/// PatchKit's status and message for a refused key check. Existing games parse these, and a
+/// PatchKit client understands only 200, 403, 404, 410 and 5xx: another app's key and a key no
+/// store could hold are answered exactly like an unknown key (nothing tells them apart). A
+/// missing `app_secret` stays 400: PatchKit's clients always send one.
 #[must_use]
 pub fn patchkit_refusal(refusal: KeyRefusal) -> (u16, &'static str) {
     match refusal {
-        KeyRefusal::NotFound => (404, "Key not known"),
+        KeyRefusal::NotFound | KeyRefusal::OtherAppsKey | KeyRefusal::MalformedKey => (404, "Key not known"),
         KeyRefusal::Blocked => (410, "Key has been blocked"),
-        KeyRefusal::Forbidden => (403, "Forbidden"),
+        KeyRefusal::UnknownAppSecret => (403, "Forbidden"),
         KeyRefusal::MissingAppSecret => (400, "app_secret is required"),
-        KeyRefusal::MalformedKey => (400, "Key is malformed: 1 to 128 characters, no control characters"),
         KeyRefusal::Unavailable => (503, "Service unavailable, retry"),
     }
 }
@@ -140,7 +142,11 @@ mod tests {
     fn patchkit_statuses_are_patchkits() {
         assert_eq!(patchkit_refusal(KeyRefusal::NotFound), (404, "Key not known"));
         assert_eq!(patchkit_refusal(KeyRefusal::Blocked), (410, "Key has been blocked"));
-        assert_eq!(patchkit_refusal(KeyRefusal::Forbidden).0, 403);
+        assert_eq!(patchkit_refusal(KeyRefusal::UnknownAppSecret).0, 403);
+        // No existence oracle: another app's key and junk read as an unknown key.
+        for refusal in [KeyRefusal::OtherAppsKey, KeyRefusal::MalformedKey] {
+            assert_eq!(patchkit_refusal(refusal), patchkit_refusal(KeyRefusal::NotFound));
+        }
         assert_eq!(patchkit_refusal(KeyRefusal::Unavailable).0, 503);
     }
 }

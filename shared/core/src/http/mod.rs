@@ -24,6 +24,7 @@ use crate::service::keys::KeyCheck;
 use crate::service::manage::Manage;
 
 pub use api_error::{ApiError, method_not_allowed, not_found};
+pub use routes_keys::PATCHKIT_CONTENT_TYPE;
 
 /// What the ingest function serves.
 pub struct IngestApi {

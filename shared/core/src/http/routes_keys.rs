@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use axum::body::{Body, HttpBody};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
@@ -16,12 +17,20 @@ use super::errors::patchkit_refusal;
 use super::extract::{ApiJson, ApiPath, query_param};
 use crate::secret::LiveSecret;
 use crate::service::key_admin::{GenerateKeys, ImportKeys};
-use crate::service::keys::KeyRefusal;
+use crate::service::keys::{KeyQuery, KeyRefusal, Registration};
+
+/// The methods the key check answers; any other gets 405.
+const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
+/// On every key-check answer with a body: the .NET clients decode it by the declared charset.
+pub const PATCHKIT_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
 pub fn check_routes(api: Arc<KeysApi>) -> Router {
-    Router::new()
-        .route("/v2/keys/{key}", get(check_key).fallback(patchkit_method_not_allowed))
-        .with_state(api)
+    // HEAD explicitly: axum would serve it with the GET handler, which registers a use.
+    let check =
+        get(check_key).head(check_key_head).options(check_options).fallback(patchkit_method_not_allowed);
+    // Every path under /v2/keys/ is a key check: an empty key, or one of several segments, is
+    // not known like any other (a Function URL sends every path to the function).
+    Router::new().route("/v2/keys/{*key}", check.clone()).route("/v2/keys/", check).with_state(api)
 }
 
 pub fn admin_routes(api: Arc<KeysApi>, token: LiveSecret) -> Router {
@@ -46,14 +55,20 @@ fn patchkit(status: u16, body: String) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PATCHKIT_CONTENT_TYPE));
     // A verdict is per call (it may count a registration): never cache it.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
 async fn patchkit_method_not_allowed() -> Response {
-    patchkit(405, serde_json::json!({"message": "Method not allowed"}).to_string())
+    let mut response = patchkit(405, serde_json::json!({"message": "Method not allowed"}).to_string());
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
+    response
+}
+
+async fn check_options() -> Response {
+    (StatusCode::NO_CONTENT, [(header::ALLOW, ALLOWED_METHODS)]).into_response()
 }
 
 async fn check_key(
@@ -61,12 +76,38 @@ async fn check_key(
     key: Result<Path<String>, PathRejection>,
     uri: Uri,
 ) -> Response {
-    let Ok(Path(key)) = key else {
-        return refused(KeyRefusal::MalformedKey);
-    };
+    answer(&api, key, &uri, Registration::UnlessKeySecretMatches).await
+}
+
+/// GET's status and headers (`Content-Length` included), no body, and never a registration.
+async fn check_key_head(
+    State(api): State<Arc<KeysApi>>,
+    key: Result<Path<String>, PathRejection>,
+    uri: Uri,
+) -> Response {
+    let (mut parts, body) = answer(&api, key, &uri, Registration::Never).await.into_parts();
+    if let Some(length) = body.size_hint().exact() {
+        parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    Response::from_parts(parts, Body::empty())
+}
+
+async fn answer(
+    api: &KeysApi,
+    key: Result<Path<String>, PathRejection>,
+    uri: &Uri,
+    registration: Registration,
+) -> Response {
+    // Refused when it is not UTF-8 once percent-decoded, or empty (`/v2/keys/`): no such key.
+    let key = key.ok().map(|Path(key)| key);
     let app_secret = query_param(uri.query(), "app_secret");
     let key_secret = query_param(uri.query(), "key_secret");
-    match api.check.check(&key, app_secret.as_deref(), key_secret.as_deref()).await {
+    let query = KeyQuery {
+        key: key.as_deref(),
+        app_secret: app_secret.as_deref(),
+        key_secret: key_secret.as_deref(),
+    };
+    match api.check.check(query, registration).await {
         Ok(found) => patchkit(200, serde_json::to_string(&found).unwrap_or_default()),
         Err(refusal) => refused(refusal),
     }

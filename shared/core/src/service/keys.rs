@@ -2,20 +2,15 @@
 //! same statuses, same `{"message":…}` error bodies, same 200 body. The hot path is one cached
 //! app lookup plus one store round trip that both checks and counts.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::ids::key_fingerprint;
-use crate::model::App;
+use crate::model::{App, LicenseKey};
 use crate::ports::{AppSecretIndex, KeyStore, KeyVerdict, StoreError};
+use crate::service::app_secrets::{AppSecretCache, Cached};
 
-/// App secrets change rarely (rotation); caching the secret → app lookup keeps the hot path to
-/// one store call. A rotated-out secret keeps working for at most this long.
-const APP_CACHE_TTL: Duration = Duration::from_secs(30);
-const APP_CACHE_MAX: usize = 10_000;
 pub const MAX_KEY_LEN: usize = 128;
 
 /// PatchKit's 200 body.
@@ -30,68 +25,97 @@ pub struct KeyResponse {
 }
 
 /// Why a key check does not answer 200. The router turns each into PatchKit's status and
-/// `{"message":…}` body (`http::errors`).
+/// `{"message":…}` body (`http::errors`); the cases it answers alike stay apart here for the logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum KeyRefusal {
     #[error("key not known")]
     NotFound,
-    #[error("key has been blocked")]
-    Blocked,
-    #[error("app secret or key secret does not match")]
-    Forbidden,
-    #[error("app_secret is missing")]
-    MissingAppSecret,
+    #[error("key belongs to another app")]
+    OtherAppsKey,
     #[error("key is malformed")]
     MalformedKey,
+    #[error("key has been blocked")]
+    Blocked,
+    #[error("app secret not known")]
+    UnknownAppSecret,
+    #[error("app_secret is missing")]
+    MissingAppSecret,
     #[error("store unavailable")]
     Unavailable,
+}
+
+/// One key check as it arrived. (No `Debug`: it holds secrets.)
+#[derive(Clone, Copy)]
+pub struct KeyQuery<'a> {
+    /// `None` when the key was not UTF-8 once percent-decoded.
+    pub key: Option<&'a str>,
+    pub app_secret: Option<&'a str>,
+    pub key_secret: Option<&'a str>,
+}
+
+/// Whether a check may count a use of the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// `GET`: one use is counted unless the key's own secret is given.
+    UnlessKeySecretMatches,
+    /// `HEAD`: the same verdict, counting nothing.
+    Never,
 }
 
 pub struct KeyCheck {
     keys: Arc<dyn KeyStore>,
     apps: Arc<dyn AppSecretIndex>,
-    cache: Mutex<HashMap<String, (App, Instant)>>,
+    app_secrets: Arc<AppSecretCache>,
 }
 
 impl KeyCheck {
     #[must_use]
-    pub fn new(keys: Arc<dyn KeyStore>, apps: Arc<dyn AppSecretIndex>) -> Self {
-        KeyCheck { keys, apps, cache: Mutex::new(HashMap::new()) }
+    pub fn new(
+        keys: Arc<dyn KeyStore>,
+        apps: Arc<dyn AppSecretIndex>,
+        app_secrets: Arc<AppSecretCache>,
+    ) -> Self {
+        KeyCheck { keys, apps, app_secrets }
     }
 
     /// # Errors
     /// The refusal to answer with (status + PatchKit message).
     pub async fn check(
         &self,
-        key: &str,
-        app_secret: Option<&str>,
-        key_secret: Option<&str>,
+        query: KeyQuery<'_>,
+        registration: Registration,
     ) -> Result<KeyResponse, KeyRefusal> {
-        if key.is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
-            return Err(KeyRefusal::MalformedKey);
-        }
-        let Some(app_secret) = app_secret.filter(|s| !s.is_empty()) else {
+        // Logs name keys by fingerprint only.
+        let fingerprint = query.key.map_or_else(|| "-".to_owned(), key_fingerprint);
+        let Some(app_secret) = query.app_secret.filter(|s| !s.is_empty()) else {
             return Err(KeyRefusal::MissingAppSecret);
         };
-        let fingerprint = key_fingerprint(key);
         let Some(app) = self.app_for(app_secret).await.map_err(unavailable)? else {
-            tracing::info!(key = %fingerprint, outcome = "forbidden", "key check: unknown app secret");
-            return Err(KeyRefusal::Forbidden);
+            return Err(refuse(&fingerprint, KeyRefusal::UnknownAppSecret));
         };
-        // Only a call without key_secret registers a use.
-        let register = key_secret.is_none();
-        let checked = self.keys.check_key(key, &app.id, register).await.map_err(unavailable)?;
-        let found = match checked {
-            KeyVerdict::Valid(found) => found,
-            KeyVerdict::NotFound => return Err(refuse(&fingerprint, KeyRefusal::NotFound)),
-            KeyVerdict::Blocked => return Err(refuse(&fingerprint, KeyRefusal::Blocked)),
-            KeyVerdict::Forbidden => return Err(refuse(&fingerprint, KeyRefusal::Forbidden)),
+        // No store holds such a key: it is answered like any unknown key, without asking.
+        let Some(key) = query.key.filter(|k| is_well_formed(k)) else {
+            return Err(refuse(&fingerprint, KeyRefusal::MalformedKey));
         };
-        if let Some(given) = key_secret
-            && !found.key_secret.matches(given)
-        {
-            return Err(refuse(&fingerprint, KeyRefusal::Forbidden));
-        }
+        let found = match (registration, query.key_secret.filter(|s| !s.is_empty())) {
+            (Registration::Never, _) => self.verdict(key, &app, false, &fingerprint).await?,
+            (Registration::UnlessKeySecretMatches, None) => {
+                self.verdict(key, &app, true, &fingerprint).await?
+            }
+            (Registration::UnlessKeySecretMatches, Some(given)) => {
+                let found = self.verdict(key, &app, false, &fingerprint).await?;
+                if found.key_secret.matches(given) {
+                    found
+                } else {
+                    // A wrong or stale secret (a launcher's cache that no longer matches)
+                    // counts as none: the call registers and answers the real secret, so the
+                    // caller heals instead of being locked out. Only this case costs a second
+                    // round trip, the registering update after the read.
+                    tracing::info!(key = %fingerprint, "key check: key secret does not match; registering");
+                    self.verdict(key, &app, true, &fingerprint).await?
+                }
+            }
+        };
         tracing::debug!(key = %fingerprint, app_id = %app.id, registrations = found.registrations, "key check: valid");
         Ok(KeyResponse {
             key: found.key,
@@ -103,29 +127,40 @@ impl KeyCheck {
         })
     }
 
-    async fn app_for(&self, app_secret: &str) -> Result<Option<App>, StoreError> {
-        let cache_key = crate::ids::secret_lookup_hash(app_secret);
-        if let Some((app, at)) = self.lock_cache().get(&cache_key)
-            && at.elapsed() < APP_CACHE_TTL
-        {
-            return Ok(Some(app.clone()));
+    /// The store's verdict on `key` for `app`, registering a use when `register` is set.
+    async fn verdict(
+        &self,
+        key: &str,
+        app: &App,
+        register: bool,
+        fingerprint: &str,
+    ) -> Result<LicenseKey, KeyRefusal> {
+        match self.keys.check_key(key, &app.id, register).await.map_err(unavailable)? {
+            KeyVerdict::Valid(found) => Ok(found),
+            KeyVerdict::NotFound => Err(refuse(fingerprint, KeyRefusal::NotFound)),
+            KeyVerdict::OtherApp => Err(refuse(fingerprint, KeyRefusal::OtherAppsKey)),
+            KeyVerdict::Blocked => Err(refuse(fingerprint, KeyRefusal::Blocked)),
         }
+    }
+
+    async fn app_for(&self, app_secret: &str) -> Result<Option<App>, StoreError> {
+        let lookup = match self.app_secrets.get(app_secret) {
+            Cached::Hit(app) => return Ok(Some(app)),
+            Cached::Miss(lookup) => lookup,
+        };
         let app = self.apps.app_for_secret(app_secret).await?;
         // The index matched a hash; confirm the secret itself in constant time.
         let app = app.filter(|a| a.app_secret.matches(app_secret));
         if let Some(app) = &app {
-            let mut cache = self.lock_cache();
-            if cache.len() >= APP_CACHE_MAX {
-                cache.clear();
-            }
-            cache.insert(cache_key, (app.clone(), Instant::now()));
+            self.app_secrets.remember(lookup, app);
         }
         Ok(app)
     }
+}
 
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, (App, Instant)>> {
-        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
+/// What any store could hold as a key: 1 to `MAX_KEY_LEN` bytes, no control characters.
+fn is_well_formed(key: &str) -> bool {
+    !key.is_empty() && key.len() <= MAX_KEY_LEN && !key.chars().any(char::is_control)
 }
 
 fn refuse(fingerprint: &str, refusal: KeyRefusal) -> KeyRefusal {

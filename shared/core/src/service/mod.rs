@@ -2,6 +2,7 @@
 //! CLI hand them typed requests and get typed answers or their own error enums; `http/` maps
 //! those to statuses in one table.
 
+pub mod app_secrets;
 pub mod attempts;
 pub mod deliver;
 pub mod ingest;

@@ -31,6 +31,8 @@ impl Manage {
         let mut app = self.app(id).await?;
         app.app_secret = App::generate_secret();
         self.store.update_app(&app).await?;
+        // After the store has the new secret, so that no lookup re-learns the old one.
+        self.app_secrets.forget_app(&app.id);
         tracing::info!(app_id = %app.id, "app secret rotated");
         Ok(AppView::from(&app))
     }

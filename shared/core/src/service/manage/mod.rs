@@ -13,6 +13,7 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 
 use crate::ports::{Queue, QueueError, Sender, Store, StoreError};
+use crate::service::app_secrets::AppSecretCache;
 use crate::service::attempts::TestAttempts;
 use crate::service::send::PrepareError;
 use crate::validation::FieldError;
@@ -57,6 +58,8 @@ pub struct Manage {
     /// For test sends.
     sender: Arc<dyn Sender>,
     test_attempts: TestAttempts,
+    /// The key check's, when it runs in this process: a rotation makes it forget the app.
+    app_secrets: Arc<AppSecretCache>,
 }
 
 impl Manage {
@@ -66,7 +69,8 @@ impl Manage {
         queue: Arc<dyn Queue>,
         sender: Arc<dyn Sender>,
         test_attempts: TestAttempts,
+        app_secrets: Arc<AppSecretCache>,
     ) -> Self {
-        Manage { store, queue, sender, test_attempts }
+        Manage { store, queue, sender, test_attempts, app_secrets }
     }
 }
