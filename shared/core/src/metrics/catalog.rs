@@ -55,3 +55,19 @@ pub fn key_check(status: u16) -> MetricEvent {
 pub fn ingest_fan_out(deliveries: usize) -> MetricEvent {
     MetricEvent::new().count(INGEST_FAN_OUT, u64::try_from(deliveries).unwrap_or(u64::MAX))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::status_class;
+    use crate::model::AttemptError;
+
+    #[test]
+    fn status_classes_name_the_hundred_or_the_error() {
+        assert_eq!(status_class(Some(204), None), "2xx");
+        assert_eq!(status_class(Some(404), None), "4xx");
+        assert_eq!(status_class(Some(503), None), "5xx");
+        assert_eq!(status_class(None, Some(AttemptError::Timeout)), "timeout");
+        assert_eq!(status_class(None, Some(AttemptError::Connect)), "connect");
+        assert_eq!(status_class(None, Some(AttemptError::BlockedAddress)), "blocked_address");
+    }
+}
