@@ -66,10 +66,12 @@ async fn check_key(
     };
     let app_secret = query_param(uri.query(), "app_secret");
     let key_secret = query_param(uri.query(), "key_secret");
-    match api.check.check(&key, app_secret.as_deref(), key_secret.as_deref()).await {
+    let answer = match api.check.check(&key, app_secret.as_deref(), key_secret.as_deref()).await {
         Ok(found) => patchkit(200, serde_json::to_string(&found).unwrap_or_default()),
         Err(refusal) => refused(refusal),
-    }
+    };
+    api.check.count_answer(answer.status().as_u16());
+    answer
 }
 
 async fn generate(

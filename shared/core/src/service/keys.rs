@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::ids::key_fingerprint;
+use crate::metrics::{Metrics, catalog};
 use crate::model::App;
 use crate::ports::{AppSecretIndex, KeyStore, KeyVerdict, StoreError};
 
@@ -51,12 +52,26 @@ pub struct KeyCheck {
     keys: Arc<dyn KeyStore>,
     apps: Arc<dyn AppSecretIndex>,
     cache: Mutex<HashMap<String, (App, Instant)>>,
+    metrics: Metrics,
 }
 
 impl KeyCheck {
     #[must_use]
     pub fn new(keys: Arc<dyn KeyStore>, apps: Arc<dyn AppSecretIndex>) -> Self {
-        KeyCheck { keys, apps, cache: Mutex::new(HashMap::new()) }
+        KeyCheck { keys, apps, cache: Mutex::new(HashMap::new()), metrics: Metrics::default() }
+    }
+
+    /// Report each answer's status to `metrics` ([`KeyCheck::count_answer`]).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Count one answer by its HTTP status; the route calls it, since the status is decided
+    /// there (`http::errors`).
+    pub fn count_answer(&self, status: u16) {
+        self.metrics.emit(|| catalog::key_check(status));
     }
 
     /// # Errors
