@@ -48,7 +48,7 @@ async fn each_answer_is_counted_by_status() {
     // An app secret not yet cached needs the store, which is down.
     store.faults().fail_calls_to("app_for_secret");
     statuses.push(h.check(&key, Some("another-app-secret"), None).await.status);
-    let statuses: Vec<u16> = statuses.iter().map(|s| s.as_u16()).collect();
+    let statuses: Vec<u16> = statuses.iter().map(axum::http::StatusCode::as_u16).collect();
     assert_eq!(statuses, [200, 404, 403, 410, 503]);
 
     let events = sink.events();
