@@ -21,6 +21,17 @@ pub const STATUS: &str = "Status";
 /// Deliveries created per accepted event (webhooks that fired).
 pub const INGEST_FAN_OUT: &str = "IngestFanOut";
 
+/// Every metric with the dimension sets CloudWatch keeps it under (an empty set: the total), so
+/// the SAM template's alarms can be checked against what the code emits.
+pub const DIMENSION_SETS: &[(&str, &[&[&str]])] = &[
+    (DELIVERY_SUCCEEDED, &[&[STATUS_CLASS], &[]]),
+    (DELIVERY_RETRIED, &[&[STATUS_CLASS], &[]]),
+    (DELIVERY_FAILED, &[&[STATUS_CLASS], &[]]),
+    (ATTEMPT_LATENCY, &[&[STATUS_CLASS], &[]]),
+    (KEY_CHECK, &[&[STATUS]]),
+    (INGEST_FAN_OUT, &[&[]]),
+];
+
 /// One delivery attempt, recorded, with the delivery's state after it: still pending means
 /// it will be retried.
 #[must_use]
@@ -58,8 +69,46 @@ pub fn ingest_fan_out(deliveries: usize) -> MetricEvent {
 
 #[cfg(test)]
 mod tests {
-    use super::status_class;
-    use crate::model::AttemptError;
+    #![allow(clippy::unwrap_used)]
+
+    use super::{DIMENSION_SETS, delivery_attempt, ingest_fan_out, key_check, status_class};
+    use crate::metrics::{MetricEvent, emf};
+    use crate::model::{Attempt, AttemptError, DeliveryStatus};
+
+    /// The dimension sets an event's metrics are kept under, read back from its EMF document.
+    fn sets_of(event: &MetricEvent) -> Vec<Vec<String>> {
+        let document = &emf::documents(event, 1)[0];
+        serde_json::from_value(document["_aws"]["CloudWatchMetrics"][0]["Dimensions"].clone()).unwrap()
+    }
+
+    #[test]
+    fn the_listed_dimension_sets_are_those_emitted() {
+        let attempt = Attempt {
+            delivery_id: "dlv_1".into(),
+            number: 1,
+            at: chrono::Utc::now(),
+            duration_ms: 5,
+            status_code: Some(200),
+            error: None,
+            error_detail: None,
+            response_body: None,
+            retry_after: None,
+            expires_at: chrono::Utc::now(),
+        };
+        let events =
+            [delivery_attempt(&attempt, DeliveryStatus::Succeeded), key_check(200), ingest_fan_out(1)];
+        let mut emitted = 0;
+        for event in &events {
+            for metric in &event.metrics {
+                let (_, listed) = DIMENSION_SETS.iter().find(|(name, _)| *name == metric.name).unwrap();
+                let listed: Vec<Vec<String>> =
+                    listed.iter().map(|set| set.iter().map(|d| (*d).to_owned()).collect()).collect();
+                assert_eq!(listed, sets_of(event), "{}", metric.name);
+                emitted += 1;
+            }
+        }
+        assert_eq!(emitted, DIMENSION_SETS.len(), "every listed metric is emitted");
+    }
 
     #[test]
     fn status_classes_name_the_hundred_or_the_error() {
