@@ -9,6 +9,8 @@ use patchbay_core::config::{
     ADMIN_TOKEN_VARIABLE, DeliverConfig, INGEST_SECRET_VARIABLE, IngestConfig, LicenseCheckConfig, SendConfig,
 };
 use patchbay_core::http::{IngestApi, KeysApi};
+use patchbay_core::metrics::Metrics;
+use patchbay_core::metrics::sinks::StdoutEmf;
 use patchbay_core::ports::{Sender, StoreError};
 use patchbay_core::service::app_secrets::AppSecretCache;
 use patchbay_core::service::attempts::TestAttempts;
@@ -35,6 +37,20 @@ pub enum InitError {
     Sender(String),
     #[error(transparent)]
     Secrets(#[from] SecretsError),
+}
+
+/// Set by the Lambda runtime in every function's environment, never by `patchbay dev`.
+pub const LAMBDA_FUNCTION_NAME_VARIABLE: &str = "AWS_LAMBDA_FUNCTION_NAME";
+
+/// EMF lines on stdout on Lambda, where CloudWatch Logs turns them into metrics; off
+/// elsewhere (`patchbay dev`, tests), where nothing would read them.
+#[must_use]
+pub fn metrics() -> Metrics {
+    if std::env::var_os(LAMBDA_FUNCTION_NAME_VARIABLE).is_some() {
+        Metrics::to(Arc::new(StdoutEmf))
+    } else {
+        Metrics::default()
+    }
 }
 
 fn sender(send: &SendConfig) -> Result<Arc<dyn Sender>, InitError> {
@@ -78,7 +94,8 @@ async fn ingest_api_sharing(
             backends.store.clone(),
             backends.queue.clone(),
             secrets.resolve(&config.ingest_secret, INGEST_SECRET_VARIABLE).await?,
-        ),
+        )
+        .with_metrics(metrics()),
         manage: Manage::new(
             backends.store.clone(),
             backends.queue.clone(),
@@ -101,7 +118,8 @@ pub fn deliver(config: &DeliverConfig, backends: &EventBackends) -> Result<Deliv
         config.retry.clone(),
         &config.send,
         config.auto_disable_after,
-    ))
+    )
+    .with_metrics(metrics()))
 }
 
 /// The license-check function: the key check and key administration. The admin token, if
@@ -122,7 +140,8 @@ async fn keys_api_sharing(
     app_secrets: Arc<AppSecretCache>,
 ) -> Result<KeysApi, InitError> {
     Ok(KeysApi {
-        check: KeyCheck::new(backends.keys.clone(), backends.store.clone(), app_secrets),
+        check: KeyCheck::new(backends.keys.clone(), backends.store.clone(), app_secrets)
+            .with_metrics(metrics()),
         admin: KeyAdmin::new(backends.keys.clone(), backends.store.clone()),
         admin_token: secrets.resolve(&config.admin_token, ADMIN_TOKEN_VARIABLE).await?,
     })

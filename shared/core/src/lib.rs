@@ -6,6 +6,7 @@ pub mod config;
 pub mod http;
 pub mod humanize;
 pub mod ids;
+pub mod metrics;
 pub mod model;
 pub mod ports;
 pub mod retry;

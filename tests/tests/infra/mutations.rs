@@ -574,6 +574,23 @@ fn each_drift_is_caught() {
             },
             "no alarm on DeliverFunction Errors > 0",
         ),
+        (
+            "no key-check unavailable alarm",
+            |t| {
+                t["Resources"].as_object_mut().expect("resources").remove("KeyCheckUnavailableAlarm");
+            },
+            "no alarm on KeyCheck Status=503 > 0",
+        ),
+        (
+            "alarm on a metric the code does not emit",
+            |t| props_mut(t, "KeyCheckUnavailableAlarm")["MetricName"] = json!("KeyChecks"),
+            "the code emits no such metric",
+        ),
+        (
+            "alarm on a dimension the metric does not carry",
+            |t| props_mut(t, "KeyCheckUnavailableAlarm")["Dimensions"][0]["Name"] = json!("StatusClass"),
+            "the code emits no such metric",
+        ),
         // iam
         (
             "role from another account",

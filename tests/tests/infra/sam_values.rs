@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use patchbay_core::config;
+use patchbay_core::metrics::{self, catalog};
 use patchbay_core::retry::{RetrySchedule, parse_duration};
 use serde_json::{Value, json};
 
@@ -229,5 +230,43 @@ pub fn check_alarms(c: &mut Checker<'_>, queues: Option<&Queues>) {
     });
     if !watched {
         c.fail("no alarm on DeliverFunction Errors > 0");
+    }
+    for alarm in alarms.iter().filter(|a| a["Namespace"] == metrics::NAMESPACE) {
+        check_emitted(c, alarm);
+    }
+    let watched = alarms.iter().any(|a| {
+        a["Namespace"] == metrics::NAMESPACE
+            && a["MetricName"] == catalog::KEY_CHECK
+            && a["Dimensions"] == json!([{"Name": catalog::STATUS, "Value": "503"}])
+            && fires_above_zero(a)
+    });
+    if !watched {
+        c.fail("no alarm on KeyCheck Status=503 > 0");
+    }
+}
+
+/// An alarm on a Patchbay metric must name one the code emits (EMF, `metrics::catalog`), with
+/// exactly one of the dimension sets it is kept under: any other combination has no data, and
+/// such an alarm would never fire.
+fn check_emitted(c: &mut Checker<'_>, alarm: &Value) {
+    let name = alarm["MetricName"].as_str().unwrap_or_default();
+    let mut dimensions: Vec<&str> = alarm["Dimensions"]
+        .as_array()
+        .map(|ds| ds.iter().filter_map(|d| d["Name"].as_str()).collect())
+        .unwrap_or_default();
+    dimensions.sort_unstable();
+    let emitted =
+        catalog::DIMENSION_SETS.iter().find(|(metric, _)| *metric == name).is_some_and(|(_, sets)| {
+            sets.iter().any(|set| {
+                let mut set = set.to_vec();
+                set.sort_unstable();
+                set == dimensions
+            })
+        });
+    if !emitted {
+        c.fail(format!(
+            "alarm on {}/{name} by {dimensions:?}: the code emits no such metric (metrics::catalog)",
+            metrics::NAMESPACE
+        ));
     }
 }

@@ -107,10 +107,12 @@ async fn answer(
         app_secret: app_secret.as_deref(),
         key_secret: key_secret.as_deref(),
     };
-    match api.check.check(query, registration).await {
+    let answer = match api.check.check(query, registration).await {
         Ok(found) => patchkit(200, serde_json::to_string(&found).unwrap_or_default()),
         Err(refusal) => refused(refusal),
-    }
+    };
+    api.check.count_answer(answer.status().as_u16());
+    answer
 }
 
 async fn generate(

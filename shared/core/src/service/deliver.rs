@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::config::SendConfig;
+use crate::metrics::{Metrics, catalog};
 use crate::model::{AttemptError, Delivery, DeliveryStatus, EventBody, StoredEvent, Webhook};
 use crate::ports::{Sender, Store, StoreError};
 use crate::retry::RetrySchedule;
@@ -36,6 +37,7 @@ pub struct Deliver {
     retry: RetrySchedule,
     attempt_retention: Duration,
     auto_disable_after: Duration,
+    metrics: Metrics,
 }
 
 impl Deliver {
@@ -47,7 +49,21 @@ impl Deliver {
         send: &SendConfig,
         auto_disable_after: Duration,
     ) -> Self {
-        Deliver { store, sender, retry, attempt_retention: send.attempt_retention, auto_disable_after }
+        Deliver {
+            store,
+            sender,
+            retry,
+            attempt_retention: send.attempt_retention,
+            auto_disable_after,
+            metrics: Metrics::default(),
+        }
+    }
+
+    /// Report each attempt's outcome and latency to `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Process one queue message body.
@@ -161,6 +177,7 @@ impl Deliver {
             duration_ms = attempt.duration_ms,
             "delivery attempt"
         );
+        self.metrics.emit(|| catalog::delivery_attempt(&attempt, delivery.status));
         Ok(outcome)
     }
 

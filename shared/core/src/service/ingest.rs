@@ -14,6 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
+use crate::metrics::{Metrics, catalog};
 use crate::model::{Delivery, DeliveryRef, EventBody, EventName, EventState, StoredEvent};
 use crate::ports::{EventCreation, Queue, QueueError, Store, StoreError};
 use crate::secret::LiveSecret;
@@ -84,12 +85,20 @@ pub struct Ingest {
     queue: Arc<dyn Queue>,
     /// The pipeline's signing secret, as currently rotated.
     secret: LiveSecret,
+    metrics: Metrics,
 }
 
 impl Ingest {
     #[must_use]
     pub fn new(store: Arc<dyn Store>, queue: Arc<dyn Queue>, secret: impl Into<LiveSecret>) -> Self {
-        Ingest { store, queue, secret: secret.into() }
+        Ingest { store, queue, secret: secret.into(), metrics: Metrics::default() }
+    }
+
+    /// Report each accepted event's fan-out to `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// # Errors
@@ -145,6 +154,7 @@ impl Ingest {
                     return Err(err);
                 }
                 tracing::info!(event_id, app_id = %stored.app_id, event = %stored.name, deliveries = deliveries.len(), "event accepted");
+                self.metrics.emit(|| catalog::ingest_fan_out(deliveries.len()));
                 Ok(IngestOutcome::Accepted(response(&stored)))
             }
             EventCreation::Exists(existing) => self.resume(existing, now).await,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::ids::key_fingerprint;
+use crate::metrics::{Metrics, catalog};
 use crate::model::{App, LicenseKey};
 use crate::ports::{AppSecretIndex, KeyStore, KeyVerdict, StoreError};
 use crate::service::app_secrets::{AppSecretCache, Cached};
@@ -66,6 +67,7 @@ pub struct KeyCheck {
     keys: Arc<dyn KeyStore>,
     apps: Arc<dyn AppSecretIndex>,
     app_secrets: Arc<AppSecretCache>,
+    metrics: Metrics,
 }
 
 impl KeyCheck {
@@ -75,7 +77,20 @@ impl KeyCheck {
         apps: Arc<dyn AppSecretIndex>,
         app_secrets: Arc<AppSecretCache>,
     ) -> Self {
-        KeyCheck { keys, apps, app_secrets }
+        KeyCheck { keys, apps, app_secrets, metrics: Metrics::default() }
+    }
+
+    /// Report each answer's status to `metrics` ([`KeyCheck::count_answer`]).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Count one answer by its HTTP status; the route calls it, since the status is decided
+    /// there (`http::errors`).
+    pub fn count_answer(&self, status: u16) {
+        self.metrics.emit(|| catalog::key_check(status));
     }
 
     /// # Errors
