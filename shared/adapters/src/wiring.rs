@@ -36,10 +36,13 @@ pub enum InitError {
     Secrets(#[from] SecretsError),
 }
 
-fn sender(send: &SendConfig) -> Result<Arc<dyn Sender>, InitError> {
-    ReqwestSender::new(send)
-        .map(|s| Arc::new(s) as Arc<dyn Sender>)
-        .map_err(|e| InitError::Sender(e.to_string()))
+fn sender(send: &SendConfig, ceiling: Option<Duration>) -> Result<Arc<dyn Sender>, InitError> {
+    let sender = ReqwestSender::new(send).map_err(|e| InitError::Sender(e.to_string()))?;
+    let sender = match ceiling {
+        Some(ceiling) => sender.with_timeout_ceiling(ceiling),
+        None => sender,
+    };
+    Ok(Arc::new(sender))
 }
 
 /// The ingest function: events from the pipeline, and the management API. Secrets named by
@@ -71,7 +74,8 @@ pub async fn ingest_api_with(
         manage: Manage::new(
             backends.store.clone(),
             backends.queue.clone(),
-            sender(&test_send)?,
+            // A webhook's own timeout applies to its test sends too, but never past the cap.
+            sender(&test_send, Some(TEST_SEND_TIMEOUT))?,
             test_attempts,
         ),
         admin_token: secrets.resolve(&config.admin_token, ADMIN_TOKEN_VARIABLE).await?,
@@ -85,7 +89,7 @@ pub async fn ingest_api_with(
 pub fn deliver(config: &DeliverConfig, backends: &EventBackends) -> Result<Deliver, InitError> {
     Ok(Deliver::new(
         backends.store.clone(),
-        sender(&config.send)?,
+        sender(&config.send, None)?,
         config.retry.clone(),
         &config.send,
         config.auto_disable_after,
