@@ -102,8 +102,7 @@ impl ReqwestSender {
     async fn send_timed(&self, request: &OutgoingRequest) -> Result<HttpResponse, SendFailure> {
         let timeout = self.timeout_for(request);
         let http_request = self.prepare(request, timeout)?;
-        let mut response =
-            self.client.execute(http_request).await.map_err(|e| self.failure(&e, None, timeout))?;
+        let mut response = self.client.execute(http_request).await.map_err(|e| failure(&e, None, timeout))?;
 
         let status = response.status();
         if status.is_redirection() {
@@ -174,23 +173,22 @@ impl ReqwestSender {
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }
-        builder.build().map_err(|e| self.failure(&e, Some(AttemptError::InvalidRequest), timeout))
+        builder.build().map_err(|e| failure(&e, Some(AttemptError::InvalidRequest), timeout))
     }
+}
 
-    fn failure(&self, err: &reqwest::Error, kind: Option<AttemptError>, timeout: Duration) -> SendFailure {
-        let kind = kind.unwrap_or_else(|| classify(err));
-        let detail = match kind {
-            AttemptError::Timeout => format!("no complete response within {timeout:?}"),
-            AttemptError::BlockedAddress => {
-                find::<BlockedAddressError>(err).map_or_else(|| chain_detail(err), ToString::to_string)
-            }
-            AttemptError::Dns => {
-                find::<LookupError>(err).map_or_else(|| chain_detail(err), ToString::to_string)
-            }
-            _ => chain_detail(err),
-        };
-        SendFailure { kind, detail: truncate(detail) }
-    }
+/// What went wrong, for the attempt record; `timeout` is the one this request had.
+fn failure(err: &reqwest::Error, kind: Option<AttemptError>, timeout: Duration) -> SendFailure {
+    let kind = kind.unwrap_or_else(|| classify(err));
+    let detail = match kind {
+        AttemptError::Timeout => format!("no complete response within {timeout:?}"),
+        AttemptError::BlockedAddress => {
+            find::<BlockedAddressError>(err).map_or_else(|| chain_detail(err), ToString::to_string)
+        }
+        AttemptError::Dns => find::<LookupError>(err).map_or_else(|| chain_detail(err), ToString::to_string),
+        _ => chain_detail(err),
+    };
+    SendFailure { kind, detail: truncate(detail) }
 }
 
 #[async_trait]
