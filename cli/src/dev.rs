@@ -19,7 +19,7 @@ use clap::builder::TypedValueParser;
 
 use patchbay_adapters::backends::Backends;
 use patchbay_adapters::wiring;
-use patchbay_core::config::{MAX_WEBHOOK_TIMEOUT, StoreConfig};
+use patchbay_core::config::StoreConfig;
 use patchbay_core::service::worker;
 use tokio::sync::watch;
 
@@ -125,10 +125,10 @@ async fn serve(args: DevArgs) -> Result<(), String> {
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let queue = backends.queue.clone();
-    // A message stays hidden long enough for one send to time out (a webhook's own timeout may
-    // be longer than the function's), then comes back: a killed worker's in-flight deliveries
-    // return to the queue on their own.
-    let visibility = settings.send.timeout.max(MAX_WEBHOOK_TIMEOUT) + Duration::from_secs(5);
+    // A message stays hidden long enough for one send to time out, then comes back: a killed
+    // worker's in-flight deliveries return to the queue on their own. (The worker hides a
+    // message again when a webhook's own, longer timeout keeps its send running.)
+    let visibility = settings.send.timeout + Duration::from_secs(5);
     let options = worker::WorkerOptions { visibility, max_in_flight: args.max_in_flight };
     let worker = tokio::spawn(worker::run(deliver, queue, options, stop_rx.clone()));
 

@@ -34,8 +34,9 @@ pub const MAX_RECEIVE_COUNT: u32 = 20;
 /// The longest timeout a webhook may set for itself. The deliver function's Timeout (300 s in
 /// the template, checked against this) is sized for a batch of sends of at most 60 s each plus
 /// the store and queue calls around them, the same bound as the template's
-/// `DeliveryTimeoutSeconds`; `patchbay dev` hides a received message for at least this long
-/// plus a margin, so a slow send never has its message handed out again mid-request.
+/// `DeliveryTimeoutSeconds`; the local worker hides a message again for this long plus a
+/// margin when a send outlasts the visibility it was received with, so a slow send never has
+/// its message handed out again mid-request.
 pub const MAX_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How often a secret read from Secrets Manager is read again, so a rotation takes effect
