@@ -125,7 +125,8 @@ async fn serve(args: DevArgs) -> Result<(), String> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let queue = backends.queue.clone();
     // A message stays hidden long enough for one send to time out, then comes back: a killed
-    // worker's in-flight deliveries return to the queue on their own.
+    // worker's in-flight deliveries return to the queue on their own. (The worker hides a
+    // message again when a webhook's own, longer timeout keeps its send running.)
     let visibility = settings.send.timeout + Duration::from_secs(5);
     let options = worker::WorkerOptions { visibility, max_in_flight: args.max_in_flight };
     let worker = tokio::spawn(worker::run(deliver, queue, options, stop_rx.clone()));

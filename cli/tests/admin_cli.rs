@@ -20,7 +20,7 @@ use patchbay_adapters::backends::Backends;
 use patchbay_adapters::wiring;
 use patchbay_core::config::{ALLOW_CIDRS, Env, IngestConfig, LicenseCheckConfig, SendConfig, StoreConfig};
 use patchbay_core::secret::Secret;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tempfile::TempDir;
 
 const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
@@ -339,6 +339,14 @@ fn webhooks_from_flags_and_file_list_disable_enable_update_delete() {
         srv.run(&["webhooks", "update", &first_id, "--url", "https://example.org/x", "--json"]).ok().json();
     assert_eq!(updated["url"], "https://example.org/x");
     assert_eq!(updated["events"].as_array().unwrap().len(), 3, "fields not given are kept");
+    let args = ["webhooks", "update", &first_id, "--timeout", "10s", "--retry-schedule", "30s,2m", "--json"];
+    let updated = srv.run(&args).ok().json();
+    assert_eq!((&updated["timeout"], &updated["retry_schedule"]), (&json!("10s"), &json!("30s,2m")));
+    let shown = srv.run(&["webhooks", "show", &first_id]).ok().stdout;
+    assert!(shown.contains("10s") && shown.contains("30s,2m"), "{shown}");
+    let updated = srv.run(&["webhooks", "update", &first_id, "--timeout", "", "--json"]).ok().json();
+    assert!(updated.get("timeout").is_none(), "a blank override resets it: {updated}");
+    assert_eq!(updated["retry_schedule"], "30s,2m");
     let patch = srv.file("patch.json", r#"{"method":"PUT","format":"form"}"#);
     let updated = srv.run(&["webhooks", "update", &first_id, "--file", s(&patch), "--json"]).ok().json();
     assert_eq!(updated["method"], "PUT");

@@ -62,6 +62,8 @@ fn webhook(app_id: &str, url: &str) -> Webhook {
             "changes": "{{version.changes}}",
             "url": "{{app.download_url}}",
         }),
+        timeout: None,
+        retry_schedule: None,
     };
     Webhook::new(app_id, spec, chrono::Utc::now())
 }

@@ -775,7 +775,8 @@ fn create_app_bodies_never_5xx() {
     );
 }
 
-const WEBHOOK_FIELDS: &[&str] = &["events", "method", "url", "headers", "format", "payload", "enabled"];
+const WEBHOOK_FIELDS: &[&str] =
+    &["events", "method", "url", "headers", "format", "payload", "timeout", "retry_schedule", "enabled"];
 
 #[test]
 fn create_webhook_bodies_never_5xx() {

@@ -94,8 +94,13 @@ enum WebhooksCommand {
 #[derive(Args)]
 struct SpecFlags {
     /// JSON file with the webhook (`events`, `method`, `url`, `headers`, `format`, `payload`,
-    /// `enabled`; `-` for stdin). Read-only fields from `webhooks show --json` are ignored.
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["events", "method", "url", "headers", "format", "payload"])]
+    /// `timeout`, `retry_schedule`, `enabled`; `-` for stdin). Read-only fields from
+    /// `webhooks show --json` are ignored.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["events", "method", "url", "headers", "format", "payload", "timeout", "retry_schedule"]
+    )]
     file: Option<PathBuf>,
     /// Event that fires the webhook; repeat the flag or separate with commas.
     #[arg(long = "event", value_name = "EVENT", value_delimiter = ',', value_parser = event_parser())]
@@ -116,6 +121,14 @@ struct SpecFlags {
     /// Payload template as JSON (strings may use {{variables}}), or @FILE to read it from a file.
     #[arg(long, value_name = "JSON")]
     payload: Option<String>,
+    /// This webhook's own per-request timeout, e.g. 10s (at most 60s), instead of the deliver
+    /// function's; on update, an empty value ("") goes back to the function's.
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<String>,
+    /// This webhook's own delays between attempts, e.g. 30s,2m,10m (each at most 12h, at most
+    /// 18 delays), instead of the deliver function's; on update, "" goes back to the function's.
+    #[arg(long, value_name = "DELAYS")]
+    retry_schedule: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -209,6 +222,14 @@ impl SpecFlags {
         if let Some(payload) = &self.payload {
             body.insert("payload".into(), parse_payload(payload)?);
         }
+        // A blank override is a reset (`null`), as a blank variable means unset.
+        let override_value = |text: &str| if text.trim().is_empty() { Value::Null } else { json!(text) };
+        if let Some(timeout) = &self.timeout {
+            body.insert("timeout".into(), override_value(timeout));
+        }
+        if let Some(schedule) = &self.retry_schedule {
+            body.insert("retry_schedule".into(), override_value(schedule));
+        }
         Ok(body)
     }
 }
@@ -247,7 +268,7 @@ pub fn run(cmd: WebhooksCmd) -> CliResult {
             let body = spec.body()?;
             if body.is_empty() {
                 return Err(CliError::usage(
-                    "nothing to update: give --file or at least one of --event, --method, --url, --header, --format, --payload",
+                    "nothing to update: give --file or at least one of --event, --method, --url, --header, --format, --payload, --timeout, --retry-schedule",
                 ));
             }
             let reply = api.patch(&["v1", "webhooks", &id], &Value::Object(body))?;
@@ -338,6 +359,8 @@ fn describe(heading: &str, w: &Value) -> String {
         ("  format", Some(field(w, "format"))),
         ("  headers", headers),
         ("  payload", Some(field(w, "payload"))),
+        ("  timeout", w.get("timeout").and_then(Value::as_str).map(str::to_owned)),
+        ("  retry schedule", w.get("retry_schedule").and_then(Value::as_str).map(str::to_owned)),
         ("  enabled", Some(enabled)),
         ("  secret", w.get("secret").and_then(Value::as_str).map(str::to_owned)),
         ("  created at", Some(field(w, "created_at"))),

@@ -46,6 +46,8 @@ pub async fn seed(backends: &Backends, addr: SocketAddr, settings: &Settings) ->
                 "changes": "{{version.changes}}",
                 "size": "{{version.humanized_content_size}}",
             }),
+            timeout: None,
+            retry_schedule: None,
         };
         let webhook = Webhook::new(DEMO_APP, spec, Utc::now());
         store.create_webhook(&webhook).await?;

@@ -222,6 +222,54 @@ async fn timeout_is_recorded_and_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhooks_own_schedule_replaces_the_functions() {
+    let backends = testing::sqlite().await;
+    let store = backends.store.as_ref();
+    let receiver = Receiver::start().await;
+    let webhook =
+        create_webhook(store, &receiver.url("/fail"), |w| w.spec.retry_schedule = Some("1s,1s".into())).await;
+    let created = create_delivery(store, &webhook).await;
+    // The function's own schedule would retry ten times, a minute apart.
+    let handler = Handler::with_backends(&backends.events(), &config(&["1m"; 10].join(","))).unwrap();
+    let body = message_body(&created.id);
+
+    for _ in 0..2 {
+        let outcome = handler.deliver.process(&body).await.unwrap();
+        assert!(matches!(outcome, MessageOutcome::RetryIn(d) if within_jitter(d, ONE_SECOND)), "{outcome:?}");
+    }
+    assert_eq!(handler.deliver.process(&body).await.unwrap(), MessageOutcome::Done);
+    let failed = delivery(store, &created.id).await;
+    assert_eq!((failed.status, failed.attempt_count), (DeliveryStatus::Failed, 3));
+    assert!(failed.reason.unwrap().contains("gave up after 3 attempts"));
+    assert_eq!(receiver.hits_on("/fail"), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhooks_own_timeout_cuts_the_request_before_the_functions() {
+    let backends = testing::sqlite().await;
+    let store = backends.store.as_ref();
+    let receiver = Receiver::start().await;
+    let webhook = create_webhook(store, &receiver.url("/hang"), |w| w.spec.timeout = Some("1s".into())).await;
+    let created = create_delivery(store, &webhook).await;
+    let mut config = config("1s,1s");
+    // Longer than the webhook's 1 s, still shorter than the receiver's hang.
+    config.send.timeout = HANG.checked_sub(Duration::from_secs(2)).unwrap();
+    let handler = Handler::with_backends(&backends.events(), &config).unwrap();
+
+    let started = std::time::Instant::now();
+    let outcome = handler.deliver.process(&message_body(&created.id)).await.unwrap();
+    let elapsed = started.elapsed();
+    assert!(elapsed < config.send.timeout.checked_sub(Duration::from_secs(3)).unwrap(), "{elapsed:?}");
+    assert!(matches!(outcome, MessageOutcome::RetryIn(_)), "{outcome:?}");
+
+    let recorded = attempts(store, &created.id).await;
+    let a = &recorded[0];
+    assert_eq!((a.status_code, a.error), (None, Some(AttemptError::Timeout)));
+    assert!((950..4_000).contains(&a.duration_ms), "duration {} ms for a 1 s timeout", a.duration_ms);
+    assert!(a.error_detail.as_deref().unwrap().contains("within 1s"), "{:?}", a.error_detail);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirect_is_retried_and_never_followed() {
     let backends = testing::sqlite().await;
     let store = backends.store.as_ref();

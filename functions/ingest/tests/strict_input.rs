@@ -128,6 +128,59 @@ async fn webhooks_that_could_never_deliver_are_refused_at_save() {
 }
 
 #[tokio::test]
+async fn overrides_the_queue_or_the_function_cannot_honour_are_refused_by_name() {
+    let (h, app_id) = harness_with_app().await;
+    let path = format!("/v1/apps/{app_id}/webhooks");
+    let refused = [
+        (json!({"timeout": "61s"}), "timeout"),
+        (json!({"timeout": "0s"}), "timeout"),
+        (json!({"timeout": "soon"}), "timeout"),
+        (json!({"timeout": 10}), "timeout"),
+        (json!({"retry_schedule": "30s,13h"}), "retry_schedule"),
+        (json!({"retry_schedule": vec!["1s"; 19].join(",")}), "retry_schedule"),
+        (json!({"retry_schedule": "30s,2x"}), "retry_schedule"),
+        (json!({"retry_schedule": ""}), "retry_schedule"),
+    ];
+    for (extra, field) in refused {
+        let reply = h.admin("POST", &path, Some(webhook(extra.clone()))).await;
+        let message = reply.error(422, "invalid_field");
+        assert!(message.starts_with(&format!("{field}: ")), "{extra}: {message}");
+    }
+    // The largest of each bound is accepted: 60 s, 12 h steps, 18 delays (19 attempts < 20).
+    let edge = json!({"timeout": "60s", "retry_schedule": format!("12h,{}", vec!["1s"; 17].join(","))});
+    let reply = h.admin("POST", &path, Some(webhook(edge))).await;
+    assert_eq!(reply.status.as_u16(), 201, "{}", reply.text);
+}
+
+#[tokio::test]
+async fn overrides_show_as_written_and_a_patch_sets_and_clears_them() {
+    let (h, app_id) = harness_with_app().await;
+    let created = h.admin("POST", &format!("/v1/apps/{app_id}/webhooks"), Some(webhook(json!({})))).await;
+    assert_eq!(created.status.as_u16(), 201, "{}", created.text);
+    let view = created.json();
+    assert!(view.get("timeout").is_none() && view.get("retry_schedule").is_none(), "{view}");
+    let path = format!("/v1/webhooks/{}", view["id"].as_str().unwrap());
+
+    let set = json!({"timeout": "10s", "retry_schedule": "30s, 2m,10m"});
+    let patched = h.admin("PATCH", &path, Some(set)).await;
+    assert_eq!(patched.status.as_u16(), 200, "{}", patched.text);
+    let shown = h.admin("GET", &path, None).await.json();
+    assert_eq!((&shown["timeout"], &shown["retry_schedule"]), (&json!("10s"), &json!("30s, 2m,10m")));
+
+    let refused = h.admin("PATCH", &path, Some(json!({"timeout": "2m"}))).await;
+    assert!(refused.error(422, "invalid_field").starts_with("timeout: "));
+    assert_eq!(h.admin("GET", &path, None).await.json()["timeout"], "10s");
+
+    let cleared = h.admin("PATCH", &path, Some(json!({"timeout": null}))).await;
+    assert_eq!(cleared.status.as_u16(), 200, "{}", cleared.text);
+    let shown = h.admin("GET", &path, None).await.json();
+    assert!(shown.get("timeout").is_none(), "{shown}");
+    assert_eq!(shown["retry_schedule"], "30s, 2m,10m");
+    let cleared = h.admin("PATCH", &path, Some(json!({"retry_schedule": null}))).await;
+    assert!(cleared.json().get("retry_schedule").is_none(), "{}", cleared.text);
+}
+
+#[tokio::test]
 async fn answers_carrying_secrets_are_not_cacheable() {
     let (h, app_id) = harness_with_app().await;
     let created = h.admin("POST", &format!("/v1/apps/{app_id}/webhooks"), Some(webhook(json!({})))).await;

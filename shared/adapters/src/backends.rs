@@ -11,10 +11,6 @@ use crate::dynamo::{DynamoKeyStore, DynamoStore};
 use crate::sqlite::{Db, SqliteKeyStore, SqliteQueue, SqliteStore};
 use crate::sqs::SqsQueue;
 
-/// Like the SQS redrive policy in `infra/`: a message received this often without being
-/// settled (the worker kept crashing on it) goes to the dead-letter table.
-pub const LOCAL_MAX_RECEIVE_COUNT: u32 = 20;
-
 /// What the event side needs (ingest, deliver): the main store and the delivery queue.
 #[derive(Clone)]
 pub struct EventBackends {
@@ -44,7 +40,9 @@ impl Backends {
     #[cfg(feature = "sqlite")]
     pub fn sqlite(path: &str) -> Result<Backends, StoreError> {
         let db = Db::open(path)?;
-        let queue = SqliteQueue::new(db.clone(), Some(LOCAL_MAX_RECEIVE_COUNT));
+        // Like the SQS redrive policy in `infra/`: a message received this often without being
+        // settled (the worker kept crashing on it) goes to the dead-letter table.
+        let queue = SqliteQueue::new(db.clone(), Some(patchbay_core::config::MAX_RECEIVE_COUNT));
         Ok(Backends {
             store: Arc::new(SqliteStore::new(db.clone())),
             keys: Arc::new(SqliteKeyStore::new(db)),

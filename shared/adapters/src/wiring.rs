@@ -53,10 +53,13 @@ pub fn metrics() -> Metrics {
     }
 }
 
-fn sender(send: &SendConfig) -> Result<Arc<dyn Sender>, InitError> {
-    ReqwestSender::new(send)
-        .map(|s| Arc::new(s) as Arc<dyn Sender>)
-        .map_err(|e| InitError::Sender(e.to_string()))
+fn sender(send: &SendConfig, ceiling: Option<Duration>) -> Result<Arc<dyn Sender>, InitError> {
+    let sender = ReqwestSender::new(send).map_err(|e| InitError::Sender(e.to_string()))?;
+    let sender = match ceiling {
+        Some(ceiling) => sender.with_timeout_ceiling(ceiling),
+        None => sender,
+    };
+    Ok(Arc::new(sender))
 }
 
 /// The ingest function: events from the pipeline, and the management API. Secrets named by
@@ -99,7 +102,8 @@ async fn ingest_api_sharing(
         manage: Manage::new(
             backends.store.clone(),
             backends.queue.clone(),
-            sender(&test_send)?,
+            // A webhook's own timeout applies to its test sends too, but never past the cap.
+            sender(&test_send, Some(TEST_SEND_TIMEOUT))?,
             test_attempts,
             app_secrets,
         ),
@@ -114,7 +118,7 @@ async fn ingest_api_sharing(
 pub fn deliver(config: &DeliverConfig, backends: &EventBackends) -> Result<Deliver, InitError> {
     Ok(Deliver::new(
         backends.store.clone(),
-        sender(&config.send)?,
+        sender(&config.send, None)?,
         config.retry.clone(),
         &config.send,
         config.auto_disable_after,

@@ -122,6 +122,7 @@ fn post(url: String) -> OutgoingRequest {
             ("user-agent".into(), "Patchbay-Webhooks/1.0".into()),
         ],
         body: Some(br#"{"event":"test"}"#.to_vec()),
+        timeout: None,
     }
 }
 

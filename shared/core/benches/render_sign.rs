@@ -40,6 +40,8 @@ fn realistic_spec() -> WebhookSpec {
                 "color": 5_814_783,
             }],
         }),
+        timeout: None,
+        retry_schedule: None,
     }
 }
 

@@ -25,6 +25,20 @@ pub const INGEST_SECRET_ID: &str = "PATCHBAY_INGEST_SECRET_ID";
 pub const ADMIN_TOKEN_ID: &str = "PATCHBAY_ADMIN_TOKEN_ID";
 pub const SECRETS_REFRESH: &str = "PATCHBAY_SECRETS_REFRESH";
 
+/// The delivery queue's `maxReceiveCount`: the SQS redrive policy in `infra/template.yaml` (a
+/// template check holds it to this) and the local queue's dead-letter threshold. Each attempt
+/// is one receive, so a retry schedule must give fewer attempts than this, or the queue
+/// dead-letters a delivery before its last try.
+pub const MAX_RECEIVE_COUNT: u32 = 20;
+
+/// The longest timeout a webhook may set for itself. The deliver function's Timeout (300 s in
+/// the template, checked against this) is sized for a batch of sends of at most 60 s each plus
+/// the store and queue calls around them, the same bound as the template's
+/// `DeliveryTimeoutSeconds`; the local worker hides a message again for this long plus a
+/// margin when a send outlasts the visibility it was received with, so a slow send never has
+/// its message handed out again mid-request.
+pub const MAX_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How often a secret read from Secrets Manager is read again, so a rotation takes effect
 /// without a deploy.
 pub const DEFAULT_SECRETS_REFRESH: Duration = Duration::from_secs(5 * 60);

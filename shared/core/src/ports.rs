@@ -203,6 +203,8 @@ pub struct OutgoingRequest {
     /// Final headers in order (studio headers, then ours: content-type, user-agent, webhook-*).
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
+    /// The webhook's own timeout; the sender's configured one when `None`.
+    pub timeout: Option<Duration>,
 }
 
 /// What came back from a receiver that answered.
@@ -231,7 +233,7 @@ pub struct SendOutcome {
 }
 
 /// Sends webhook requests. The production adapter refuses private addresses (SSRF guard),
-/// follows no redirects, and enforces a timeout.
+/// follows no redirects, and enforces a timeout (the request's own, when it has one).
 #[async_trait]
 pub trait Sender: Send + Sync {
     async fn send(&self, request: &OutgoingRequest) -> SendOutcome;

@@ -21,6 +21,8 @@ fn spec(method: WebhookMethod, url: &str, payload: Value) -> WebhookSpec {
         headers: BTreeMap::new(),
         format: PayloadFormat::Json,
         payload,
+        timeout: None,
+        retry_schedule: None,
     }
 }
 

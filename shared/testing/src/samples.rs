@@ -28,6 +28,8 @@ pub fn sample_webhook(app_id: &str) -> Webhook {
         headers: [("X-Token".to_owned(), "t".to_owned())].into_iter().collect(),
         format: PayloadFormat::Json,
         payload: serde_json::json!({"text": "{{app.display_name}} \"{{version.label}}\" 🚀"}),
+        timeout: None,
+        retry_schedule: None,
     };
     Webhook::new(app_id, spec, now())
 }

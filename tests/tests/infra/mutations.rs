@@ -219,6 +219,19 @@ fn each_drift_is_caught() {
             "largest delivery timeout",
         ),
         (
+            "deliver timeout too short for a webhook's own timeout",
+            |t| {
+                t["Parameters"]["DeliveryTimeoutSeconds"]["MaxValue"] = json!(10);
+                props_mut(t, "DeliverFunction")["Timeout"] = json!(60);
+            },
+            "a webhook's own timeout may reach 60 s",
+        ),
+        (
+            "maxReceiveCount other than the one webhook schedules are checked against",
+            |t| props_mut(t, "DeliveryQueue")["RedrivePolicy"]["maxReceiveCount"] = json!(25),
+            "the bound webhooks' own retry schedules are checked against",
+        ),
+        (
             "maxReceiveCount at the attempts",
             |t| props_mut(t, "DeliveryQueue")["RedrivePolicy"]["maxReceiveCount"] = json!(14),
             "maxReceiveCount",

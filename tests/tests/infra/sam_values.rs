@@ -128,19 +128,27 @@ pub fn check_queue(c: &mut Checker<'_>) -> Option<Queues> {
     // Timeouts: deliver outlives its slowest send, the queue hides a message for 6 × that.
     let deliver_timeout = number(c.t, c.function_prop(DELIVER.logical_id, "Timeout")).unwrap_or(0);
     let env = c.environment(DELIVER.logical_id);
+    let mut function_send = Duration::ZERO;
     if let Some(value) = env.get(config::DELIVERY_TIMEOUT) {
-        let worst = evaluate(c.t, value, "MaxValue").and_then(|s| parse_duration(&s));
-        match worst {
+        match evaluate(c.t, value, "MaxValue").and_then(|s| parse_duration(&s)) {
             None => c.fail(format!(
                 "DeliverFunction: {} needs a bounded value (a parameter with MaxValue) to size the Timeout",
                 config::DELIVERY_TIMEOUT
             )),
-            Some(send) if deliver_timeout < send.as_secs() + DELIVER_TIMEOUT_MARGIN => c.fail(format!(
-                "DeliverFunction: Timeout {deliver_timeout} s must be ≥ the largest delivery timeout ({} s) + {DELIVER_TIMEOUT_MARGIN} s",
-                send.as_secs()
-            )),
-            Some(_) => {}
+            Some(send) => function_send = send,
         }
+    }
+    // A webhook's own timeout (checked at save) may be longer than the function's.
+    let (send, whose) = if config::MAX_WEBHOOK_TIMEOUT > function_send {
+        (config::MAX_WEBHOOK_TIMEOUT, "a webhook's own timeout may reach")
+    } else {
+        (function_send, config::DELIVERY_TIMEOUT)
+    };
+    if deliver_timeout < send.as_secs() + DELIVER_TIMEOUT_MARGIN {
+        c.fail(format!(
+            "DeliverFunction: Timeout {deliver_timeout} s must be ≥ the largest delivery timeout ({whose} {} s) + {DELIVER_TIMEOUT_MARGIN} s",
+            send.as_secs()
+        ));
     }
     let visibility = number(c.t, &q["VisibilityTimeout"]).unwrap_or(30);
     if visibility < 6 * deliver_timeout + window || visibility > SQS_MAX_VISIBILITY {
@@ -185,6 +193,12 @@ pub fn check_queue(c: &mut Checker<'_>) -> Option<Queues> {
         }
     };
     let max_receive = number(c.t, &redrive["maxReceiveCount"]).unwrap_or(0);
+    if max_receive != u64::from(config::MAX_RECEIVE_COUNT) {
+        c.fail(format!(
+            "{queue}: maxReceiveCount {max_receive} must be {}, the bound webhooks' own retry schedules are checked against when saved",
+            config::MAX_RECEIVE_COUNT
+        ));
+    }
     for s in &schedules {
         if u64::from(s.max_attempts()) >= max_receive {
             c.fail(format!(

@@ -1,7 +1,8 @@
 //! The production [`Sender`]: reqwest over rustls, behind the SSRF guard.
 //!
 //! - One `reqwest::Client`, built once and reused (connection pool).
-//! - Whole-request timeout (`SendConfig::timeout`), covering connect, headers and body.
+//! - Whole-request timeout, covering connect, headers and body: the request's own (a webhook's
+//!   override) or else `SendConfig::timeout`, never above the sender's ceiling if it has one.
 //! - No redirects: a 3xx is a failure of kind `redirect` (`"302 to /elsewhere"`).
 //! - No proxies, not even from the environment (they would route around the guard).
 //! - The guard is enforced on the address actually connected to: IP-literal hosts are checked
@@ -55,6 +56,9 @@ pub struct ReqwestSender {
     client: reqwest::Client,
     allow: Arc<[IpNet]>,
     timeout: Duration,
+    /// The longest any request may take, whatever it asks for (test sends answer inside an
+    /// API Gateway request).
+    ceiling: Option<Duration>,
 }
 
 impl ReqwestSender {
@@ -79,12 +83,26 @@ impl ReqwestSender {
             .dns_resolver(GuardedResolver::new(lookup, Arc::clone(&allow)))
             .build()
             .map_err(SenderBuildError)?;
-        Ok(ReqwestSender { client, allow, timeout: config.timeout })
+        Ok(ReqwestSender { client, allow, timeout: config.timeout, ceiling: None })
+    }
+
+    /// The same sender, cutting every request at `ceiling` at the latest, also those whose own
+    /// timeout is longer.
+    #[must_use]
+    pub fn with_timeout_ceiling(self, ceiling: Duration) -> Self {
+        ReqwestSender { ceiling: Some(ceiling), ..self }
+    }
+
+    /// How long `request` may take: its own timeout or the configured one, within the ceiling.
+    fn timeout_for(&self, request: &OutgoingRequest) -> Duration {
+        let wanted = request.timeout.unwrap_or(self.timeout);
+        self.ceiling.map_or(wanted, |ceiling| wanted.min(ceiling))
     }
 
     async fn send_timed(&self, request: &OutgoingRequest) -> Result<HttpResponse, SendFailure> {
-        let http_request = self.prepare(request)?;
-        let mut response = self.client.execute(http_request).await.map_err(|e| self.failure(&e, None))?;
+        let timeout = self.timeout_for(request);
+        let http_request = self.prepare(request, timeout)?;
+        let mut response = self.client.execute(http_request).await.map_err(|e| failure(&e, None, timeout))?;
 
         let status = response.status();
         if status.is_redirection() {
@@ -119,7 +137,7 @@ impl ReqwestSender {
     }
 
     /// Validate and build the request; refuse blocked IP-literal hosts before any connection.
-    fn prepare(&self, request: &OutgoingRequest) -> Result<reqwest::Request, SendFailure> {
+    fn prepare(&self, request: &OutgoingRequest, timeout: Duration) -> Result<reqwest::Request, SendFailure> {
         let url = Url::parse(&request.url).map_err(|e| invalid(format!("invalid URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid(format!("unsupported URL scheme {:?}", url.scheme())));
@@ -151,27 +169,26 @@ impl ReqwestSender {
             headers.append(header, value);
         }
 
-        let mut builder = self.client.request(method(request.method), url).headers(headers);
+        let mut builder = self.client.request(method(request.method), url).headers(headers).timeout(timeout);
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }
-        builder.build().map_err(|e| self.failure(&e, Some(AttemptError::InvalidRequest)))
+        builder.build().map_err(|e| failure(&e, Some(AttemptError::InvalidRequest), timeout))
     }
+}
 
-    fn failure(&self, err: &reqwest::Error, kind: Option<AttemptError>) -> SendFailure {
-        let kind = kind.unwrap_or_else(|| classify(err));
-        let detail = match kind {
-            AttemptError::Timeout => format!("no complete response within {:?}", self.timeout),
-            AttemptError::BlockedAddress => {
-                find::<BlockedAddressError>(err).map_or_else(|| chain_detail(err), ToString::to_string)
-            }
-            AttemptError::Dns => {
-                find::<LookupError>(err).map_or_else(|| chain_detail(err), ToString::to_string)
-            }
-            _ => chain_detail(err),
-        };
-        SendFailure { kind, detail: truncate(detail) }
-    }
+/// What went wrong, for the attempt record; `timeout` is the one this request had.
+fn failure(err: &reqwest::Error, kind: Option<AttemptError>, timeout: Duration) -> SendFailure {
+    let kind = kind.unwrap_or_else(|| classify(err));
+    let detail = match kind {
+        AttemptError::Timeout => format!("no complete response within {timeout:?}"),
+        AttemptError::BlockedAddress => {
+            find::<BlockedAddressError>(err).map_or_else(|| chain_detail(err), ToString::to_string)
+        }
+        AttemptError::Dns => find::<LookupError>(err).map_or_else(|| chain_detail(err), ToString::to_string),
+        _ => chain_detail(err),
+    };
+    SendFailure { kind, detail: truncate(detail) }
 }
 
 #[async_trait]
@@ -301,7 +318,20 @@ mod tests {
             url: url.to_owned(),
             headers: headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect(),
             body: Some(b"{}".to_vec()),
+            timeout: None,
         }
+    }
+
+    #[test]
+    fn a_requests_own_timeout_wins_within_the_ceiling() {
+        let own =
+            |secs| OutgoingRequest { timeout: Some(Duration::from_secs(secs)), ..request("http://x/", &[]) };
+        let plain = sender(&[]);
+        assert_eq!(plain.timeout_for(&request("http://x/", &[])), Duration::from_secs(1));
+        assert_eq!(plain.timeout_for(&own(45)), Duration::from_secs(45));
+        let capped = sender(&[]).with_timeout_ceiling(Duration::from_secs(20));
+        assert_eq!(capped.timeout_for(&own(45)), Duration::from_secs(20));
+        assert_eq!(capped.timeout_for(&own(10)), Duration::from_secs(10));
     }
 
     // None of these reach the network: each is refused while preparing the request.

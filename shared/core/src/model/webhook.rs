@@ -2,11 +2,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{EventName, SigningSecrets};
+use crate::retry::{RetrySchedule, parse_duration};
 
 /// HTTP methods a webhook may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -58,11 +60,33 @@ pub struct WebhookSpec {
     pub format: PayloadFormat,
     #[serde(default = "empty_object")]
     pub payload: serde_json::Value,
+    /// Its own per-request timeout, as the studio wrote it (`10s`); the deliver function's
+    /// `PATCHBAY_DELIVERY_TIMEOUT` when absent. Checked when saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// Its own delays between attempts, as the studio wrote them (`30s,2m,10m`); the deliver
+    /// function's `PATCHBAY_RETRY_SCHEDULE` when absent. Checked when saved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_schedule: Option<String>,
 }
 
 impl WebhookSpec {
     /// Its fields as they appear in JSON, for requests that name them one by one.
-    pub const FIELDS: [&str; 6] = ["events", "method", "url", "headers", "format", "payload"];
+    pub const FIELDS: [&str; 8] =
+        ["events", "method", "url", "headers", "format", "payload", "timeout", "retry_schedule"];
+
+    /// Its own timeout, parsed; `None` when it has none (or, never expected since saves check
+    /// it, one that no longer parses: the function's timeout then applies).
+    #[must_use]
+    pub fn own_timeout(&self) -> Option<Duration> {
+        self.timeout.as_deref().and_then(parse_duration).filter(|d| !d.is_zero())
+    }
+
+    /// Its own retry schedule, parsed; `None` as for [`Self::own_timeout`].
+    #[must_use]
+    pub fn own_retry_schedule(&self) -> Option<RetrySchedule> {
+        self.retry_schedule.as_deref().and_then(|text| RetrySchedule::parse(text).ok())
+    }
 }
 
 /// Header values often hold a studio's own credentials (`Authorization: Bearer …`): `Debug`
@@ -76,6 +100,8 @@ impl fmt::Debug for WebhookSpec {
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("format", &self.format)
             .field("payload", &self.payload)
+            .field("timeout", &self.timeout)
+            .field("retry_schedule", &self.retry_schedule)
             .finish()
     }
 }
@@ -136,5 +162,26 @@ impl Webhook {
     #[must_use]
     pub fn fires_on(&self, event: EventName) -> bool {
         self.enabled && self.spec.events.contains(&event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_saved_before_overrides_existed_still_read() {
+        let stored = serde_json::json!({
+            "id": "wh_1", "app_id": "app", "events": ["version_published"], "method": "POST",
+            "url": "https://example.com/", "enabled": true,
+            "secrets": {"current": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "retired": []},
+            "created_at": "2026-11-20T10:00:00Z", "updated_at": "2026-11-20T10:00:00Z"
+        });
+        let webhook: Webhook = serde_json::from_value(stored).unwrap();
+        assert_eq!((&webhook.spec.timeout, &webhook.spec.retry_schedule), (&None, &None));
+        assert_eq!((webhook.spec.own_timeout(), webhook.spec.own_retry_schedule()), (None, None));
+        // Without overrides nothing new is written either, so older readers keep working.
+        let written = serde_json::to_value(&webhook).unwrap();
+        assert!(written.get("timeout").is_none() && written.get("retry_schedule").is_none());
     }
 }

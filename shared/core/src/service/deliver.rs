@@ -34,6 +34,7 @@ pub struct ProcessingError(#[from] pub StoreError);
 pub struct Deliver {
     store: Arc<dyn Store>,
     sender: Arc<dyn Sender>,
+    /// The function's schedule, for webhooks without their own.
     retry: RetrySchedule,
     attempt_retention: Duration,
     auto_disable_after: Duration,
@@ -141,6 +142,7 @@ impl Deliver {
         delivery.updated_at = Utc::now();
 
         let succeeded = tried.succeeded();
+        let own_schedule = webhook.spec.own_retry_schedule();
         self.track_health(webhook, succeeded, tried.at).await?;
         let outcome = if succeeded {
             delivery.status = DeliveryStatus::Succeeded;
@@ -152,7 +154,8 @@ impl Deliver {
             let next = if permanent {
                 None
             } else {
-                self.retry.next_delay(delivery.attempts_in_series(), failure.retry_after, &mut rand::rng())
+                let schedule = own_schedule.as_ref().unwrap_or(&self.retry);
+                schedule.next_delay(delivery.attempts_in_series(), failure.retry_after, &mut rand::rng())
             };
             if let Some(delay) = next {
                 delivery.reason = Some(reason);

@@ -38,7 +38,7 @@ pub fn finalize(
         headers.push(("webhook-timestamp".to_owned(), timestamp.to_string()));
         headers.push(("webhook-signature".to_owned(), signature));
     }
-    Ok(OutgoingRequest { method: rendered.method, url: rendered.url, headers, body })
+    Ok(OutgoingRequest { method: rendered.method, url: rendered.url, headers, body, timeout: None })
 }
 
 /// The request as JSON for people: `{"method","url","headers":{…},"body"}` (body as a string).

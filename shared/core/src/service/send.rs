@@ -20,6 +20,7 @@ pub enum PrepareError {
 }
 
 /// The exact request, signed with the secrets active at `at`; `message_id` is its `webhook-id`.
+/// It carries the webhook's own timeout, if it has one.
 ///
 /// # Errors
 /// A template that does not render, or an unusable signing secret.
@@ -30,7 +31,9 @@ pub fn prepare(
     at: DateTime<Utc>,
 ) -> Result<OutgoingRequest, PrepareError> {
     let rendered = template::compile(&webhook.spec)?.render(&Values::from_event(event))?;
-    Ok(finalize(rendered, &webhook.secrets.active(at), message_id, at)?)
+    let mut request = finalize(rendered, &webhook.secrets.active(at), message_id, at)?;
+    request.timeout = webhook.spec.own_timeout();
+    Ok(request)
 }
 
 /// [`prepare`], then send.

@@ -8,6 +8,7 @@ use futures::StreamExt;
 use tokio::sync::watch;
 
 use crate::bounded::BoundedTasks;
+use crate::config::MAX_WEBHOOK_TIMEOUT;
 use crate::ports::{Queue, ReceivedMessage};
 use crate::service::deliver::{Deliver, MessageOutcome, ProcessingError};
 
@@ -54,6 +55,28 @@ pub async fn settle(
     if let Err(err) = result {
         tracing::warn!(message_id = %message.message_id, error = %err, "could not settle message; it will be received again");
     }
+}
+
+/// Run `work` for a message received with `visibility`. The visibility is sized for the
+/// function's own timeout, so a kill's in-flight messages come back soon; a webhook's own
+/// timeout may be longer. Once half of it has passed with `work` still running, the message is
+/// hidden again for the longest send there can be, so it is not handed out twice mid-send.
+async fn kept_hidden<T>(
+    queue: &dyn Queue,
+    message: &ReceivedMessage,
+    visibility: Duration,
+    work: impl Future<Output = T>,
+) -> T {
+    let mut work = std::pin::pin!(work);
+    tokio::select! {
+        done = &mut work => return done,
+        () = tokio::time::sleep(visibility / 2) => {}
+    }
+    let longest = (MAX_WEBHOOK_TIMEOUT + Duration::from_secs(5)).max(visibility);
+    if let Err(err) = queue.change_visibility(&message.receipt_handle, longest).await {
+        tracing::warn!(message_id = %message.message_id, error = %err, "could not keep a slow delivery's message hidden");
+    }
+    work.await
 }
 
 /// How the local worker takes messages from the queue.
@@ -106,7 +129,8 @@ pub async fn run(
         for (message, slot) in messages.into_iter().zip(slots) {
             let (deliverer, queue) = (deliverer.clone(), queue.clone());
             in_flight.spawn(slot, async move {
-                let outcome = deliverer.process(&message.body).await;
+                let work = deliverer.process(&message.body);
+                let outcome = kept_hidden(queue.as_ref(), &message, options.visibility, work).await;
                 settle(queue.as_ref(), &message, &outcome).await;
             });
         }
@@ -116,4 +140,56 @@ pub async fn run(
     }
     in_flight.finish().await;
     tracing::info!("delivery worker stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::ports::{OutgoingMessage, QueueResult};
+
+    /// Records the visibility changes asked of it; nothing else is called.
+    #[derive(Default)]
+    struct VisibilityLog(Mutex<Vec<Duration>>);
+
+    #[async_trait]
+    impl Queue for VisibilityLog {
+        async fn send(&self, _: &[OutgoingMessage]) -> QueueResult<()> {
+            unreachable!()
+        }
+        async fn receive(&self, _: usize, _: Duration, _: Duration) -> QueueResult<Vec<ReceivedMessage>> {
+            unreachable!()
+        }
+        async fn change_visibility(&self, _: &str, visibility: Duration) -> QueueResult<()> {
+            self.0.lock().unwrap().push(visibility);
+            Ok(())
+        }
+        async fn delete(&self, _: &str) -> QueueResult<()> {
+            unreachable!()
+        }
+    }
+
+    #[tokio::test]
+    async fn only_a_send_outlasting_half_the_visibility_hides_its_message_again() {
+        let message = ReceivedMessage {
+            message_id: "m".into(),
+            receipt_handle: "r".into(),
+            body: String::new(),
+            receive_count: 1,
+        };
+        let visibility = Duration::from_millis(400);
+        let queue = VisibilityLog::default();
+        let quick = kept_hidden(&queue, &message, visibility, async { 1 }).await;
+        assert_eq!((quick, queue.0.lock().unwrap().len()), (1, 0));
+        let slow = kept_hidden(&queue, &message, visibility, async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            2
+        })
+        .await;
+        assert_eq!(slow, 2);
+        assert_eq!(*queue.0.lock().unwrap(), [MAX_WEBHOOK_TIMEOUT + Duration::from_secs(5)]);
+    }
 }

@@ -5,8 +5,10 @@ use chrono::Utc;
 use super::{
     CreateWebhook, Manage, ManageError, PatchWebhook, ROTATION_GRACE, TestRequest, TestResult, WebhookView,
 };
+use crate::config::{MAX_RECEIVE_COUNT, MAX_WEBHOOK_TIMEOUT};
 use crate::ids::random_id;
 use crate::model::{Delivery, DeliveryRef, EventName, EventState, StoredEvent, Webhook, WebhookSpec};
+use crate::retry::{RetrySchedule, parse_duration};
 use crate::service::attempts::Tried;
 use crate::service::outgoing::describe;
 use crate::service::send::render_and_send;
@@ -41,6 +43,7 @@ fn validated(mut spec: WebhookSpec) -> Result<WebhookSpec, FieldError> {
             format!("must be at most {MAX_HEADER_VALUE_BYTES} bytes"),
         ));
     }
+    check_overrides(&spec)?;
     let compiled = template::compile(&spec).map_err(|e| FieldError::new(e.location, e.message))?;
     for event in &spec.events {
         let rendered =
@@ -56,6 +59,48 @@ fn validated(mut spec: WebhookSpec) -> Result<WebhookSpec, FieldError> {
         }
     }
     Ok(spec)
+}
+
+/// A webhook's own timeout and retry schedule, in the syntax of `PATCHBAY_DELIVERY_TIMEOUT`
+/// and `PATCHBAY_RETRY_SCHEDULE`, within what the queue and the deliver function can honour.
+fn check_overrides(spec: &WebhookSpec) -> Result<(), FieldError> {
+    if let Some(text) = &spec.timeout {
+        match parse_duration(text) {
+            None => {
+                return Err(FieldError::new(
+                    "timeout",
+                    format!("{text:?} is not a duration like 10s or 500ms"),
+                ));
+            }
+            Some(d) if d.is_zero() => return Err(FieldError::new("timeout", "must be longer than zero")),
+            Some(d) if d > MAX_WEBHOOK_TIMEOUT => {
+                return Err(FieldError::new(
+                    "timeout",
+                    format!(
+                        "must be at most {}s (the deliver function's limit)",
+                        MAX_WEBHOOK_TIMEOUT.as_secs()
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(text) = &spec.retry_schedule {
+        let schedule =
+            RetrySchedule::parse(text).map_err(|e| FieldError::new("retry_schedule", e.to_string()))?;
+        if schedule.max_attempts() >= MAX_RECEIVE_COUNT {
+            return Err(FieldError::new(
+                "retry_schedule",
+                format!(
+                    "gives {} attempts; at most {} delays ({} attempts), below the delivery queue's maxReceiveCount of {MAX_RECEIVE_COUNT}",
+                    schedule.max_attempts(),
+                    MAX_RECEIVE_COUNT - 2,
+                    MAX_RECEIVE_COUNT - 1,
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Manage {
@@ -208,5 +253,26 @@ mod tests {
         let payload = serde_json::json!({"changes": "{{version.changes}}", "pad": "p".repeat(MAX_URL_BYTES)});
         let err = validated(spec(serde_json::json!({"payload": payload}))).unwrap_err();
         assert_eq!(err.field, "url", "{err}");
+    }
+
+    #[test]
+    fn overrides_stay_within_the_queue_and_the_function() {
+        let ok =
+            validated(spec(serde_json::json!({"timeout": "10s", "retry_schedule": "30s,2m,10m"}))).unwrap();
+        assert_eq!(ok.own_timeout(), Some(std::time::Duration::from_secs(10)));
+        assert_eq!(ok.own_retry_schedule().unwrap().max_attempts(), 4);
+        let longest = vec!["12h"; usize::try_from(MAX_RECEIVE_COUNT).unwrap() - 2].join(",");
+        assert!(validated(spec(serde_json::json!({"timeout": "60s", "retry_schedule": longest}))).is_ok());
+        for (extra, field) in [
+            (serde_json::json!({"timeout": "61s"}), "timeout"),
+            (serde_json::json!({"timeout": "0ms"}), "timeout"),
+            (serde_json::json!({"timeout": "ten"}), "timeout"),
+            (serde_json::json!({"retry_schedule": "1s,12h1s"}), "retry_schedule"),
+            (serde_json::json!({"retry_schedule": "1s,13h"}), "retry_schedule"),
+            (serde_json::json!({"retry_schedule": vec!["1s"; 19].join(",")}), "retry_schedule"),
+            (serde_json::json!({"retry_schedule": " , "}), "retry_schedule"),
+        ] {
+            assert_eq!(validated(spec(extra.clone())).unwrap_err().field, field, "{extra}");
+        }
     }
 }
