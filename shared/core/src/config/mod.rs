@@ -8,7 +8,14 @@ use ipnet::IpNet;
 
 use crate::retry::{RetrySchedule, parse_duration};
 use crate::secret::Secret;
-use crate::signing::SigningKey;
+
+mod secrets;
+mod store;
+
+pub use secrets::{
+    ADMIN_TOKEN_VARIABLE, INGEST_SECRET_VARIABLE, SECRET_VARIABLES, SecretSource, SecretVariable,
+};
+pub use store::{AwsResource, KeysTable, QueueUrl, StoreConfig};
 
 pub const STORE: &str = "PATCHBAY_STORE";
 pub const TABLE: &str = "PATCHBAY_TABLE";
@@ -84,70 +91,6 @@ pub const LICENSE_CHECK_VARIABLES: &[(&str, Need)] = &[
     (SECRETS_REFRESH, Need::Optional),
 ];
 
-/// A secret a function needs: the variable holding its value, the one naming it in Secrets
-/// Manager instead, and what a value must look like (checked however it arrives).
-#[derive(Debug, Clone, Copy)]
-pub struct SecretVariable {
-    pub value: &'static str,
-    pub id: &'static str,
-    /// Why a value is unusable; never quotes the value.
-    pub check: fn(&str) -> Result<(), String>,
-}
-
-pub const INGEST_SECRET_VARIABLE: SecretVariable =
-    SecretVariable { value: INGEST_SECRET, id: INGEST_SECRET_ID, check: check_ingest_secret };
-pub const ADMIN_TOKEN_VARIABLE: SecretVariable =
-    SecretVariable { value: ADMIN_TOKEN, id: ADMIN_TOKEN_ID, check: check_admin_token };
-/// Every secret any function reads.
-pub const SECRET_VARIABLES: &[SecretVariable] = &[INGEST_SECRET_VARIABLE, ADMIN_TOKEN_VARIABLE];
-
-fn check_ingest_secret(value: &str) -> Result<(), String> {
-    SigningKey::from_secret(&Secret::new(value)).map(drop).map_err(|e| e.to_string())
-}
-
-fn check_admin_token(value: &str) -> Result<(), String> {
-    if value.len() < 16 {
-        return Err("must be at least 16 characters".to_owned());
-    }
-    Ok(())
-}
-
-/// Where a secret's value comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretSource {
-    /// Given directly (`patchbay dev`, tests); checked already.
-    Value(Secret),
-    /// A Secrets Manager secret (name or ARN) whose `SecretString` is the value, read at start-up
-    /// and again every `refresh` (the adapters check each value read).
-    SecretsManager { id: String, refresh: Duration },
-}
-
-impl From<Secret> for SecretSource {
-    fn from(secret: Secret) -> Self {
-        SecretSource::Value(secret)
-    }
-}
-
-impl SecretSource {
-    /// The value variable if set (checked), else the id variable.
-    ///
-    /// # Errors
-    /// Neither is set, the value fails its check, or `PATCHBAY_SECRETS_REFRESH` is malformed.
-    pub fn from_env(env: &Env<'_>, variable: SecretVariable) -> Result<Self, ConfigError> {
-        if let Some(value) = env.get(variable.value) {
-            (variable.check)(&value).map_err(|problem| invalid(variable.value, problem))?;
-            return Ok(SecretSource::Value(Secret::new(value)));
-        }
-        match env.get(variable.id) {
-            Some(id) => Ok(SecretSource::SecretsManager {
-                id: id.trim().to_owned(),
-                refresh: duration_or(env, SECRETS_REFRESH, DEFAULT_SECRETS_REFRESH)?,
-            }),
-            None => Err(ConfigError::MissingSecret { value: variable.value, id: variable.id }),
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("{0} is not set")]
@@ -187,63 +130,6 @@ impl<'a> Env<'a> {
 
     fn require(&self, name: &'static str) -> Result<String, ConfigError> {
         self.get(name).ok_or(ConfigError::Missing(name))
-    }
-}
-
-/// Where state lives. `R` is the AWS resource a function needs besides the main table (a
-/// queue or the keys table), so a function's configuration cannot lack it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreConfig<R> {
-    /// Embedded SQLite database file (`sqlite::memory:` for a throwaway one); it holds every
-    /// table and the queue.
-    Sqlite(String),
-    /// The main DynamoDB table and `R`.
-    Aws { table: String, resource: R },
-}
-
-/// An AWS resource named by one variable.
-pub trait AwsResource: Sized {
-    const VARIABLE: &'static str;
-    fn named(name: String) -> Self;
-}
-
-/// `PATCHBAY_QUEUE_URL`: the delivery queue (ingest, deliver).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueUrl(pub String);
-
-impl AwsResource for QueueUrl {
-    const VARIABLE: &'static str = QUEUE_URL;
-    fn named(name: String) -> Self {
-        QueueUrl(name)
-    }
-}
-
-/// `PATCHBAY_KEYS_TABLE`: the license keys table (license-check).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeysTable(pub String);
-
-impl AwsResource for KeysTable {
-    const VARIABLE: &'static str = KEYS_TABLE;
-    fn named(name: String) -> Self {
-        KeysTable(name)
-    }
-}
-
-impl<R: AwsResource> StoreConfig<R> {
-    /// # Errors
-    /// A missing or malformed `PATCHBAY_STORE`, or a missing AWS resource name it needs.
-    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
-        let store = env.require(STORE)?;
-        if let Some(path) = store.strip_prefix("sqlite:") {
-            if path.is_empty() {
-                return Err(invalid(STORE, "sqlite: needs a path, e.g. sqlite:.patchbay/patchbay.db"));
-            }
-            return Ok(StoreConfig::Sqlite(path.to_owned()));
-        }
-        if store != "aws" {
-            return Err(invalid(STORE, format!("{store:?} is neither sqlite:PATH nor aws")));
-        }
-        Ok(StoreConfig::Aws { table: env.require(TABLE)?, resource: R::named(env.require(R::VARIABLE)?) })
     }
 }
 
