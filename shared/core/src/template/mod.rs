@@ -52,6 +52,9 @@ pub struct CompiledWebhook {
     headers: Vec<HeaderTemplate>,
     payload: PayloadTemplate,
     spec: WebhookSpec,
+    /// The longest URL the sample renders produced, and for which event: the save-time URL
+    /// limit reads it instead of rendering the samples again.
+    longest_sample_url: (usize, EventName),
 }
 
 /// Exactly what will go on the wire, before signing.
@@ -86,13 +89,14 @@ pub fn compile(spec: &WebhookSpec) -> Result<CompiledWebhook, TemplateError> {
         }
     }
     let payload = PayloadTemplate::compile(&spec.payload)?;
-    let compiled = CompiledWebhook {
+    let mut compiled = CompiledWebhook {
         method: spec.method,
         format: spec.format,
         url,
         headers,
         payload,
         spec: spec.clone(),
+        longest_sample_url: (0, EventName::VersionPublished),
     };
     let mut events = spec.events.clone();
     events.sort_unstable();
@@ -101,12 +105,22 @@ pub fn compile(spec: &WebhookSpec) -> Result<CompiledWebhook, TemplateError> {
         events.push(EventName::VersionPublished);
     }
     for event in events {
-        compiled.render(&Values::sample(event))?;
+        let url_len = compiled.render(&Values::sample(event))?.url.len();
+        if url_len > compiled.longest_sample_url.0 {
+            compiled.longest_sample_url = (url_len, event);
+        }
     }
     Ok(compiled)
 }
 
 impl CompiledWebhook {
+    /// The length of the longest URL the sample values of the subscribed events render to, and
+    /// the event that gave it.
+    #[must_use]
+    pub fn longest_sample_url(&self) -> (usize, EventName) {
+        self.longest_sample_url
+    }
+
     /// The spec this was compiled from.
     #[must_use]
     pub fn spec(&self) -> &WebhookSpec {

@@ -13,7 +13,7 @@ use crate::service::attempts::Tried;
 use crate::service::outgoing::describe;
 use crate::service::send::render_and_send;
 use crate::signing::generate_secret;
-use crate::template::{self, Values};
+use crate::template;
 use crate::validation::FieldError;
 
 /// Longest URL a webhook may send, after rendering (receivers and proxies refuse longer ones).
@@ -45,18 +45,12 @@ fn validated(mut spec: WebhookSpec) -> Result<WebhookSpec, FieldError> {
     }
     check_overrides(&spec)?;
     let compiled = template::compile(&spec).map_err(|e| FieldError::new(e.location, e.message))?;
-    for event in &spec.events {
-        let rendered =
-            compiled.render(&Values::sample(*event)).map_err(|e| FieldError::new(e.location, e.message))?;
-        if rendered.url.len() > MAX_URL_BYTES {
-            return Err(FieldError::new(
-                "url",
-                format!(
-                    "renders to {} bytes with {event}'s sample values; at most {MAX_URL_BYTES}",
-                    rendered.url.len()
-                ),
-            ));
-        }
+    let (rendered_len, event) = compiled.longest_sample_url();
+    if rendered_len > MAX_URL_BYTES {
+        return Err(FieldError::new(
+            "url",
+            format!("renders to {rendered_len} bytes with {event}'s sample values; at most {MAX_URL_BYTES}"),
+        ));
     }
     Ok(spec)
 }
