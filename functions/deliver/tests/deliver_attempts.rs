@@ -157,6 +157,15 @@ async fn retry_after_wins_when_longer_than_the_schedule() {
     assert_eq!(pending.reason.as_deref(), Some("receiver answered 503"));
 }
 
+/// A `1s,1s` schedule against a failing receiver: two retries a second apart, then done.
+async fn retries_twice_a_second_apart_then_gives_up(handler: &Handler, body: &str) {
+    for _ in 0..2 {
+        let outcome = handler.deliver.process(body).await.unwrap();
+        assert!(matches!(outcome, MessageOutcome::RetryIn(d) if within_jitter(d, ONE_SECOND)), "{outcome:?}");
+    }
+    assert_eq!(handler.deliver.process(body).await.unwrap(), MessageOutcome::Done);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn always_failing_receiver_gives_up_after_the_schedule() {
     let backends = testing::sqlite().await;
@@ -167,11 +176,7 @@ async fn always_failing_receiver_gives_up_after_the_schedule() {
     let handler = Handler::with_backends(&backends.events(), &config("1s,1s")).unwrap();
     let body = message_body(&created.id);
 
-    for _ in 0..2 {
-        let outcome = handler.deliver.process(&body).await.unwrap();
-        assert!(matches!(outcome, MessageOutcome::RetryIn(d) if within_jitter(d, ONE_SECOND)), "{outcome:?}");
-    }
-    assert_eq!(handler.deliver.process(&body).await.unwrap(), MessageOutcome::Done);
+    retries_twice_a_second_apart_then_gives_up(&handler, &body).await;
 
     let failed = delivery(store, &created.id).await;
     assert_eq!(failed.status, DeliveryStatus::Failed);
@@ -233,11 +238,7 @@ async fn a_webhooks_own_schedule_replaces_the_functions() {
     let handler = Handler::with_backends(&backends.events(), &config(&["1m"; 10].join(","))).unwrap();
     let body = message_body(&created.id);
 
-    for _ in 0..2 {
-        let outcome = handler.deliver.process(&body).await.unwrap();
-        assert!(matches!(outcome, MessageOutcome::RetryIn(d) if within_jitter(d, ONE_SECOND)), "{outcome:?}");
-    }
-    assert_eq!(handler.deliver.process(&body).await.unwrap(), MessageOutcome::Done);
+    retries_twice_a_second_apart_then_gives_up(&handler, &body).await;
     let failed = delivery(store, &created.id).await;
     assert_eq!((failed.status, failed.attempt_count), (DeliveryStatus::Failed, 3));
     assert!(failed.reason.unwrap().contains("gave up after 3 attempts"));
