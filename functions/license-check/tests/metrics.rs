@@ -17,6 +17,7 @@ use patchbay_core::ports::Store;
 use patchbay_core::secret::Secret;
 use patchbay_core::service::key_admin::KeyAdmin;
 use patchbay_core::service::keys::KeyCheck;
+use patchbay_core::service::tokens::Tokens;
 use patchbay_testing::FaultyStore;
 use patchbay_testing::backends as testing;
 
@@ -30,6 +31,7 @@ async fn each_answer_is_counted_by_status() {
             .with_metrics(Metrics::to(sink.clone())),
         admin: KeyAdmin::new(backends.keys.clone(), store.clone()),
         admin_token: Secret::new(ADMIN_TOKEN).into(),
+        tokens: Arc::new(Tokens::new(store.clone())),
     };
     let h = Harness {
         router: keys_router(Arc::new(api)),

@@ -19,6 +19,7 @@ use patchbay_core::service::ingest::Ingest;
 use patchbay_core::service::key_admin::KeyAdmin;
 use patchbay_core::service::keys::KeyCheck;
 use patchbay_core::service::manage::Manage;
+use patchbay_core::service::tokens::Tokens;
 
 use crate::backends::{Backends, EventBackends, KeyBackends};
 use crate::secrets::{SecretResolver, SecretsError};
@@ -108,6 +109,7 @@ async fn ingest_api_sharing(
             app_secrets,
         ),
         admin_token: secrets.resolve(&config.admin_token, ADMIN_TOKEN_VARIABLE).await?,
+        tokens: Arc::new(Tokens::new(backends.store.clone())),
     })
 }
 
@@ -148,6 +150,7 @@ async fn keys_api_sharing(
             .with_metrics(metrics()),
         admin: KeyAdmin::new(backends.keys.clone(), backends.store.clone()),
         admin_token: secrets.resolve(&config.admin_token, ADMIN_TOKEN_VARIABLE).await?,
+        tokens: Arc::new(Tokens::new(backends.store.clone())),
     })
 }
 

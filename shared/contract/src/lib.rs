@@ -12,17 +12,17 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use patchbay_core::ids::random_id;
-use patchbay_core::model::{Attempt, AttemptError, DeliveryStatus, EventState, LicenseKey};
+use patchbay_core::model::{AppToken, Attempt, AttemptError, DeliveryStatus, EventState, LicenseKey};
 use patchbay_core::ports::{
     AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, KeyStore, KeyVerdict,
-    OutgoingMessage, Queue, StoreError, WebhookStore,
+    OutgoingMessage, Queue, StoreError, TokenStore, WebhookStore,
 };
 use patchbay_core::secret::Secret;
 use patchbay_testing::samples::{now, sample_app, sample_delivery, sample_event, sample_key, sample_webhook};
 
 /// Everything the main store implements.
-pub trait MainStore: AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore {}
-impl<T: AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore> MainStore for T {}
+pub trait MainStore: AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore + TokenStore {}
+impl<T: AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore + TokenStore> MainStore for T {}
 
 pub async fn apps_create_get_update<S: MainStore>(store: &S) {
     let app = sample_app();
@@ -40,6 +40,44 @@ pub async fn apps_create_get_update<S: MainStore>(store: &S) {
 
     let ghost = sample_app();
     assert!(matches!(store.update_app(&ghost).await, Err(StoreError::NotFound(_))));
+}
+
+pub async fn tokens_create_find_list_revoke<S: MainStore>(store: &S) {
+    let app_id = random_id("app");
+    let (first, first_value) = AppToken::generate(&app_id, "ci", now());
+    let (mut second, _) = AppToken::generate(&app_id, "console", now());
+    second.created_at = first.created_at + TimeDelta::milliseconds(5);
+    let (other, _) = AppToken::generate(&random_id("app"), "other", now());
+    for t in [&first, &second, &other] {
+        store.create_token(t).await.unwrap();
+    }
+    assert!(matches!(store.create_token(&first).await, Err(StoreError::AlreadyExists(_))));
+
+    // Found by the hash of its value, and only by that.
+    let hash = patchbay_core::ids::secret_lookup_hash(first_value.expose());
+    assert_eq!(store.token_by_hash(&hash).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.token_by_hash(&patchbay_core::ids::secret_lookup_hash("pbt_nope")).await.unwrap(), None);
+
+    let listed = store.list_tokens(&app_id).await.unwrap();
+    assert_eq!(listed.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), [&first.id, &second.id]);
+    assert!(store.list_tokens("app_none").await.unwrap().is_empty());
+
+    // Last use is recorded, and shows in lookups and listings.
+    let used = now() + TimeDelta::seconds(3);
+    store.touch_token(&first.id, used).await.unwrap();
+    assert_eq!(store.token_by_hash(&hash).await.unwrap().unwrap().last_used_at, Some(used));
+    assert_eq!(store.list_tokens(&app_id).await.unwrap()[0].last_used_at, Some(used));
+
+    // Revoked at once: the very next lookup misses; a second revoke and a touch are NotFound.
+    let revoked = store.delete_token(&first.id).await.unwrap();
+    assert_eq!((revoked.id.as_str(), revoked.app_id.as_str()), (first.id.as_str(), app_id.as_str()));
+    assert_eq!(store.token_by_hash(&hash).await.unwrap(), None);
+    assert!(matches!(store.delete_token(&first.id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.touch_token(&first.id, used).await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.token_by_hash(&hash).await.unwrap(), None, "a touch brought it back");
+    let left = store.list_tokens(&app_id).await.unwrap();
+    assert_eq!(left.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), [&second.id]);
+    assert_eq!(store.list_tokens(&other.app_id).await.unwrap(), vec![other]);
 }
 
 pub async fn webhooks_crud<S: MainStore>(store: &S) {
@@ -375,6 +413,12 @@ macro_rules! adapter_contract {
         async fn apps_create_get_update() {
             let Some(s) = $main.await else { return };
             $crate::apps_create_get_update(&s).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attribute])*
+        async fn tokens_create_find_list_revoke() {
+            let Some(s) = $main.await else { return };
+            $crate::tokens_create_find_list_revoke(&s).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         $(#[$attribute])*

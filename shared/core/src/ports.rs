@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::model::{App, Attempt, Delivery, DeliveryStatus, EventState, LicenseKey, StoredEvent, Webhook};
+use crate::model::{App, AppToken, Attempt, Delivery, DeliveryStatus, EventState, LicenseKey, StoredEvent, Webhook};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -142,6 +142,22 @@ pub trait KeyStore: Send + Sync {
     async fn set_key_blocked(&self, key: &str, blocked: bool) -> StoreResult<LicenseKey>;
 }
 
+/// Per-app API tokens, found by the hash of their value.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Create-if-absent on the id (and on the hash): `AlreadyExists` when either is taken.
+    async fn create_token(&self, token: &AppToken) -> StoreResult<()>;
+    /// The token whose value hashes to `hash` (`ids::secret_lookup_hash`), read consistently:
+    /// a token deleted a moment ago is not found.
+    async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<AppToken>>;
+    /// Every token of an app, oldest first.
+    async fn list_tokens(&self, app_id: &str) -> StoreResult<Vec<AppToken>>;
+    /// Revoke: `NotFound` if it was not there. Returns the deleted token.
+    async fn delete_token(&self, id: &str) -> StoreResult<AppToken>;
+    /// Set `last_used_at`; `NotFound` (and nothing written) if the token is gone.
+    async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+}
+
 #[async_trait]
 pub trait AppSecretIndex: Send + Sync {
     /// Which app holds this secret (the key check authenticates by app secret alone).
@@ -240,5 +256,5 @@ pub trait Sender: Send + Sync {
 }
 
 /// Every port the main table serves, as one object-safe trait for `Arc<dyn Store>`.
-pub trait Store: AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore {}
-impl<T: AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore> Store for T {}
+pub trait Store: AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore + TokenStore {}
+impl<T: AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore + TokenStore> Store for T {}

@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use patchbay_core::model::{App, Attempt, Delivery, DeliveryStatus, EventState, StoredEvent, Webhook};
+use patchbay_core::model::{App, AppToken, Attempt, Delivery, DeliveryStatus, EventState, StoredEvent, Webhook};
 use patchbay_core::ports::{
     AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, Page, Store, StoreError, StoreResult,
-    WebhookStore,
+    TokenStore, WebhookStore,
 };
 
 use crate::Faults;
@@ -49,6 +49,30 @@ impl AppStore for FaultyStore {
     async fn update_app(&self, app: &App) -> StoreResult<()> {
         self.enter("update_app")?;
         self.inner.update_app(app).await
+    }
+}
+
+#[async_trait]
+impl TokenStore for FaultyStore {
+    async fn create_token(&self, token: &AppToken) -> StoreResult<()> {
+        self.enter("create_token")?;
+        self.inner.create_token(token).await
+    }
+    async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<AppToken>> {
+        self.enter("token_by_hash")?;
+        self.inner.token_by_hash(hash).await
+    }
+    async fn list_tokens(&self, app_id: &str) -> StoreResult<Vec<AppToken>> {
+        self.enter("list_tokens")?;
+        self.inner.list_tokens(app_id).await
+    }
+    async fn delete_token(&self, id: &str) -> StoreResult<AppToken> {
+        self.enter("delete_token")?;
+        self.inner.delete_token(id).await
+    }
+    async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        self.enter("touch_token")?;
+        self.inner.touch_token(id, at).await
     }
 }
 

@@ -34,14 +34,14 @@ const WRITE_CONCURRENCY: usize = 16;
 /// The most items one `list_deliveries` call returns.
 const MAX_PAGE: usize = 1_000;
 
-const NOT_EXISTS: &str = "attribute_not_exists(pk)";
-const EXISTS: &str = "attribute_exists(pk)";
+pub(super) const NOT_EXISTS: &str = "attribute_not_exists(pk)";
+pub(super) const EXISTS: &str = "attribute_exists(pk)";
 
 /// Apps, webhooks, events, deliveries, attempts and the app-secret index in one DynamoDB table.
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
 }
 
 fn app_pk(id: &str) -> String {
@@ -63,7 +63,7 @@ fn attempt_sk(number: u32) -> String {
     format!("ATT#{number:06}")
 }
 
-fn key(pk: String, sk: &str) -> Item {
+pub(super) fn key(pk: String, sk: &str) -> Item {
     HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
 }
 
@@ -168,7 +168,7 @@ impl DynamoStore {
         &self.table
     }
 
-    async fn get_item(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
+    pub(super) async fn get_item(&self, pk: String, sk: &str) -> StoreResult<Option<Item>> {
         let out = self
             .client
             .get_item()
@@ -204,7 +204,7 @@ impl DynamoStore {
         }
     }
 
-    fn put_action(
+    pub(super) fn put_action(
         &self,
         item: Item,
         condition: &str,
@@ -222,7 +222,7 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put.build().map_err(build_error)?).build())
     }
 
-    fn delete_action(
+    pub(super) fn delete_action(
         &self,
         key: Item,
         condition: &str,
@@ -237,7 +237,7 @@ impl DynamoStore {
     }
 
     /// Query every item matching a key condition (all pages), in key order.
-    async fn query_all(
+    pub(super) async fn query_all(
         &self,
         index: Option<&str>,
         key_condition: &str,
@@ -645,7 +645,7 @@ impl DeliveryStore for DynamoStore {
 }
 
 /// An update's result, with a failed condition turned into `on_condition`'s error.
-fn unless_condition_failed<T, R>(
+pub(super) fn unless_condition_failed<T, R>(
     result: Result<
         T,
         aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>,

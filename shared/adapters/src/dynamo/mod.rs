@@ -26,6 +26,8 @@
 //! | event | `EVT#<id>` | `EVT` | `doc` (`StoredEvent` JSON), `state` (`accepted`/`complete`), `lease_until` (TS) — the last two are authoritative |
 //! | delivery | `DLV#<id>` | `DLV` | `doc`, `status`, `enqueued` (BOOL, authoritative), `gsi1pk` = `WHDLV#<webhook_id>`, `gsi1sk` = `<TS created_at>#<id>` |
 //! | attempt | `DLV#<delivery_id>` | `ATT#<number, zero-padded to 6>` | `doc` (`Attempt` JSON), `expires_at` (N, epoch seconds: the table's TTL) |
+//! | app token | `TOKHASH#<sha256 hex of the token value>` | `TOKEN` | `doc` (`AppToken` JSON: hash, never the value), `token_id`, `last_used_at` (TS, authoritative, absent until used), `gsi1pk` = `APPTOK#<app_id>`, `gsi1sk` = `<TS created_at>#<id>` |
+//! | app-token id | `TOKEN#<id>` | `TOKEN` | `hash` (points at the token item) |
 //!
 //! Keys table, one item per key, structured attributes (no `doc`, so the key check can
 //! `ADD registrations` and get the whole key back in one `UpdateItem`): `key` (S), `app_id` (S),
@@ -69,6 +71,11 @@
 //!   `TransactWriteItems` in chunks of 100 conditional puts: each chunk is atomic, the whole
 //!   call is not; if a later chunk fails, the keys of earlier chunks are deleted again, best
 //!   effort. A key given twice in one call counts as existing (its second occurrence).
+//! * App tokens: `create_token` puts the token and its id item in one transaction (both
+//!   `attribute_not_exists(pk)`); `token_by_hash` is one consistent `GetItem` (what every request
+//!   with an app token costs); `delete_token` reads the id item, then deletes both in one
+//!   transaction; `touch_token` reads the id item, then `UpdateItem`s `last_used_at` conditional
+//!   on the token existing (so a touch racing a revoke never recreates it).
 //! * `list_attempts` hides attempts whose `expires_at` has passed (DynamoDB's TTL sweep lags).
 //! * Every `GetItem` and main-table `Query` is strongly consistent.
 //! * A transaction cancelled by a concurrent transaction on the same items
@@ -82,6 +89,7 @@
 
 mod keys;
 mod main_table;
+mod tokens;
 
 use std::collections::HashMap;
 use std::fmt;

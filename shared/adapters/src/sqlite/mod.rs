@@ -8,6 +8,7 @@
 mod keys;
 mod queue;
 mod store;
+mod tokens;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -53,6 +54,14 @@ CREATE TABLE IF NOT EXISTS attempts (
     doc TEXT NOT NULL,
     PRIMARY KEY (delivery_id, number)
 );
+CREATE TABLE IF NOT EXISTS app_tokens (
+    id TEXT PRIMARY KEY,
+    app_id TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS app_tokens_by_app ON app_tokens(app_id, created_at, id);
 CREATE TABLE IF NOT EXISTS license_keys (
     key TEXT PRIMARY KEY,
     app_id TEXT NOT NULL,

@@ -17,7 +17,7 @@ use super::{Db, db_err, from_doc, is_unique_violation, to_doc, ts};
 /// The SQLite implementation of every store port but license keys.
 #[derive(Clone)]
 pub struct SqliteStore {
-    db: Arc<Db>,
+    pub(super) db: Arc<Db>,
 }
 
 impl SqliteStore {
@@ -147,7 +147,7 @@ impl WebhookStore for SqliteStore {
 
 /// A record's JSON by primary key, through the statement cache (these reads are the hot path
 /// of every delivery).
-fn doc_by_id(conn: &rusqlite::Connection, sql: &str, id: &str) -> StoreResult<Option<String>> {
+pub(super) fn doc_by_id(conn: &rusqlite::Connection, sql: &str, id: &str) -> StoreResult<Option<String>> {
     let mut stmt = conn.prepare_cached(sql).map_err(db_err)?;
     stmt.query_row([id], |r| r.get(0)).optional().map_err(db_err)
 }

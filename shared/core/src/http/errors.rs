@@ -8,6 +8,7 @@ use crate::service::ingest::IngestError;
 use crate::service::key_admin::KeyAdminError;
 use crate::service::keys::KeyRefusal;
 use crate::service::manage::ManageError;
+use crate::service::tokens::TokenError;
 use crate::validation::{BodyError, FieldError};
 
 impl From<IngestError> for ApiError {
@@ -46,6 +47,17 @@ impl From<KeyAdminError> for ApiError {
             KeyAdminError::NotFound(_) => ApiError::new(404, "not_found", err.to_string()),
             KeyAdminError::Conflict(_) => ApiError::new(409, "conflict", err.to_string()),
             KeyAdminError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(err: TokenError) -> Self {
+        match err {
+            TokenError::Invalid(e) => e.into(),
+            TokenError::NotFound(_) => ApiError::new(404, "not_found", err.to_string()),
+            TokenError::TooMany(_) => ApiError::new(409, "conflict", err.to_string()),
+            TokenError::Store(e) => e.into(),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod extract;
 mod routes_events;
 mod routes_keys;
 mod routes_manage;
+mod routes_tokens;
 
 use std::sync::Arc;
 
@@ -22,8 +23,10 @@ use crate::service::ingest::Ingest;
 use crate::service::key_admin::KeyAdmin;
 use crate::service::keys::KeyCheck;
 use crate::service::manage::Manage;
+use crate::service::tokens::Tokens;
 
 pub use api_error::{ApiError, method_not_allowed, not_found};
+pub use auth::{Auth, Caller};
 pub use routes_keys::PATCHKIT_CONTENT_TYPE;
 
 /// What the ingest function serves.
@@ -31,6 +34,8 @@ pub struct IngestApi {
     pub ingest: Ingest,
     pub manage: Manage,
     pub admin_token: LiveSecret,
+    /// Per-app tokens: accepted next to the admin token, scoped to their app.
+    pub tokens: Arc<Tokens>,
 }
 
 /// What the license-check function serves.
@@ -38,18 +43,22 @@ pub struct KeysApi {
     pub check: KeyCheck,
     pub admin: KeyAdmin,
     pub admin_token: LiveSecret,
+    /// Per-app tokens: accepted next to the admin token, scoped to their app.
+    pub tokens: Arc<Tokens>,
 }
 
 /// Routes without a fallback, for merging.
 pub fn ingest_routes(api: Arc<IngestApi>) -> Router {
-    let token = api.admin_token.clone();
-    routes_events::routes(api.clone()).merge(routes_manage::routes(api, token))
+    let auth = Auth { admin_token: api.admin_token.clone(), tokens: api.tokens.clone() };
+    routes_events::routes(api.clone())
+        .merge(routes_manage::routes(api.clone(), auth.clone()))
+        .merge(routes_tokens::routes(api.tokens.clone(), auth))
 }
 
 /// Routes without a fallback, for merging.
 pub fn keys_routes(api: Arc<KeysApi>) -> Router {
-    let token = api.admin_token.clone();
-    routes_keys::check_routes(api.clone()).merge(routes_keys::admin_routes(api, token))
+    let auth = Auth { admin_token: api.admin_token.clone(), tokens: api.tokens.clone() };
+    routes_keys::check_routes(api.clone()).merge(routes_keys::admin_routes(api, auth))
 }
 
 /// The ingest function's router.

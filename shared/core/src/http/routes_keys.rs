@@ -12,11 +12,10 @@ use axum::{Json, Router, middleware};
 
 use super::KeysApi;
 use super::api_error::ApiError;
-use super::auth::require_admin;
+use super::auth::{Auth, Caller, authenticate};
 use super::errors::patchkit_refusal;
 use super::extract::{ApiJson, ApiPath, query_param};
-use crate::secret::LiveSecret;
-use crate::service::key_admin::{GenerateKeys, ImportKeys};
+use crate::service::key_admin::{GenerateKeys, ImportKeys, KeyAdminError, KeyView};
 use crate::service::keys::{KeyQuery, KeyRefusal, Registration};
 
 /// The methods the key check answers; any other gets 405.
@@ -33,7 +32,9 @@ pub fn check_routes(api: Arc<KeysApi>) -> Router {
     Router::new().route("/v2/keys/{*key}", check.clone()).route("/v2/keys/", check).with_state(api)
 }
 
-pub fn admin_routes(api: Arc<KeysApi>, token: LiveSecret) -> Router {
+/// Key administration: generation and import need the admin token; an app token may look up,
+/// block and unblock its own app's keys (another app's key answers like an unknown one).
+pub fn admin_routes(api: Arc<KeysApi>, auth: Auth) -> Router {
     Router::new()
         .route("/v1/apps/{app_id}/keys", post(generate))
         .route("/v1/apps/{app_id}/keys/import", post(import))
@@ -42,7 +43,7 @@ pub fn admin_routes(api: Arc<KeysApi>, token: LiveSecret) -> Router {
         .route("/v1/keys/{key}/unblock", post(unblock))
         // JSON 405 on every path above, not axum's empty one.
         .method_not_allowed_fallback(super::method_not_allowed)
-        .route_layer(middleware::from_fn_with_state(token, require_admin))
+        .route_layer(middleware::from_fn_with_state(auth, authenticate))
         .with_state(api)
 }
 
@@ -117,30 +118,61 @@ async fn answer(
 
 async fn generate(
     State(api): State<Arc<KeysApi>>,
+    caller: Caller,
     ApiPath(app_id): ApiPath,
-    ApiJson(req): ApiJson<GenerateKeys>,
+    req: Result<ApiJson<GenerateKeys>, ApiError>,
 ) -> Result<Response, ApiError> {
+    caller.require_admin()?;
+    let ApiJson(req) = req?;
     let keys = api.admin.generate(&app_id, req).await?;
     Ok((StatusCode::CREATED, Json(keys)).into_response())
 }
 
 async fn import(
     State(api): State<Arc<KeysApi>>,
+    caller: Caller,
     ApiPath(app_id): ApiPath,
-    ApiJson(req): ApiJson<ImportKeys>,
+    req: Result<ApiJson<ImportKeys>, ApiError>,
 ) -> Result<Response, ApiError> {
+    caller.require_admin()?;
+    let ApiJson(req) = req?;
     let result = api.admin.import(&app_id, req).await?;
     Ok(Json(result).into_response())
 }
 
-async fn show(State(api): State<Arc<KeysApi>>, ApiPath(key): ApiPath) -> Result<Response, ApiError> {
-    Ok(Json(api.admin.get(&key).await?).into_response())
+/// The key, if this caller may see it; another app's key is "key not found", as a missing one.
+async fn own_key(api: &KeysApi, caller: &Caller, key: &str) -> Result<KeyView, ApiError> {
+    let found = api.admin.get(key).await?;
+    caller.require_owner(&found.app_id, || KeyAdminError::NotFound("key".to_owned()).into())?;
+    Ok(found)
 }
 
-async fn block(State(api): State<Arc<KeysApi>>, ApiPath(key): ApiPath) -> Result<Response, ApiError> {
+async fn show(
+    State(api): State<Arc<KeysApi>>,
+    caller: Caller,
+    ApiPath(key): ApiPath,
+) -> Result<Response, ApiError> {
+    Ok(Json(own_key(&api, &caller, &key).await?).into_response())
+}
+
+async fn block(
+    State(api): State<Arc<KeysApi>>,
+    caller: Caller,
+    ApiPath(key): ApiPath,
+) -> Result<Response, ApiError> {
+    if !caller.is_admin() {
+        own_key(&api, &caller, &key).await?;
+    }
     Ok(Json(api.admin.set_blocked(&key, true).await?).into_response())
 }
 
-async fn unblock(State(api): State<Arc<KeysApi>>, ApiPath(key): ApiPath) -> Result<Response, ApiError> {
+async fn unblock(
+    State(api): State<Arc<KeysApi>>,
+    caller: Caller,
+    ApiPath(key): ApiPath,
+) -> Result<Response, ApiError> {
+    if !caller.is_admin() {
+        own_key(&api, &caller, &key).await?;
+    }
     Ok(Json(api.admin.set_blocked(&key, false).await?).into_response())
 }

@@ -12,4 +12,5 @@ pub mod manage;
 pub mod message;
 pub mod outgoing;
 pub mod send;
+pub mod tokens;
 pub mod worker;

@@ -53,7 +53,7 @@ impl Manage {
     }
 
     async fn delivery(&self, id: &str) -> Result<Delivery, ManageError> {
-        self.store.get_delivery(id).await?.ok_or_else(|| ManageError::NotFound(format!("delivery {id}")))
+        self.store.get_delivery(id).await?.ok_or_else(|| super::owners::delivery_not_found(id))
     }
 
     /// Start a new attempt series for a finished delivery (same `webhook-id`).

@@ -4,6 +4,7 @@
 
 mod apps;
 mod deliveries;
+pub mod owners;
 pub mod requests;
 pub mod views;
 mod webhooks;

@@ -117,7 +117,7 @@ impl Manage {
     }
 
     pub(super) async fn webhook(&self, id: &str) -> Result<Webhook, ManageError> {
-        self.store.get_webhook(id).await?.ok_or_else(|| ManageError::NotFound(format!("webhook {id}")))
+        self.store.get_webhook(id).await?.ok_or_else(|| super::owners::webhook_not_found(id))
     }
 
     /// # Errors
