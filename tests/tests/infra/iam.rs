@@ -13,6 +13,19 @@ use crate::{FUNCTIONS, Function, LICENSE_CHECK};
 pub struct Statement {
     pub actions: Vec<String>,
     pub resources: Value,
+    pub condition: Value,
+}
+
+impl Statement {
+    /// Whether the statement is limited to app-token items (`TOKHASH#…` partition keys) and
+    /// to their keys and `last_used_at`.
+    fn token_items_only(&self) -> bool {
+        let leading = &self.condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+        let attributes = &self.condition["ForAllValues:StringEquals"]["dynamodb:Attributes"];
+        strings(leading) == ["TOKHASH#*"]
+            && !strings(attributes).is_empty()
+            && strings(attributes).iter().all(|a| ["pk", "sk", "last_used_at"].contains(&a.as_str()))
+    }
 }
 
 /// The IAM statements a function gets, from its own role resource, or from SAM `Policies`.
@@ -59,7 +72,11 @@ fn collect_statements(v: &Value, out: &mut Vec<Statement>) {
         Value::Array(items) => items.iter().for_each(|i| collect_statements(i, out)),
         Value::Object(map) => {
             if map.contains_key("Effect") {
-                out.push(Statement { actions: strings(&map["Action"]), resources: map["Resource"].clone() });
+                out.push(Statement {
+                    actions: strings(&map["Action"]),
+                    resources: map["Resource"].clone(),
+                    condition: map.get("Condition").cloned().unwrap_or(Value::Null),
+                });
             } else {
                 map.values().for_each(|i| collect_statements(i, out));
             }
@@ -137,6 +154,10 @@ pub fn check_policies(c: &mut Checker<'_>, main_table: Option<&str>, queues: Opt
                 if let Some(main) = main_table {
                     for s in found.iter().filter(|s| mentions(&s.resources, main)) {
                         for a in &s.actions {
+                            // Recording an app token's last use: UpdateItem on token items only.
+                            if a == "dynamodb:UpdateItem" && s.token_items_only() {
+                                continue;
+                            }
                             if a != "dynamodb:GetItem" && a != "dynamodb:Query" {
                                 c.fail(format!(
                                     "LicenseCheckFunction: {a} on the main table (GetItem and Query only)"
