@@ -28,9 +28,10 @@ async fn create(
     State(tokens): State<Arc<Tokens>>,
     caller: Caller,
     ApiPath(app_id): ApiPath,
-    ApiJson(req): ApiJson<CreateToken>,
+    req: Result<ApiJson<CreateToken>, ApiError>,
 ) -> Answer {
     caller.require_admin()?;
+    let ApiJson(req) = req?;
     Ok((StatusCode::CREATED, Json(tokens.create(&app_id, req).await?)).into_response())
 }
 
