@@ -71,7 +71,8 @@ impl Fixture {
 
     async fn records(&self) -> Records {
         let app = random_id("studio").replace('_', "-");
-        self.admin("POST", "/v1/apps", Some(json!({"id": app, "name": "game", "display_name": "Game"}))).await;
+        self.admin("POST", "/v1/apps", Some(json!({"id": app, "name": "game", "display_name": "Game"})))
+            .await;
         let hook = || {
             json!({"events": ["version_published"], "method": "POST", "url": "http://127.0.0.1:9/hook",
                    "payload": {"text": "{{app.display_name}}"}})
@@ -88,8 +89,9 @@ impl Fixture {
     }
 
     async fn token(&self, app: &str) -> (String, String) {
-        let (status, text) =
-            self.call(&self.admin, "POST", &format!("/v1/apps/{app}/tokens"), Some(json!({"name": "ci"}))).await;
+        let (status, text) = self
+            .call(&self.admin, "POST", &format!("/v1/apps/{app}/tokens"), Some(json!({"name": "ci"})))
+            .await;
         assert_eq!(status, 201, "{text}");
         let created: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(created["name"], "ci");
@@ -233,14 +235,16 @@ async fn token_values_stay_out_of_debug_output(backends: Backends) {
     let listed = tokens.list(&records.app).await.unwrap();
     assert!(!format!("{listed:?}").contains(&value));
     // Tokens are made for apps that exist.
-    let (status, _) = f.call(&f.admin, "POST", "/v1/apps/studio-nope/tokens", Some(json!({"name": "x"}))).await;
+    let (status, _) =
+        f.call(&f.admin, "POST", "/v1/apps/studio-nope/tokens", Some(json!({"name": "x"}))).await;
     assert_eq!(status, 404);
 }
 
 mod sqlite {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn another_apps_ids_are_404_own_work_admin_only_403() {
-        super::another_apps_ids_are_404_own_work_admin_only_403(patchbay_testing::backends::sqlite().await).await;
+        super::another_apps_ids_are_404_own_work_admin_only_403(patchbay_testing::backends::sqlite().await)
+            .await;
     }
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn token_values_stay_out_of_debug_output() {

@@ -1,5 +1,5 @@
-//! Subcommands over the management API: apps, webhooks, deliveries, license keys, and sending
-//! a signed test event to ingest. Each group takes the global options in [`GlobalOpts`].
+//! Subcommands over the management API: apps, webhooks, deliveries, license keys, app tokens,
+//! and sending a signed test event to ingest. Each group takes the global options in [`GlobalOpts`].
 //!
 //! Exit codes: 0 success, 1 the API refused (its `message` and `code` on stderr) or could not be
 //! reached, 2 a usage or input error (clap's own parse errors are 2 as well).
@@ -14,6 +14,7 @@ mod keyfile;
 mod keys;
 mod output;
 mod progress;
+mod tokens;
 mod webhooks;
 
 use std::process::ExitCode;
@@ -38,6 +39,8 @@ pub enum AdminCommand {
     Keys(keys::KeysCmd),
     /// Send a signed event to the ingest endpoint, as the publishing pipeline does.
     Events(events::EventsCmd),
+    /// Create, list and revoke per-app tokens (a studio's own access to its app).
+    Tokens(tokens::TokensCmd),
 }
 
 /// Options every admin subcommand accepts (before or after the subcommand name).
@@ -85,6 +88,7 @@ pub fn run(cmd: AdminCommand) -> ExitCode {
         AdminCommand::Deliveries(cmd) => deliveries::run(cmd),
         AdminCommand::Keys(cmd) => keys::run(cmd),
         AdminCommand::Events(cmd) => events::run(cmd),
+        AdminCommand::Tokens(cmd) => tokens::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

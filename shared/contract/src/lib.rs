@@ -21,7 +21,10 @@ use patchbay_core::secret::Secret;
 use patchbay_testing::samples::{now, sample_app, sample_delivery, sample_event, sample_key, sample_webhook};
 
 /// Everything the main store implements.
-pub trait MainStore: AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore + TokenStore {}
+pub trait MainStore:
+    AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore + TokenStore
+{
+}
 impl<T: AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore + TokenStore> MainStore for T {}
 
 pub async fn apps_create_get_update<S: MainStore>(store: &S) {

@@ -6,7 +6,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::model::{App, AppToken, Attempt, Delivery, DeliveryStatus, EventState, LicenseKey, StoredEvent, Webhook};
+use crate::model::{
+    App, AppToken, Attempt, Delivery, DeliveryStatus, EventState, LicenseKey, StoredEvent, Webhook,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use patchbay_core::model::{App, AppToken, Attempt, Delivery, DeliveryStatus, EventState, StoredEvent, Webhook};
+use patchbay_core::model::{
+    App, AppToken, Attempt, Delivery, DeliveryStatus, EventState, StoredEvent, Webhook,
+};
 use patchbay_core::ports::{
     AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, Page, Store, StoreError, StoreResult,
     TokenStore, WebhookStore,

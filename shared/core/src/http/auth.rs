@@ -59,7 +59,11 @@ impl Caller {
         if self.is_admin() {
             Ok(())
         } else {
-            Err(ApiError::new(403, "forbidden", "this route needs the admin token; an app token cannot use it"))
+            Err(ApiError::new(
+                403,
+                "forbidden",
+                "this route needs the admin token; an app token cannot use it",
+            ))
         }
     }
 
