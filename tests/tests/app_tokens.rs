@@ -260,3 +260,44 @@ mod moto {
         super::another_apps_ids_are_404_own_work_admin_only_403(moto.backends).await;
     }
 }
+
+/// `last_used_at` is written on first use, then not again within a minute; a store that cannot
+/// record the use does not refuse the request; a store that cannot be read is a 503, not a pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_use_is_recorded_at_most_once_a_minute() {
+    use patchbay_testing::FaultyStore;
+
+    let backends = patchbay_testing::backends::sqlite().await;
+    let store = FaultyStore::new(backends.store.clone());
+    let app = patchbay_testing::samples::sample_app();
+    backends.store.create_app(&app).await.unwrap();
+    let tokens = Tokens::new(store.clone());
+    let created = tokens.create(&app.id, CreateToken { name: "ci".into() }).await.unwrap();
+    let value = created.token.expose().to_owned();
+    for _ in 0..5 {
+        assert!(tokens.authenticate(&value).await.unwrap().is_some());
+    }
+    assert_eq!(store.faults().count("touch_token"), 1, "last_used_at written more than once");
+    assert_eq!(store.faults().count("token_by_hash"), 5, "a lookup was cached");
+    assert!(tokens.list(&app.id).await.unwrap()[0].last_used_at.is_some());
+
+    // Recording the use fails: the request still passes.
+    let fresh = tokens.create(&app.id, CreateToken { name: "new".into() }).await.unwrap();
+    store.faults().fail_calls_to("touch_token");
+    assert!(tokens.authenticate(fresh.token.expose()).await.unwrap().is_some());
+    store.faults().heal();
+
+    // Not an app token at all: no store call.
+    let lookups = store.faults().count("token_by_hash");
+    assert!(tokens.authenticate("not-a-token").await.unwrap().is_none());
+    assert_eq!(store.faults().count("token_by_hash"), lookups);
+
+    store.faults().fail_calls_to("token_by_hash");
+    assert!(tokens.authenticate(&value).await.is_err());
+    let f = Fixture::new(Backends { store: store.clone(), ..backends.clone() }).await;
+    let (status, text) = f.call(&value, "GET", &format!("/v1/apps/{}", app.id), None).await;
+    assert_eq!(status, 503, "{text}");
+    store.faults().heal();
+    let (status, _) = f.call(&value, "GET", &format!("/v1/apps/{}", app.id), None).await;
+    assert_eq!(status, 200);
+}
