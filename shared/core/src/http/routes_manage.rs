@@ -13,7 +13,7 @@ use super::api_error::ApiError;
 use super::auth::require_admin;
 use super::extract::{ApiJson, ApiPath, delivery_query};
 use crate::secret::LiveSecret;
-use crate::service::manage::{CreateApp, CreateWebhook, PatchWebhook, TestRequest};
+use crate::service::manage::{CreateApp, CreateWebhook, PatchWebhook, PreviewWebhook, TestRequest};
 
 type Api = State<Arc<IngestApi>>;
 type Answer = Result<Response, ApiError>;
@@ -24,6 +24,7 @@ pub fn routes(api: Arc<IngestApi>, token: LiveSecret) -> Router {
         .route("/v1/apps/{app_id}", get(get_app))
         .route("/v1/apps/{app_id}/rotate-secret", post(rotate_app_secret))
         .route("/v1/apps/{app_id}/webhooks", post(create_webhook).get(list_webhooks))
+        .route("/v1/apps/{app_id}/webhooks/preview", post(preview_webhook))
         .route("/v1/webhooks/{id}", get(get_webhook).patch(patch_webhook).delete(delete_webhook))
         .route("/v1/webhooks/{id}/enable", post(enable))
         .route("/v1/webhooks/{id}/disable", post(disable))
@@ -66,6 +67,15 @@ async fn create_webhook(
 ) -> Answer {
     let req = CreateWebhook::from_json(body).map_err(ApiError::from)?;
     Ok(created(api.manage.create_webhook(&app_id, req).await?))
+}
+
+async fn preview_webhook(
+    State(api): Api,
+    ApiPath(app_id): ApiPath,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Answer {
+    let req = PreviewWebhook::from_json(body).map_err(ApiError::from)?;
+    Ok(ok(api.manage.preview_webhook(&app_id, req).await?))
 }
 
 async fn list_webhooks(State(api): Api, ApiPath(app_id): ApiPath) -> Answer {
