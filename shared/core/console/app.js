@@ -27,7 +27,7 @@ function chrome() {
   sw.hidden = !s || isAppToken(s.token);
   clear(who);
   if (s) {
-    who.append(isAppToken(s.token) ? `App token · ${s.appId}` : 'Admin token · app ');
+    who.append(isAppToken(s.token) ? `App token · ${s.appId}` : 'Admin token (any app)');
     if (!isAppToken(s.token)) document.getElementById('switch-app-id').value = s.appId;
   }
 }

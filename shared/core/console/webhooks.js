@@ -67,7 +67,7 @@ export async function webhookPage(root, id) {
   const created = takeCreatedSecret(w.id);
   if (created) {
     root.append(h('section', { class: 'card notice', id: 'created-secret' },
-      h('h2', {}, 'Signing secret'),
+      h('h2', {}, 'New signing secret'),
       h('p', {}, 'Shown once: store it with your receiver to verify signatures.'),
       h('code', { class: 'secret' }, created)));
   }
