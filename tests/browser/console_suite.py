@@ -182,6 +182,7 @@ def event(name, app_id, version_id):
 def create_app(dev, app_id):
     status, body = dev.call("POST", "/v1/apps", {"id": app_id, "name": app_id, "display_name": app_id.title()})
     assert status == 201, (status, body)
+    return body["app_secret"]
 
 
 def sign_in_token(dev, app_id):
@@ -280,7 +281,7 @@ def run(binary, screenshots):
     try:
         log(f"patchbay dev at {dev.base}, receiver at {receiver.url}")
         app_id, other_app = "space-race", "other-studio"
-        create_app(dev, app_id)
+        app_secret = create_app(dev, app_id)
         create_app(dev, other_app)
         token, is_app_token = sign_in_token(dev, app_id)
         # Another app's webhook, made through the API.
@@ -296,8 +297,9 @@ def run(binary, screenshots):
         browser.wait(lambda: browser.finds("#token"), what="the sign-in form")
         assert browser.find("label[for=token]").text == "Token"
         assert browser.find("label[for=app-id]").text == "App id"
-        browser.find("#token").send_keys(token)
-        browser.find("#app-id").send_keys(app_id, Keys.ENTER)
+        browser.find("#token").send_keys(token, Keys.TAB)
+        assert d.switch_to.active_element == browser.find("#app-id"), "Tab moves from the token to the app id"
+        d.switch_to.active_element.send_keys(app_id, Keys.ENTER)
         browser.wait_text("main h1", "Webhooks")
         assert token not in d.current_url, "the token must never be in a URL"
         assert browser.js("return document.cookie") == "", "the console sets no cookie"
@@ -393,6 +395,54 @@ def run(binary, screenshots):
         browser.assert_inert()
         log("redelivered after the receiver recovered")
 
+        # --- deliveries: filters, replay of failures since a time ----------------------------
+        d.get(f"{dev.base}/console#/webhooks/{webhook_id}")
+        browser.wait(lambda: browser.finds("#delivery-filters"), what="the deliveries section")
+        Select(browser.find("#filter-status")).select_by_value("failed")
+        browser.find("#delivery-filters button[type=submit]").click()
+        browser.wait(lambda: browser.finds("#no-deliveries"), what="no failed deliveries")
+        Select(browser.find("#filter-status")).select_by_value("succeeded")
+        Select(browser.find("#filter-event")).select_by_value("version_published")
+        browser.find("#delivery-filters button[type=submit]").click()
+        browser.wait(lambda: len(browser.finds("#deliveries tr[data-status=succeeded]")) == 3,
+                     what="the three succeeded deliveries (test, event, redelivered)")
+        Select(browser.find("#filter-event")).select_by_value("version_processed")
+        browser.find("#delivery-filters button[type=submit]").click()
+        browser.wait(lambda: browser.finds("#no-deliveries"), what="no version_processed deliveries")
+        browser.js("""const d = new Date(Date.now() - 3600e3);
+            document.getElementById('replay-since').value =
+                new Date(d - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19);""")
+        browser.find("#replay button[type=submit]").click()
+        browser.wait_text("#flash", "queued again")
+        log("deliveries filtered by status and event; replay answered")
+
+        # --- signing-secret rotation shows the overlap ---------------------------------------
+        browser.find("#rotate").click()
+        d.switch_to.alert.accept()
+        browser.wait_text("#new-secret", "whsec_")
+        assert "1 previous secret still sign" in browser.text("#overlap"), browser.text("#overlap")
+        log("secret rotated, overlap shown")
+
+        # --- key lookup, block and unblock (the key check then answers 410) ------------------
+        status, keys = dev.call("POST", f"/v1/apps/{app_id}/keys", {"count": 1})
+        assert status == 201, keys
+        key = keys["keys"][0]
+        d.get(f"{dev.base}/console#/keys")
+        browser.wait(lambda: browser.finds("#key"), what="the key lookup")
+        browser.find("#key").send_keys(key, Keys.ENTER)
+        browser.wait(lambda: browser.text("#key-blocked") == "no", what="the key")
+        browser.find("#key-toggle").click()
+        browser.wait(lambda: browser.text("#key-blocked") == "yes", what="the key blocked")
+        check = urllib.request.Request(f"{dev.base}/v2/keys/{key}?app_secret={app_secret}")
+        try:
+            urllib.request.urlopen(check, timeout=10)
+            raise AssertionError("a blocked key must not check out")
+        except urllib.error.HTTPError as err:
+            assert err.code == 410, err.code
+        browser.find("#key-toggle").click()
+        browser.wait(lambda: browser.text("#key-blocked") == "no", what="the key unblocked")
+        log("key looked up, blocked (410 at the key check) and unblocked")
+
         # --- another app's webhook is a 404 in the UI ---------------------------------------
         d.get(f"{dev.base}/console#/webhooks/wh_no_such_webhook")
         browser.wait(lambda: browser.finds("#not-found"), what="a 404 for an unknown webhook")
@@ -401,8 +451,16 @@ def run(binary, screenshots):
             browser.wait(lambda: browser.finds("#not-found"), what="a 404 for another app's webhook")
             assert other["url"] not in browser.text("main")
             log("another app's webhook: 404")
+            assert not browser.find("#switch-app").is_displayed(), "an app token cannot switch apps"
         else:
             log("TODO(tokens): other-app-404 assertion skipped (signed in with the admin token)")
+            # The admin token switches apps instead.
+            field = browser.find("#switch-app-id")
+            field.clear()
+            field.send_keys(other_app, Keys.ENTER)
+            browser.wait(lambda: browser.finds(f'#webhooks tr[data-webhook-id="{other["id"]}"]'),
+                         what="the other app's webhooks after switching")
+            log("admin token: switched to another app")
 
         browser.assert_inert()
         log("all console scenarios passed")
