@@ -258,6 +258,21 @@ class Browser:
         assert self.js("return document.images.length") == 0, "an <img> was created from a response"
         assert self.js("return document.querySelectorAll('main script, main iframe, main object').length") == 0
 
+    def assert_labelled(self):
+        """Every form control on the page has a label (for=, an enclosing one, or a fieldset legend)."""
+        unlabelled = self.js("""
+            return [...document.querySelectorAll('input, select, textarea')]
+              .filter(e => e.type !== 'hidden' && !e.closest('[hidden]'))
+              .filter(e => !(e.id && document.querySelector(`label[for="${e.id}"]`)) && !e.closest('label'))
+              .map(e => e.outerHTML.slice(0, 80));""")
+        assert not unlabelled, f"unlabelled form fields: {unlabelled}"
+
+    def assert_no_csp_violations(self):
+        entries = self.driver.get_log("browser")
+        bad = [e["message"] for e in entries
+               if "Content Security Policy" in e["message"] or "Trusted Type" in e["message"]]
+        assert not bad, f"the page broke its own CSP: {bad}"
+
     def quit(self):
         self.driver.quit()
 
@@ -305,6 +320,10 @@ def run(binary, screenshots):
         assert browser.js("return document.cookie") == "", "the console sets no cookie"
         stored = browser.js("return sessionStorage.getItem('patchbay.console.session')")
         assert token in stored, "the token is kept in sessionStorage"
+        # The CSP is in force: Trusted Types make any HTML sink throw in this page.
+        sink = browser.js("try { document.createElement('div').innerHTML = '<b>x</b>'; return 'assigned'; }"
+                          " catch (e) { return e.name; }")
+        assert sink == "TypeError", f"innerHTML must be refused by the CSP, got {sink}"
         log("signed in")
 
         # --- create a webhook: a bad template first, its error at the field --------------------
@@ -330,6 +349,7 @@ def run(binary, screenshots):
         assert "Test%20App" in browser.text("#preview-url") or "Test App" in browser.text("#preview-url")
         assert "X-Studio: Test App" in browser.text("#preview .preview-headers")
         assert browser.text("#payload-error") == ""
+        browser.assert_labelled()
         browser.find("#save").click()
         browser.wait(lambda: "#/webhooks/wh_" in d.current_url, what="the webhook page")
         webhook_id = d.current_url.split("#/webhooks/")[1]
@@ -346,6 +366,7 @@ def run(binary, screenshots):
         browser.assert_inert()
         sent = [r for r in receiver.requests if r[1] == "/hooks/Test%20App"]
         assert sent and "webhook-signature" in {k.lower() for k in sent[-1][2]}, receiver.requests
+        browser.assert_labelled()
         browser.shot("console-test-send.png")
         log("test send: 200 and the body shown as text")
 
@@ -443,6 +464,16 @@ def run(binary, screenshots):
         browser.wait(lambda: browser.text("#key-blocked") == "no", what="the key unblocked")
         log("key looked up, blocked (410 at the key check) and unblocked")
 
+        # --- health: a disabled webhook says why and can be re-enabled from the list --------
+        status, _ = dev.call("POST", f"/v1/webhooks/{webhook_id}/disable")
+        assert status == 200
+        d.get(f"{dev.base}/console#/webhooks")
+        row = f'#webhooks tr[data-webhook-id="{webhook_id}"]'
+        browser.wait_text(row, "Disabled — disabled by an operator")
+        browser.find(f"{row} button").click()
+        browser.wait_text(row, "Healthy")
+        log("disabled webhook shown with its reason, re-enabled from the list")
+
         # --- another app's webhook is a 404 in the UI ---------------------------------------
         d.get(f"{dev.base}/console#/webhooks/wh_no_such_webhook")
         browser.wait(lambda: browser.finds("#not-found"), what="a 404 for an unknown webhook")
@@ -463,6 +494,7 @@ def run(binary, screenshots):
             log("admin token: switched to another app")
 
         browser.assert_inert()
+        browser.assert_no_csp_violations()
         log("all console scenarios passed")
     except Exception:
         log("patchbay dev log tail:\n" + "".join(dev.logs[-40:]))
