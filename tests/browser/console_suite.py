@@ -367,6 +367,9 @@ def run(binary, screenshots):
         sent = [r for r in receiver.requests if r[1] == "/hooks/Test%20App"]
         assert sent and "webhook-signature" in {k.lower() for k in sent[-1][2]}, receiver.requests
         browser.assert_labelled()
+        # The saved webhook's editor previews it too.
+        browser.wait_text("#preview-url", "/hooks/Test%20App")
+        assert not browser.find("#next-page").is_displayed(), "no next page when the listing fits"
         browser.shot("console-test-send.png")
         log("test send: 200 and the body shown as text")
 
