@@ -433,12 +433,27 @@ def run(binary, screenshots):
         Select(browser.find("#filter-event")).select_by_value("version_processed")
         browser.find("#delivery-filters button[type=submit]").click()
         browser.wait(lambda: browser.finds("#no-deliveries"), what="no version_processed deliveries")
+        # Cursor paging: six deliveries, five a page.
+        for n in range(3, 6):
+            status, answer = dev.post_event(f"msg_console_{n}", event("version_published", app_id, n))
+            assert status == 202, answer
+        Select(browser.find("#filter-status")).select_by_value("")
+        Select(browser.find("#filter-event")).select_by_value("")
+        Select(browser.find("#filter-limit")).select_by_value("5")
+        browser.find("#delivery-filters button[type=submit]").click()
+        browser.wait(lambda: len(browser.finds("#deliveries tbody tr")) == 5 and browser.find("#next-page").is_displayed(),
+                     what="a first page of five with a next page")
+        browser.find("#next-page").click()
+        browser.wait(lambda: len(browser.finds("#deliveries tbody tr")) == 6, what="the second page appended")
+        browser.wait(lambda: not browser.find("#next-page").is_displayed(), what="no page after the last")
+        ids = browser.js("return [...document.querySelectorAll('#deliveries tbody tr')].map(r => r.dataset.deliveryId)")
+        assert len(set(ids)) == 6, ids
         browser.js("""const d = new Date(Date.now() - 3600e3);
             document.getElementById('replay-since').value =
                 new Date(d - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19);""")
         browser.find("#replay button[type=submit]").click()
         browser.wait_text("#flash", "queued again")
-        log("deliveries filtered by status and event; replay answered")
+        log("deliveries filtered by status and event, paged by cursor; replay answered")
 
         # --- signing-secret rotation shows the overlap ---------------------------------------
         browser.find("#rotate").click()

@@ -23,12 +23,13 @@ export async function deliveriesSection(w) {
   const event = h('select', { id: 'filter-event', name: 'event' },
     h('option', { value: '' }, 'any'), EVENTS.map((e) => h('option', { value: e }, e)));
   const since = h('input', { id: 'filter-since', name: 'since', type: 'datetime-local', step: 1 });
+  const perPage = h('select', { id: 'filter-limit', name: 'limit' }, [5, 20, 50, 200].map((n) => h('option', { value: n, selected: n === 20 }, String(n))));
   const list = h('div', { id: 'deliveries', 'aria-live': 'polite' });
   const more = h('button', { type: 'button', id: 'next-page', hidden: true }, 'Next page');
   let cursor = null;
 
   const load = async (append) => {
-    const query = { status: status.value, event: event.value, since: rfc3339(since.value), limit: 20 };
+    const query = { status: status.value, event: event.value, since: rfc3339(since.value), limit: perPage.value };
     if (append && cursor) query.cursor = cursor;
     let page;
     try {
@@ -60,7 +61,7 @@ export async function deliveriesSection(w) {
   };
 
   const filters = h('form', { method: 'post', class: 'inline filters', id: 'delivery-filters' },
-    field('Status', status), field('Event', event), field('Since', since),
+    field('Status', status), field('Event', event), field('Since', since), field('Per page', perPage),
     h('button', { type: 'submit' }, 'Filter'),
     button('Refresh', () => load(false), { id: 'refresh-deliveries' }));
   filters.addEventListener('submit', (e) => { e.preventDefault(); load(false); });
