@@ -114,6 +114,7 @@ fn scoped_routes(r: &Records) -> Vec<(&'static str, String, Option<Value>, u16)>
     vec![
         ("GET", format!("/v1/apps/{app}"), None, 200),
         ("GET", format!("/v1/apps/{app}/webhooks"), None, 200),
+        ("POST", format!("/v1/apps/{app}/webhooks/preview"), Some(hook.clone()), 200),
         ("POST", format!("/v1/apps/{app}/webhooks"), Some(hook), 201),
         ("GET", format!("/v1/webhooks/{wh}"), None, 200),
         ("PATCH", format!("/v1/webhooks/{wh}"), Some(json!({"url": "http://127.0.0.1:9/changed"})), 200),

@@ -117,6 +117,7 @@ async fn fails_twice_then_succeeds_on_the_schedule_with_one_webhook_id() {
     assert_eq!(done.status, DeliveryStatus::Succeeded);
     assert_eq!(done.attempt_count, 3);
     assert_eq!(done.reason, None, "a success clears the last failure's reason");
+    assert_eq!(done.next_attempt_at, None, "no retry once it succeeded");
     let recorded = attempts(store, &created.id).await;
     assert_eq!(recorded.iter().map(|a| a.number).collect::<Vec<_>>(), [1, 2, 3]);
     assert_eq!(recorded.iter().map(|a| a.status_code).collect::<Vec<_>>(), [Some(500), Some(500), Some(200)]);
@@ -155,6 +156,9 @@ async fn retry_after_wins_when_longer_than_the_schedule() {
     let pending = delivery(store, &created.id).await;
     assert_eq!((pending.status, pending.attempt_count), (DeliveryStatus::Pending, 1));
     assert_eq!(pending.reason.as_deref(), Some("receiver answered 503"));
+    // When the retry runs, for people (the console's "next retry"): the queue's delay from now.
+    let next = pending.next_attempt_at.expect("next attempt time while a retry is scheduled");
+    assert_eq!(next - pending.updated_at, chrono::TimeDelta::seconds(2));
 }
 
 /// A `1s,1s` schedule against a failing receiver: two retries a second apart, then done.

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 
 use super::api_error::ApiError;
 use super::errors::too_large;
-use crate::model::DeliveryStatus;
+use crate::model::{DeliveryStatus, EventName};
 use crate::service::manage::DeliveryQuery;
 use crate::validation::{FieldError, parse_json};
 
@@ -107,10 +107,20 @@ pub fn delivery_query(query: Option<&str>) -> Result<DeliveryQuery, FieldError> 
     let since = param("since")
         .map(|s| s.parse().map_err(|_| FieldError::new("since", "must be an RFC 3339 timestamp")))
         .transpose()?;
+    let event = param("event")
+        .map(|e| {
+            EventName::parse(&e).ok_or_else(|| {
+                FieldError::new(
+                    "event",
+                    "must be version_published, version_processed or version_process_failed",
+                )
+            })
+        })
+        .transpose()?;
     let limit = param("limit")
         .map(|l| l.parse().map_err(|_| FieldError::new("limit", "must be a number")))
         .transpose()?;
-    Ok(DeliveryQuery { status, since, cursor: param("cursor"), limit })
+    Ok(DeliveryQuery { status, since, event, cursor: param("cursor"), limit })
 }
 
 #[cfg(test)]
@@ -127,6 +137,11 @@ mod tests {
         assert_eq!(delivery_query(Some("status=nope")).unwrap_err().field, "status");
         assert_eq!(delivery_query(Some("since=yesterday")).unwrap_err().field, "since");
         assert_eq!(delivery_query(Some("limit=ten")).unwrap_err().field, "limit");
+        assert_eq!(
+            delivery_query(Some("event=version_processed")).unwrap().event,
+            Some(EventName::VersionProcessed)
+        );
+        assert_eq!(delivery_query(Some("event=nope")).unwrap_err().field, "event");
         assert_eq!(delivery_query(None).unwrap(), DeliveryQuery::default());
     }
 }

@@ -1,12 +1,14 @@
 //! The one HTTP router. The Lambda functions serve it through `lambda_http::run` (a tower
 //! service) and `patchbay dev` serves it through hyper, so local behaviour is Lambda behaviour.
 //!
-//! - [`ingest_router`]: `POST /v1/events` and the management API (the ingest function).
+//! - [`ingest_router`]: `POST /v1/events`, the management API and the studio console at
+//!   `/console` (the ingest function).
 //! - [`keys_router`]: `GET /v2/keys/{key}` and key administration (the license-check function).
 //! - `patchbay dev` merges both.
 
 mod api_error;
 mod auth;
+pub mod console;
 pub mod errors;
 pub mod extract;
 mod routes_events;
@@ -53,6 +55,8 @@ pub fn ingest_routes(api: Arc<IngestApi>) -> Router {
     routes_events::routes(api.clone())
         .merge(routes_manage::routes(api.clone(), auth.clone()))
         .merge(routes_tokens::routes(api.tokens.clone(), auth))
+        // The console's files are public (it signs in with a token it sends as a bearer).
+        .merge(console::routes())
 }
 
 /// Routes without a fallback, for merging.

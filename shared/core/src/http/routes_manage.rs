@@ -15,7 +15,7 @@ use super::api_error::ApiError;
 use super::auth::{Auth, Caller, authenticate};
 use super::extract::{ApiJson, ApiPath, delivery_query};
 use crate::service::manage::owners::{delivery_not_found, webhook_not_found};
-use crate::service::manage::{CreateApp, CreateWebhook, PatchWebhook, TestRequest};
+use crate::service::manage::{CreateApp, CreateWebhook, PatchWebhook, PreviewWebhook, TestRequest};
 
 type Api = State<Arc<IngestApi>>;
 type Answer = Result<Response, ApiError>;
@@ -26,6 +26,7 @@ pub fn routes(api: Arc<IngestApi>, auth: Auth) -> Router {
         .route("/v1/apps/{app_id}", get(get_app))
         .route("/v1/apps/{app_id}/rotate-secret", post(rotate_app_secret))
         .route("/v1/apps/{app_id}/webhooks", post(create_webhook).get(list_webhooks))
+        .route("/v1/apps/{app_id}/webhooks/preview", post(preview_webhook))
         .route("/v1/webhooks/{id}", get(get_webhook).patch(patch_webhook).delete(delete_webhook))
         .route("/v1/webhooks/{id}/enable", post(enable))
         .route("/v1/webhooks/{id}/disable", post(disable))
@@ -93,6 +94,17 @@ async fn create_webhook(
     let ApiJson(body) = body?;
     let req = CreateWebhook::from_json(body).map_err(ApiError::from)?;
     Ok(created(api.manage.create_webhook(&app_id, req).await?))
+}
+
+async fn preview_webhook(
+    State(api): Api,
+    caller: Caller,
+    ApiPath(app_id): ApiPath,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Answer {
+    caller.require_app(&app_id)?;
+    let req = PreviewWebhook::from_json(body).map_err(ApiError::from)?;
+    Ok(ok(api.manage.preview_webhook(&app_id, req).await?))
 }
 
 async fn list_webhooks(State(api): Api, caller: Caller, ApiPath(app_id): ApiPath) -> Answer {

@@ -57,6 +57,10 @@ pub struct Delivery {
     /// Why it failed, or why it finished without sending.
     #[serde(default)]
     pub reason: Option<String>,
+    /// While pending after a failed attempt: about when the retry runs (the queue's delay
+    /// decides; this is for people).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -78,6 +82,7 @@ impl Delivery {
             attempt_count: 0,
             series_start: 0,
             reason: None,
+            next_attempt_at: None,
             created_at: now,
             updated_at: now,
         }

@@ -141,6 +141,7 @@ impl Deliver {
         delivery.attempt_count = number;
         delivery.updated_at = Utc::now();
 
+        delivery.next_attempt_at = None;
         let succeeded = tried.succeeded();
         let own_schedule = webhook.spec.own_retry_schedule();
         self.track_health(webhook, succeeded, tried.at).await?;
@@ -159,6 +160,8 @@ impl Deliver {
             };
             if let Some(delay) = next {
                 delivery.reason = Some(reason);
+                delivery.next_attempt_at =
+                    TimeDelta::from_std(delay).ok().and_then(|d| delivery.updated_at.checked_add_signed(d));
                 MessageOutcome::RetryIn(delay)
             } else {
                 delivery.status = DeliveryStatus::Failed;

@@ -39,6 +39,9 @@ impl Manage {
                 next_cursor = None;
                 break;
             }
+            if query.event.is_some_and(|event| delivery.event_name != event) {
+                continue;
+            }
             deliveries.push(DeliveryView::of(delivery, None));
         }
         Ok(DeliveryPage { deliveries, next_cursor })
@@ -74,6 +77,7 @@ impl Manage {
         delivery.series_start = delivery.attempt_count;
         delivery.enqueued = false;
         delivery.reason = None;
+        delivery.next_attempt_at = None;
         delivery.updated_at = Utc::now();
         self.store.update_delivery(delivery).await?;
         self.queue.send(&[DeliveryMessage::outgoing(&delivery.id)]).await?;
@@ -105,7 +109,8 @@ impl Manage {
                     older_than_since = true;
                     break;
                 }
-                if delivery.status != DeliveryStatus::Pending {
+                let other_event = query.event.is_some_and(|event| delivery.event_name != event);
+                if delivery.status != DeliveryStatus::Pending && !other_event {
                     self.requeue(&mut delivery).await?;
                     replayed += 1;
                 }

@@ -19,8 +19,8 @@ use crate::service::attempts::TestAttempts;
 use crate::service::send::PrepareError;
 use crate::validation::FieldError;
 
-pub use requests::{CreateApp, CreateWebhook, DeliveryQuery, PatchWebhook, TestRequest};
-pub use views::{AppView, AttemptView, DeliveryPage, DeliveryView, TestResult, WebhookView};
+pub use requests::{CreateApp, CreateWebhook, DeliveryQuery, PatchWebhook, PreviewWebhook, TestRequest};
+pub use views::{AppView, AttemptView, DeliveryPage, DeliveryView, TestResult, WebhookPreview, WebhookView};
 
 /// How long a rotated-out webhook secret keeps signing next to the new one.
 pub const ROTATION_GRACE: TimeDelta = TimeDelta::hours(24);

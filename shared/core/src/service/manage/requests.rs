@@ -33,6 +33,28 @@ impl CreateWebhook {
     }
 }
 
+/// `POST /v1/apps/{app_id}/webhooks/preview`: a webhook as it would be created, and which
+/// event's sample values to render it with (its first event by default).
+#[derive(Debug, Clone)]
+pub struct PreviewWebhook {
+    pub spec: WebhookSpec,
+    pub event: Option<EventName>,
+}
+
+impl PreviewWebhook {
+    /// # Errors
+    /// As [`CreateWebhook::from_json`], or `event` not an event name.
+    pub fn from_json(mut body: Value) -> Result<Self, FieldError> {
+        let event = match body.as_object_mut().and_then(|fields| fields.remove("event")) {
+            None | Some(Value::Null) => None,
+            Some(value) => {
+                Some(from_value::<EventName>(&value).map_err(|e| FieldError::new("event", e.problem))?)
+            }
+        };
+        Ok(PreviewWebhook { spec: CreateWebhook::from_json(body)?.spec, event })
+    }
+}
+
 /// `PATCH /v1/webhooks/{id}`: spec fields to replace (a JSON merge: `null` resets a field to
 /// its default), and the switch.
 #[derive(Debug, Clone, Default)]
@@ -98,6 +120,8 @@ pub struct DeliveryQuery {
     pub status: Option<DeliveryStatus>,
     /// Only deliveries created at or after this instant.
     pub since: Option<DateTime<Utc>>,
+    /// Only deliveries of this event (a page may then hold fewer than `limit`).
+    pub event: Option<EventName>,
     pub cursor: Option<String>,
     pub limit: Option<usize>,
 }
@@ -136,6 +160,20 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.field, "enabled");
+    }
+
+    #[test]
+    fn preview_takes_a_create_body_and_an_event() {
+        let body = serde_json::json!({"events": ["version_processed"], "method": "POST", "url": "https://e/",
+            "event": "version_process_failed"});
+        let preview = PreviewWebhook::from_json(body).unwrap();
+        assert_eq!(preview.event, Some(EventName::VersionProcessFailed));
+        assert_eq!(preview.spec.events, vec![EventName::VersionProcessed]);
+        let bad = serde_json::json!({"events": [], "method": "POST", "url": "x", "event": "nope"});
+        assert_eq!(PreviewWebhook::from_json(bad).unwrap_err().field, "event");
+        let bad =
+            serde_json::json!({"events": [], "method": "POST", "url": "x", "payload": {"a": "{{nope}}"}});
+        assert!(PreviewWebhook::from_json(bad).is_ok(), "templates are checked by the use case");
     }
 
     #[test]

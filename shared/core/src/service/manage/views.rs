@@ -36,6 +36,11 @@ pub struct WebhookView {
     pub enabled: bool,
     pub disabled_reason: Option<String>,
     pub disabled_at: Option<DateTime<Utc>>,
+    /// First failed attempt since the last success (auto-disable counts from here).
+    pub failing_since: Option<DateTime<Utc>>,
+    /// When each replaced signing secret stops signing next to the current one (newest
+    /// first): the overlap of recent rotations. Never the secrets themselves.
+    pub previous_secrets_until: Vec<DateTime<Utc>>,
     /// Only in answers that create or rotate it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
@@ -53,6 +58,8 @@ impl WebhookView {
             enabled: w.enabled,
             disabled_reason: w.disabled_reason.clone(),
             disabled_at: w.disabled_at,
+            failing_since: w.failing_since,
+            previous_secrets_until: w.secrets.retired.iter().map(|r| r.until).collect(),
             secret: with_secret.then(|| w.secrets.current.expose().to_owned()),
             created_at: w.created_at,
             updated_at: w.updated_at,
@@ -97,6 +104,8 @@ pub struct DeliveryView {
     pub test: bool,
     pub reason: Option<String>,
     pub attempt_count: u32,
+    /// While a retry is scheduled: about when it runs.
+    pub next_attempt_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -115,6 +124,7 @@ impl DeliveryView {
             test: d.test,
             reason: d.reason.clone(),
             attempt_count: d.attempt_count,
+            next_attempt_at: d.next_attempt_at,
             created_at: d.created_at,
             updated_at: d.updated_at,
             attempts: attempts.map(|list| list.iter().map(AttemptView::from).collect()),
@@ -138,4 +148,11 @@ pub struct TestResult {
     pub error_detail: Option<String>,
     pub duration_ms: u64,
     pub response_body: Option<String>,
+}
+
+/// A webhook rendered with sample values, unsent: `{"event","request":{"method","url","headers","body"}}`.
+#[derive(Debug, Serialize)]
+pub struct WebhookPreview {
+    pub event: EventName,
+    pub request: serde_json::Value,
 }

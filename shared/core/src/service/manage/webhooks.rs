@@ -3,14 +3,15 @@
 use chrono::Utc;
 
 use super::{
-    CreateWebhook, Manage, ManageError, PatchWebhook, ROTATION_GRACE, TestRequest, TestResult, WebhookView,
+    CreateWebhook, Manage, ManageError, PatchWebhook, PreviewWebhook, ROTATION_GRACE, TestRequest,
+    TestResult, WebhookPreview, WebhookView,
 };
 use crate::config::{MAX_RECEIVE_COUNT, MAX_WEBHOOK_TIMEOUT};
 use crate::ids::random_id;
 use crate::model::{Delivery, DeliveryRef, EventName, EventState, StoredEvent, Webhook, WebhookSpec};
 use crate::retry::{RetrySchedule, parse_duration};
 use crate::service::attempts::Tried;
-use crate::service::outgoing::describe;
+use crate::service::outgoing::{describe, finalize};
 use crate::service::send::render_and_send;
 use crate::signing::generate_secret;
 use crate::template;
@@ -176,6 +177,28 @@ impl Manage {
         self.store.update_webhook(&webhook).await?;
         tracing::info!(webhook_id = id, "webhook secret rotated");
         Ok(WebhookView::of(&webhook, true))
+    }
+
+    /// What a webhook would send, rendered with the test-send sample values of `req.event` (the
+    /// webhook's first event by default) and checked as a save would check it: the console's
+    /// live preview. Nothing is stored or sent; the signature headers are added when sent.
+    ///
+    /// # Errors
+    /// Unknown app, or a problem naming the field, as creating it would answer.
+    pub async fn preview_webhook(
+        &self,
+        app_id: &str,
+        req: PreviewWebhook,
+    ) -> Result<WebhookPreview, ManageError> {
+        self.app(app_id).await?;
+        let spec = validated(req.spec)?;
+        let event = req.event.or_else(|| spec.events.first().copied()).unwrap_or(EventName::VersionPublished);
+        let rendered = template::compile(&spec)
+            .and_then(|compiled| compiled.render(&template::Values::sample(event)))
+            .map_err(|e| FieldError::new(e.location, e.message))?;
+        let request = finalize(rendered, &[], "msg_preview", Utc::now())
+            .map_err(|e| ManageError::UnusableSecret(e.to_string()))?;
+        Ok(WebhookPreview { event, request: describe(&request) })
     }
 
     /// Send one request now with sample values; recorded like any delivery, marked as a test.
