@@ -520,6 +520,9 @@ fn webhook_test_and_deliveries() {
 fn keys_generate_in_two_batches_then_show_block_unblock() {
     let srv = server();
     srv.create_app("game");
+    let launch = srv.run(&["collections", "create", "--app", "game", "launch", "--json"]).ok().json();
+    let launch_id = launch["id"].as_i64().unwrap().to_string();
+    assert_eq!(launch["name"], "launch");
     let out = srv.dir.path().join("keys.txt");
     let run = srv
         .run(&[
@@ -530,7 +533,7 @@ fn keys_generate_in_two_batches_then_show_block_unblock() {
             "--count",
             "25000",
             "--collection",
-            "launch",
+            &launch_id,
             "--out",
             s(&out),
         ])
@@ -544,7 +547,7 @@ fn keys_generate_in_two_batches_then_show_block_unblock() {
 
     let shown = srv.run(&["keys", "show", key, "--json"]).ok().json();
     assert_eq!(shown["app_id"], "game");
-    assert_eq!(shown["collection_id"], "launch");
+    assert_eq!(shown["collection_id"].to_string(), launch_id);
     assert_eq!(shown["blocked"], false);
     assert_eq!(srv.run(&["keys", "block", key, "--json"]).ok().json()["blocked"], true);
     assert!(srv.run(&["keys", "show", key]).ok().stdout.contains("blocked        yes"));
@@ -572,11 +575,16 @@ fn keys_import_lines_and_csv_with_duplicates() {
     assert_eq!(doc["duplicates"], serde_json::json!(["IMP-1"]));
 
     let csv = srv.file("keys.csv", "email,key,note\na@x.org,IMP-2,\"hi, there\"\nb@x.org,IMP-3,\n");
-    let run = srv.run(&["keys", "import", "--app", "game", s(&csv), "--collection", "resellers"]).ok();
+    let resellers = srv.run(&["collections", "create", "--app", "game", "resellers", "--json"]).ok().json();
+    let resellers = resellers["id"].to_string();
+    let run = srv.run(&["keys", "import", "--app", "game", s(&csv), "--collection", &resellers]).ok();
     assert!(run.stdout.contains("imported 1 key into app game"), "{}", run.stdout);
     assert!(run.stdout.contains("1 duplicate"), "{}", run.stdout);
     assert!(run.stdout.contains("  IMP-2\n"), "{}", run.stdout);
-    assert_eq!(srv.run(&["keys", "show", "IMP-3", "--json"]).ok().json()["collection_id"], "resellers");
+    assert_eq!(
+        srv.run(&["keys", "show", "IMP-3", "--json"]).ok().json()["collection_id"].to_string(),
+        resellers
+    );
 
     // A lone `key` header is CSV too; stdin works with `-`.
     let doc = srv

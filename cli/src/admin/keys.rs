@@ -39,9 +39,10 @@ enum KeysCommand {
         /// How many keys to generate.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         count: u64,
-        /// Collection to file the keys under (e.g. a sale or a batch name).
-        #[arg(long, value_name = "COLLECTION")]
-        collection: Option<String>,
+        /// Id of the collection to file the keys under (`patchbay collections create`);
+        /// default: the app's first collection, created when it has none.
+        #[arg(long, value_name = "COLLECTION_ID")]
+        collection: Option<i64>,
         /// Write the keys to this file instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -54,9 +55,9 @@ enum KeysCommand {
         app: String,
         /// The file to read (`-` for stdin).
         file: PathBuf,
-        /// Collection to file the keys under.
-        #[arg(long, value_name = "COLLECTION")]
-        collection: Option<String>,
+        /// Id of the collection to file the keys under; default: the app's first collection.
+        #[arg(long, value_name = "COLLECTION_ID")]
+        collection: Option<i64>,
     },
     /// Show a key: its app, key secret, registrations and whether it is blocked.
     Show {
@@ -80,11 +81,9 @@ pub fn run(cmd: KeysCmd) -> CliResult {
     let json = cmd.global.json;
     match cmd.command {
         KeysCommand::Generate { app, count, collection, out } => {
-            generate(&api, json, &app, count, collection.as_deref(), out)
+            generate(&api, json, &app, count, collection, out)
         }
-        KeysCommand::Import { app, file, collection } => {
-            import(&api, json, &app, &file, collection.as_deref())
-        }
+        KeysCommand::Import { app, file, collection } => import(&api, json, &app, &file, collection),
         KeysCommand::Show { key } => show_key(json, "key", &api.get(&["v1", "keys", &key])?),
         KeysCommand::Block { key } => {
             show_key(json, "blocked key", &api.post(&["v1", "keys", &key, "block"], None)?)
@@ -120,7 +119,7 @@ fn generate(
     json: bool,
     app: &str,
     count: u64,
-    collection: Option<&str>,
+    collection: Option<i64>,
     out: Option<PathBuf>,
 ) -> CliResult {
     let mut sink = open_out(out.as_deref())?;
@@ -170,7 +169,7 @@ fn generate(
     Ok(())
 }
 
-fn import(api: &ApiClient, json: bool, app: &str, file: &Path, collection: Option<&str>) -> CliResult {
+fn import(api: &ApiClient, json: bool, app: &str, file: &Path, collection: Option<i64>) -> CliResult {
     let text = read_text(file)?;
     let keys = parse_keys(&text).map_err(|e| CliError::usage(format!("{}: {e}", file.display())))?;
     if keys.is_empty() {

@@ -6,7 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::model::{App, Attempt, Delivery, DeliveryStatus, EventState, LicenseKey, StoredEvent, Webhook};
+use crate::model::{
+    App, AppCollections, Attempt, Collection, CollectionId, Delivery, DeliveryStatus, EventState, LicenseKey,
+    StoredEvent, Webhook,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -140,6 +143,29 @@ pub trait KeyStore: Send + Sync {
     async fn check_key(&self, key: &str, app_id: &str, register: bool) -> StoreResult<KeyVerdict>;
     /// `NotFound` if the key does not exist.
     async fn set_key_blocked(&self, key: &str, blocked: bool) -> StoreResult<LicenseKey>;
+
+    /// A new, unblocked collection of `app_id` under a fresh id, unique in the deployment
+    /// (SQLite: autoincrement; DynamoDB: an atomic counter).
+    async fn create_collection(
+        &self,
+        app_id: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Collection>;
+    async fn get_collection(&self, id: CollectionId) -> StoreResult<Option<Collection>>;
+    /// Every collection of an app, by id (the first is its default).
+    async fn list_collections(&self, app_id: &str) -> StoreResult<Vec<Collection>>;
+    /// `NotFound` if the collection does not exist.
+    async fn set_collection_blocked(&self, id: CollectionId, blocked: bool) -> StoreResult<Collection>;
+    /// The default and blocked collections of an app, read when the key check caches the app.
+    async fn app_collections(&self, app_id: &str) -> StoreResult<AppCollections>;
+    /// One page of a collection's keys, by key, and how many it holds in all.
+    async fn list_collection_keys(
+        &self,
+        id: CollectionId,
+        offset: usize,
+        size: usize,
+    ) -> StoreResult<(usize, Vec<LicenseKey>)>;
 }
 
 #[async_trait]

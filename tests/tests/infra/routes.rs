@@ -35,6 +35,11 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/v1/keys/ABCD-1234", "LicenseCheckFunction"),
     ("POST", "/v1/keys/ABCD-1234/block", "LicenseCheckFunction"),
     ("POST", "/v1/keys/ABCD-1234/unblock", "LicenseCheckFunction"),
+    ("POST", "/v1/apps/app_1/collections", "LicenseCheckFunction"),
+    ("GET", "/v1/apps/app_1/collections", "LicenseCheckFunction"),
+    ("GET", "/v1/collections/7/keys", "LicenseCheckFunction"),
+    ("POST", "/v1/collections/7/block", "LicenseCheckFunction"),
+    ("POST", "/v1/collections/7/unblock", "LicenseCheckFunction"),
 ];
 const KEY_CHECK_REQUEST: (&str, &str) = ("GET", "/v2/keys/ABCD-1234");
 

@@ -15,9 +15,11 @@ use super::api_error::ApiError;
 use super::auth::require_admin;
 use super::errors::patchkit_refusal;
 use super::extract::{ApiJson, ApiPath, query_param};
+use crate::model::CollectionId;
 use crate::secret::LiveSecret;
-use crate::service::key_admin::{GenerateKeys, ImportKeys};
+use crate::service::key_admin::{CreateCollection, GenerateKeys, ImportKeys};
 use crate::service::keys::{KeyQuery, KeyRefusal, Registration};
+use crate::validation::FieldError;
 
 /// The methods the key check answers; any other gets 405.
 const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
@@ -40,6 +42,10 @@ pub fn admin_routes(api: Arc<KeysApi>, token: LiveSecret) -> Router {
         .route("/v1/keys/{key}", get(show))
         .route("/v1/keys/{key}/block", post(block))
         .route("/v1/keys/{key}/unblock", post(unblock))
+        .route("/v1/apps/{app_id}/collections", post(create_collection).get(list_collections))
+        .route("/v1/collections/{id}/keys", get(collection_keys))
+        .route("/v1/collections/{id}/block", post(block_collection))
+        .route("/v1/collections/{id}/unblock", post(unblock_collection))
         // JSON 405 on every path above, not axum's empty one.
         .method_not_allowed_fallback(super::method_not_allowed)
         .route_layer(middleware::from_fn_with_state(token, require_admin))
@@ -143,4 +149,59 @@ async fn block(State(api): State<Arc<KeysApi>>, ApiPath(key): ApiPath) -> Result
 
 async fn unblock(State(api): State<Arc<KeysApi>>, ApiPath(key): ApiPath) -> Result<Response, ApiError> {
     Ok(Json(api.admin.set_blocked(&key, false).await?).into_response())
+}
+
+/// A collection id from the path; anything but an integer names no collection.
+fn collection_id(raw: &str) -> Result<CollectionId, ApiError> {
+    raw.parse().map_err(|_| ApiError::new(404, "not_found", format!("collection {raw:?} not found")))
+}
+
+/// A non-negative integer query parameter, named when it is not one.
+fn count_param(uri: &Uri, name: &'static str) -> Result<Option<usize>, ApiError> {
+    query_param(uri.query(), name)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse().map_err(|_| ApiError::from(FieldError::new(name, "must be a non-negative integer")))
+        })
+        .transpose()
+}
+
+async fn create_collection(
+    State(api): State<Arc<KeysApi>>,
+    ApiPath(app_id): ApiPath,
+    ApiJson(req): ApiJson<CreateCollection>,
+) -> Result<Response, ApiError> {
+    let created = api.admin.create_collection(&app_id, req).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+async fn list_collections(
+    State(api): State<Arc<KeysApi>>,
+    ApiPath(app_id): ApiPath,
+) -> Result<Response, ApiError> {
+    Ok(Json(api.admin.list_collections(&app_id).await?).into_response())
+}
+
+async fn collection_keys(
+    State(api): State<Arc<KeysApi>>,
+    ApiPath(id): ApiPath,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let id = collection_id(&id)?;
+    let (size, offset) = (count_param(&uri, "size")?, count_param(&uri, "offset")?);
+    Ok(Json(api.admin.collection_keys(id, size, offset).await?).into_response())
+}
+
+async fn block_collection(
+    State(api): State<Arc<KeysApi>>,
+    ApiPath(id): ApiPath,
+) -> Result<Response, ApiError> {
+    Ok(Json(api.admin.set_collection_blocked(collection_id(&id)?, true).await?).into_response())
+}
+
+async fn unblock_collection(
+    State(api): State<Arc<KeysApi>>,
+    ApiPath(id): ApiPath,
+) -> Result<Response, ApiError> {
+    Ok(Json(api.admin.set_collection_blocked(collection_id(&id)?, false).await?).into_response())
 }
