@@ -93,12 +93,12 @@ async fn import_reports_duplicates(h: &Harness) {
         )
         .await;
     assert_eq!(answer.status.as_u16(), 200, "{}", answer.body);
-    assert_eq!(answer.json(), json!({ "imported": 2, "duplicates": ["OLD-key.1"] }));
+    assert_eq!(answer.json(), json!({ "imported": 2, "unchanged": 0, "duplicates": ["OLD-key.1"] }));
 
-    // Importing again: what exists is reported, the rest imported.
+    // Importing again: what exists as given is unchanged, the rest imported.
     let answer = h.admin(Method::POST, &uri, Some(json!({ "keys": ["OLD-key.2", "OLD_key_3"] }))).await;
     assert_eq!(answer.status.as_u16(), 200, "{}", answer.body);
-    assert_eq!(answer.json(), json!({ "imported": 1, "duplicates": ["OLD-key.2"] }));
+    assert_eq!(answer.json(), json!({ "imported": 1, "unchanged": 1, "duplicates": [] }));
 
     // Imported keys work like generated ones; the first import's collection stuck.
     let secret = app.app_secret.expose();
@@ -109,17 +109,23 @@ async fn import_reports_duplicates(h: &Harness) {
     assert_eq!(h.key_view("OLD-key.2").await["collection_id"], legacy);
     // Without a collection_id: the app's first collection.
     assert_eq!(h.key_view("OLD_key_3").await["collection_id"], first);
-    // Another app importing an existing key gets it back as a duplicate, and does not own it.
+    // Another app importing an existing key is refused, naming it; nothing of that batch is
+    // written.
     let other = h.new_app().await;
     let answer = h
         .admin(
             Method::POST,
             &format!("/v1/apps/{}/keys/import", other.id),
-            Some(json!({ "keys": ["OLD-key.1"] })),
+            Some(json!({ "keys": ["OTHER-NEW", "OLD-key.1"] })),
         )
         .await;
-    assert_eq!(answer.json(), json!({ "imported": 0, "duplicates": ["OLD-key.1"] }));
+    answer.assert_api_error(
+        409,
+        "import_conflict",
+        "nothing imported: 1 key(s) conflict with stored keys: OLD-key.1 (belongs to another app)",
+    );
     assert_eq!(h.key_view("OLD-key.1").await["app_id"], app.id.as_str());
+    assert_eq!(h.admin(Method::GET, "/v1/keys/OTHER-NEW", None).await.status.as_u16(), 404);
 
     h.admin(Method::POST, "/v1/apps/app_missing/keys/import", Some(json!({ "keys": ["NEW-1"] })))
         .await
@@ -158,7 +164,7 @@ async fn import_with_an_invalid_key_imports_nothing(h: &Harness) {
     }
     // The same valid keys import fine on their own afterwards.
     let answer = h.admin(Method::POST, &uri, Some(json!({ "keys": ["GOOD-A1", "GOOD-A2"] }))).await;
-    assert_eq!(answer.json(), json!({ "imported": 2, "duplicates": [] }));
+    assert_eq!(answer.json(), json!({ "imported": 2, "unchanged": 0, "duplicates": [] }));
 }
 
 async fn show_block_unblock(h: &Harness) {

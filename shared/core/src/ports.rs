@@ -136,6 +136,14 @@ pub trait KeyStore: Send + Sync {
     /// nothing is written.
     async fn create_keys(&self, keys: &[LicenseKey]) -> StoreResult<Vec<String>>;
     async fn get_key(&self, key: &str) -> StoreResult<Option<LicenseKey>>;
+    /// Those of these keys that exist (strongly consistent), in no particular order.
+    async fn get_keys(&self, keys: &[&str]) -> StoreResult<Vec<LicenseKey>> {
+        let mut found = Vec::new();
+        for key in keys {
+            found.extend(self.get_key(key).await?);
+        }
+        Ok(found)
+    }
     /// The hot path, one round trip where the store allows it. The key must exist, belong to
     /// `app_id` and not be blocked; then, when `register` is set, `registrations` goes up by one
     /// atomically and the returned key shows the new count. `OtherApp` means another app's

@@ -1,6 +1,6 @@
 //! License key administration: generate, import, show, block, unblock; collections.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -28,10 +28,61 @@ pub struct GenerateKeys {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportKeys {
-    pub keys: Vec<String>,
-    /// The app's default collection when absent.
+    pub keys: Vec<ImportRecord>,
+    /// For records that name none; the app's default collection when absent.
     #[serde(default)]
     pub collection_id: Option<CollectionId>,
+}
+
+/// One key to import: a key string, or a full record from another key service (PatchKit's
+/// fields), so the secrets baked into shipped games carry over.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportRecord {
+    pub key: String,
+    pub key_secret: Option<String>,
+    pub collection_id: Option<CollectionId>,
+    pub registrations: Option<u64>,
+    pub blocked: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordFields {
+    key: String,
+    #[serde(default)]
+    key_secret: Option<String>,
+    #[serde(default)]
+    collection_id: Option<CollectionId>,
+    #[serde(default)]
+    registrations: Option<u64>,
+    #[serde(default)]
+    blocked: Option<bool>,
+}
+
+impl<'de> Deserialize<'de> for ImportRecord {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Record;
+        impl<'de> serde::de::Visitor<'de> for Record {
+            type Value = ImportRecord;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a key string, or an object with \"key\" and optionally \"key_secret\", \"collection_id\", \"registrations\", \"blocked\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<ImportRecord, E> {
+                Ok(ImportRecord { key: key.to_owned(), ..ImportRecord::default() })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ImportRecord, A::Error> {
+                let f = RecordFields::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(ImportRecord {
+                    key: f.key,
+                    key_secret: f.key_secret,
+                    collection_id: f.collection_id,
+                    registrations: f.registrations,
+                    blocked: f.blocked,
+                })
+            }
+        }
+        deserializer.deserialize_any(Record)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,8 +134,36 @@ pub struct GeneratedKeys {
 
 #[derive(Debug, Serialize)]
 pub struct ImportResult {
+    /// Written now.
     pub imported: usize,
+    /// Already stored as given (a re-run): left as they are, live registrations and blocks
+    /// included.
+    pub unchanged: usize,
+    /// Given more than once in this request, the same way each time: imported once.
     pub duplicates: Vec<String>,
+}
+
+/// A record that disagrees with what is stored (or with itself, given twice): the whole
+/// batch is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportConflict {
+    pub key: String,
+    pub reason: &'static str,
+}
+
+/// How many conflicting keys an error message lists.
+const CONFLICTS_SHOWN: usize = 20;
+
+fn conflicts_message(conflicts: &[ImportConflict]) -> String {
+    let shown: Vec<String> =
+        conflicts.iter().take(CONFLICTS_SHOWN).map(|c| format!("{} ({})", c.key, c.reason)).collect();
+    let more = conflicts.len().saturating_sub(CONFLICTS_SHOWN);
+    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    format!(
+        "nothing imported: {} key(s) conflict with stored keys: {}{more}",
+        conflicts.len(),
+        shown.join(", ")
+    )
 }
 
 #[derive(Debug, Serialize)]
@@ -123,6 +202,8 @@ pub enum KeyAdminError {
     NotFound(String),
     #[error("{0}; retry")]
     Conflict(&'static str),
+    #[error("{}", conflicts_message(.0))]
+    ImportConflicts(Vec<ImportConflict>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -145,6 +226,18 @@ fn check_import_key(index: usize, key: &str) -> Result<(), FieldError> {
             format!(
                 "{key:?} is not a valid key: 1 to {MAX_KEY_LEN} of A-Z a-z 0-9 - _ . (not starting with .)"
             ),
+        ));
+    }
+    Ok(())
+}
+
+/// A key secret from another system: what survives a query string unchanged.
+fn check_import_secret(index: usize, secret: &str) -> Result<(), FieldError> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+    if secret.is_empty() || secret.len() > MAX_KEY_LEN || !secret.chars().all(ok_char) {
+        return Err(FieldError::new(
+            format!("keys[{index}].key_secret"),
+            format!("must be 1 to {MAX_KEY_LEN} of A-Z a-z 0-9 - _ ."),
         ));
     }
     Ok(())
@@ -306,43 +399,112 @@ impl KeyAdmin {
         Err(KeyAdminError::Conflict("could not generate unique keys"))
     }
 
-    /// Valid keys are all checked before anything is written; existing keys are reported, the
-    /// rest imported.
+    /// All or nothing per call, and re-runnable: every record is validated and compared with
+    /// what is stored before anything is written. A record already stored as given is
+    /// unchanged; one that disagrees (another app's key, another `key_secret` or
+    /// `collection_id` than given) refuses the whole call, naming each such key.
     ///
     /// # Errors
-    /// Unknown app, or the first invalid key named.
+    /// Unknown app or collection, the first invalid record named, or the conflicts.
     pub async fn import(&self, app_id: &str, req: ImportKeys) -> Result<ImportResult, KeyAdminError> {
         if req.keys.is_empty() || req.keys.len() > MAX_KEYS_PER_CALL {
             return Err(FieldError::new("keys", format!("must hold 1 to {MAX_KEYS_PER_CALL} keys")).into());
         }
-        for (i, key) in req.keys.iter().enumerate() {
-            check_import_key(i, key)?;
+        for (i, record) in req.keys.iter().enumerate() {
+            check_import_key(i, &record.key)?;
+            if let Some(secret) = &record.key_secret {
+                check_import_secret(i, secret)?;
+            }
         }
         self.require_app(app_id).await?;
-        let collection_id = self.collection_for(app_id, req.collection_id).await?;
-        let now = Utc::now();
-        let mut seen = HashSet::new();
+        // Every collection named must be the app's; records naming none go to `fallback`.
+        let mut named: HashSet<CollectionId> = req.keys.iter().filter_map(|r| r.collection_id).collect();
+        named.extend(req.collection_id);
+        for id in &named {
+            self.collection_for(app_id, Some(*id)).await?;
+        }
+        let needs_default = req.collection_id.is_none() && req.keys.iter().any(|r| r.collection_id.is_none());
+        let fallback = match req.collection_id {
+            Some(id) => Some(id),
+            None if needs_default => Some(self.collection_for(app_id, None).await?),
+            None => None,
+        };
+
+        // One record per key; a key given twice must be given the same way.
+        let mut by_key: HashMap<&str, &ImportRecord> = HashMap::new();
+        let mut order: Vec<&ImportRecord> = Vec::new();
         let mut duplicates = Vec::new();
+        let mut conflicts = Vec::new();
+        for record in &req.keys {
+            match by_key.get(record.key.as_str()) {
+                None => {
+                    by_key.insert(&record.key, record);
+                    order.push(record);
+                }
+                Some(first) if **first == *record => duplicates.push(record.key.clone()),
+                Some(_) => conflicts
+                    .push(ImportConflict { key: record.key.clone(), reason: "given twice, differently" }),
+            }
+        }
+        let names: Vec<&str> = order.iter().map(|r| r.key.as_str()).collect();
+        let mut stored: HashMap<String, LicenseKey> = HashMap::new();
+        for chunk in names.chunks(1000) {
+            stored.extend(self.keys.get_keys(chunk).await?.into_iter().map(|k| (k.key.clone(), k)));
+        }
+        let default = match fallback {
+            Some(id) => Some(id),
+            None if stored.values().any(|k| k.collection_id.is_none()) => {
+                self.keys.app_collections(app_id).await?.default_collection
+            }
+            None => None,
+        };
+        let now = Utc::now();
         let mut fresh = Vec::new();
-        for key in req.keys {
-            if seen.insert(key.clone()) {
-                fresh.push(LicenseKey::new(key, app_id, collection_id, now));
+        let mut unchanged = 0;
+        for record in order {
+            // Explicitly given, on the record or for the whole call.
+            let given_collection = record.collection_id.or(req.collection_id);
+            if let Some(k) = stored.get(&record.key) {
+                let reason = if k.app_id != app_id {
+                    Some("belongs to another app")
+                } else if record.key_secret.as_deref().is_some_and(|s| !k.key_secret.matches(s)) {
+                    Some("stored with another key_secret")
+                } else if given_collection.is_some_and(|c| Some(c) != k.collection_id.or(default)) {
+                    Some("stored in another collection")
+                } else {
+                    None
+                };
+                match reason {
+                    Some(reason) => conflicts.push(ImportConflict { key: record.key.clone(), reason }),
+                    None => unchanged += 1,
+                }
             } else {
-                duplicates.push(key);
+                let collection = given_collection.or(fallback).unwrap_or_default();
+                let mut k = LicenseKey::new(record.key.clone(), app_id, collection, now);
+                if let Some(secret) = &record.key_secret {
+                    k.key_secret = crate::secret::Secret::new(secret.clone());
+                }
+                k.registrations = record.registrations.unwrap_or(0);
+                k.blocked = record.blocked.unwrap_or(false);
+                fresh.push(k);
             }
         }
-        let existing = self.keys.create_keys(&fresh).await?;
-        if !existing.is_empty() {
-            let existing_set: HashSet<&String> = existing.iter().collect();
-            fresh.retain(|k| !existing_set.contains(&k.key));
-            let again = self.keys.create_keys(&fresh).await?;
-            if !again.is_empty() {
-                return Err(KeyAdminError::Conflict("keys were imported concurrently"));
-            }
-            duplicates.extend(existing);
+        if !conflicts.is_empty() {
+            tracing::info!(app_id, conflicts = conflicts.len(), "key import refused: conflicts");
+            return Err(KeyAdminError::ImportConflicts(conflicts));
         }
-        tracing::info!(app_id, imported = fresh.len(), duplicates = duplicates.len(), "keys imported");
-        Ok(ImportResult { imported: fresh.len(), duplicates })
+        if !fresh.is_empty() && !self.keys.create_keys(&fresh).await?.is_empty() {
+            // Created by someone else since the read above; nothing of ours was written.
+            return Err(KeyAdminError::Conflict("keys were imported concurrently"));
+        }
+        tracing::info!(
+            app_id,
+            imported = fresh.len(),
+            unchanged,
+            duplicates = duplicates.len(),
+            "keys imported"
+        );
+        Ok(ImportResult { imported: fresh.len(), unchanged, duplicates })
     }
 
     /// # Errors
