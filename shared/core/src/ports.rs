@@ -152,6 +152,9 @@ pub trait KeyStore: Send + Sync {
     /// `NotFound` if the key does not exist.
     async fn set_key_blocked(&self, key: &str, blocked: bool) -> StoreResult<LicenseKey>;
 
+    /// Delete every key of an app (PatchKit's `DELETE /v2/apps/{app_secret}`); how many.
+    async fn delete_app_keys(&self, app_id: &str) -> StoreResult<usize>;
+
     /// A new, unblocked collection of `app_id` under a fresh id, unique in the deployment
     /// (SQLite: autoincrement; DynamoDB: an atomic counter).
     async fn create_collection(

@@ -365,6 +365,39 @@ impl KeyStore for DynamoKeyStore {
         }
     }
 
+    /// A `Scan` of the keys table for the app's keys (administration, rare), then batched
+    /// deletes.
+    async fn delete_app_keys(&self, app_id: &str) -> StoreResult<usize> {
+        let mut keys: Vec<String> = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#app = :app")
+                .projection_expression("#k")
+                .expression_attribute_names("#app", "app_id")
+                .expression_attribute_names("#k", KEY)
+                .expression_attribute_values(":app", s(app_id))
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items.unwrap_or_default() {
+                keys.push(attr_s(&item, KEY)?.to_owned());
+            }
+            start = out.last_evaluated_key.filter(|k| !k.is_empty());
+            if start.is_none() {
+                break;
+            }
+        }
+        let names: Vec<&str> = keys.iter().map(String::as_str).collect();
+        self.roll_back(&names).await;
+        Ok(keys.len())
+    }
+
     async fn create_collection(
         &self,
         app_id: &str,

@@ -166,6 +166,11 @@ impl KeyStore for SqliteKeyStore {
         .ok_or_else(|| StoreError::NotFound(format!("key {}", patchbay_core::ids::key_fingerprint(key))))
     }
 
+    async fn delete_app_keys(&self, app_id: &str) -> StoreResult<usize> {
+        let conn = self.db.lock();
+        conn.execute("DELETE FROM license_keys WHERE app_id = ?1", [app_id]).map_err(db_err)
+    }
+
     async fn create_collection(
         &self,
         app_id: &str,

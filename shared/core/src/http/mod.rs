@@ -12,6 +12,7 @@ pub mod extract;
 mod routes_events;
 mod routes_keys;
 mod routes_manage;
+mod routes_patchkit;
 
 use std::sync::Arc;
 
@@ -49,7 +50,9 @@ pub fn ingest_routes(api: Arc<IngestApi>) -> Router {
 /// Routes without a fallback, for merging.
 pub fn keys_routes(api: Arc<KeysApi>) -> Router {
     let token = api.admin_token.clone();
-    routes_keys::check_routes(api.clone()).merge(routes_keys::admin_routes(api, token))
+    routes_keys::check_routes(api.clone())
+        .merge(routes_patchkit::routes(api.clone(), token.clone()))
+        .merge(routes_keys::admin_routes(api, token))
 }
 
 /// The ingest function's router.

@@ -28,8 +28,11 @@ pub const PATCHKIT_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
 pub fn check_routes(api: Arc<KeysApi>) -> Router {
     // HEAD explicitly: axum would serve it with the GET handler, which registers a use.
-    let check =
-        get(check_key).head(check_key_head).options(check_options).fallback(patchkit_method_not_allowed);
+    let check = get(check_key)
+        .head(check_key_head)
+        .options(check_options)
+        .post(key_post)
+        .fallback(patchkit_method_not_allowed);
     // Every path under /v2/keys/ is a key check: an empty key, or one of several segments, is
     // not known like any other (a Function URL sends every path to the function).
     Router::new().route("/v2/keys/{*key}", check.clone()).route("/v2/keys/", check).with_state(api)
@@ -57,7 +60,7 @@ fn refused(refusal: KeyRefusal) -> Response {
     patchkit(status, serde_json::json!({ "message": message }).to_string())
 }
 
-fn patchkit(status: u16, body: String) -> Response {
+pub(super) fn patchkit(status: u16, body: String) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
@@ -71,6 +74,20 @@ async fn patchkit_method_not_allowed() -> Response {
     let mut response = patchkit(405, serde_json::json!({"message": "Method not allowed"}).to_string());
     response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
     response
+}
+
+/// PatchKit's `POST /v2/keys/{key}/block|unblock` (with the `token` header); any other POST
+/// under `/v2/keys/` is 405 like every method the check does not answer.
+async fn key_post(
+    State(api): State<Arc<KeysApi>>,
+    key: Result<Path<String>, PathRejection>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let key = key.ok().map(|Path(key)| key);
+    match super::routes_patchkit::key_post(&api, key.as_deref(), &headers).await {
+        Some(response) => response,
+        None => patchkit_method_not_allowed().await,
+    }
 }
 
 async fn check_options() -> Response {

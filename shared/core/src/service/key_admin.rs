@@ -7,9 +7,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::license_key;
+use crate::model::App;
 use crate::model::{Collection, CollectionId, LicenseKey};
-use crate::ports::{AppStore, KeyStore, StoreError};
+use crate::ports::{KeyStore, Store, StoreError};
 use crate::service::app_secrets::AppSecretCache;
+use crate::service::keys::KeyResponse;
 use crate::service::keys::MAX_KEY_LEN;
 use crate::validation::FieldError;
 
@@ -204,13 +206,16 @@ pub enum KeyAdminError {
     Conflict(&'static str),
     #[error("{}", conflicts_message(.0))]
     ImportConflicts(Vec<ImportConflict>),
+    /// PatchKit's routes name the app by its secret: no app has this one.
+    #[error("app secret not known")]
+    UnknownAppSecret,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 pub struct KeyAdmin {
     keys: Arc<dyn KeyStore>,
-    apps: Arc<dyn AppStore>,
+    apps: Arc<dyn Store>,
     /// The key check's cache in this process: a collection blocked here takes effect at once.
     app_cache: Arc<AppSecretCache>,
 }
@@ -255,7 +260,7 @@ pub const DEFAULT_COLLECTION_NAME: &str = "default";
 
 impl KeyAdmin {
     #[must_use]
-    pub fn new(keys: Arc<dyn KeyStore>, apps: Arc<dyn AppStore>, app_cache: Arc<AppSecretCache>) -> Self {
+    pub fn new(keys: Arc<dyn KeyStore>, apps: Arc<dyn Store>, app_cache: Arc<AppSecretCache>) -> Self {
         KeyAdmin { keys, apps, app_cache }
     }
 
@@ -505,6 +510,101 @@ impl KeyAdmin {
             "keys imported"
         );
         Ok(ImportResult { imported: fresh.len(), unchanged, duplicates })
+    }
+
+    /// The app holding `app_secret` (PatchKit's administration names apps so).
+    async fn app_by_secret(&self, app_secret: &str) -> Result<App, KeyAdminError> {
+        self.apps
+            .app_for_secret(app_secret)
+            .await?
+            .filter(|a| a.app_secret.matches(app_secret))
+            .ok_or(KeyAdminError::UnknownAppSecret)
+    }
+
+    /// A key as PatchKit's administration shows it (the key check's 200 body).
+    async fn patchkit_view(&self, k: &LicenseKey, app: Option<&App>) -> Result<KeyResponse, KeyAdminError> {
+        let fetched;
+        let app = if let Some(app) = app {
+            app
+        } else {
+            fetched =
+                self.apps.get_app(&k.app_id).await?.ok_or_else(|| KeyAdminError::NotFound("key".into()))?;
+            &fetched
+        };
+        Ok(KeyResponse {
+            key: k.key.clone(),
+            app_secret: app.app_secret.expose().to_owned(),
+            key_secret: k.key_secret.expose().to_owned(),
+            collection_id: self.view(k).await?.collection_id,
+            registrations: k.registrations,
+            blocked: k.blocked,
+        })
+    }
+
+    /// PatchKit's `POST /v2/keys`: generated before this returns (the job is finished).
+    ///
+    /// # Errors
+    /// Unknown app secret or collection, count out of range.
+    pub async fn patchkit_generate(
+        &self,
+        app_secret: &str,
+        count: usize,
+        collection_id: CollectionId,
+    ) -> Result<usize, KeyAdminError> {
+        let app = self.app_by_secret(app_secret).await?;
+        let generated =
+            self.generate(&app.id, GenerateKeys { count, collection_id: Some(collection_id) }).await?;
+        Ok(generated.keys.len())
+    }
+
+    /// PatchKit's `GET /v2/collections/{id}/keys`: (total, page).
+    ///
+    /// # Errors
+    /// Unknown collection, page size out of range.
+    pub async fn patchkit_collection_keys(
+        &self,
+        id: CollectionId,
+        size: usize,
+        offset: usize,
+    ) -> Result<(usize, Vec<KeyResponse>), KeyAdminError> {
+        if !(1..=MAX_PAGE_SIZE).contains(&size) {
+            return Err(FieldError::new("size", format!("must be 1 to {MAX_PAGE_SIZE}")).into());
+        }
+        let collection = self.require_collection(id).await?;
+        let app = self
+            .apps
+            .get_app(&collection.app_id)
+            .await?
+            .ok_or_else(|| KeyAdminError::NotFound(format!("collection {id}")))?;
+        let (total, keys) = self.keys.list_collection_keys(id, offset, size).await?;
+        let mut out = Vec::with_capacity(keys.len());
+        for k in &keys {
+            out.push(self.patchkit_view(k, Some(&app)).await?);
+        }
+        Ok((total, out))
+    }
+
+    /// PatchKit's `POST /v2/keys/{key}/block|unblock`.
+    ///
+    /// # Errors
+    /// Unknown key.
+    pub async fn patchkit_set_blocked(&self, key: &str, blocked: bool) -> Result<KeyResponse, KeyAdminError> {
+        let updated = self.keys.set_key_blocked(key, blocked).await.map_err(|e| match e {
+            StoreError::NotFound(_) => KeyAdminError::NotFound("key".into()),
+            other => other.into(),
+        })?;
+        self.patchkit_view(&updated, None).await
+    }
+
+    /// PatchKit's `DELETE /v2/apps/{app_secret}`: every key of the app; how many.
+    ///
+    /// # Errors
+    /// Unknown app secret.
+    pub async fn patchkit_delete_app_keys(&self, app_secret: &str) -> Result<usize, KeyAdminError> {
+        let app = self.app_by_secret(app_secret).await?;
+        let deleted = self.keys.delete_app_keys(&app.id).await?;
+        tracing::info!(app_id = %app.id, deleted, "every key of the app deleted");
+        Ok(deleted)
     }
 
     /// # Errors
