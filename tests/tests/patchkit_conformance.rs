@@ -160,3 +160,80 @@ async fn the_patchers_flow_against_patchbay_dev() {
     admin(&dev, Method::POST, &format!("/v1/collections/{retail}/unblock"), None).await;
     conforms(&check(&dev, second, app_secret, None).await.body);
 }
+
+mod use_case {
+    //! The same key-check clauses through the `KeyCheck` use case, over SQLite and over
+    //! DynamoDB on moto: statuses as the router maps them (`http::errors::patchkit_refusal`),
+    //! bodies against the same strict model.
+
+    use std::sync::Arc;
+
+    use chrono::Utc;
+    use patchbay_adapters::backends::Backends;
+    use patchbay_core::http::errors::patchkit_refusal;
+    use patchbay_core::model::LicenseKey as StoredKey;
+    use patchbay_core::service::keys::{KeyCheck, KeyQuery, Registration};
+    use patchbay_testing::backends as testing;
+    use patchbay_testing::samples::sample_app;
+
+    use super::conforms;
+
+    /// `(status, body)` as the key check answers.
+    async fn check(kc: &KeyCheck, key: &str, app_secret: &str, key_secret: Option<&str>) -> (u16, String) {
+        let query = KeyQuery { key: Some(key), app_secret: Some(app_secret), key_secret };
+        match kc.check(query, Registration::UnlessKeySecretMatches).await {
+            Ok(found) => (200, serde_json::to_string(&found).unwrap()),
+            Err(refusal) => (patchkit_refusal(refusal).0, String::new()),
+        }
+    }
+
+    async fn clauses(backends: &Backends) {
+        let (store, keys) = (backends.store.clone(), backends.keys.clone());
+        let (app, other) = (sample_app(), sample_app());
+        store.create_app(&app).await.unwrap();
+        store.create_app(&other).await.unwrap();
+        let collection = keys.create_collection(&app.id, "retail", Utc::now()).await.unwrap().id;
+        let other_collection = keys.create_collection(&other.id, "x", Utc::now()).await.unwrap().id;
+        let mine: Vec<StoredKey> = (0..2)
+            .map(|i| StoredKey::new(format!("CONF-{i}-{}", app.id), &app.id, collection, Utc::now()))
+            .collect();
+        let theirs = StoredKey::new(format!("CONF-X-{}", other.id), &other.id, other_collection, Utc::now());
+        assert!(keys.create_keys(&mine).await.unwrap().is_empty());
+        assert!(keys.create_keys(std::slice::from_ref(&theirs)).await.unwrap().is_empty());
+        let kc = KeyCheck::new(keys.clone(), store.clone(), Arc::default());
+        let (key, secret) = (mine[0].key.as_str(), app.app_secret.expose());
+
+        let (status, body) = check(&kc, key, secret, None).await;
+        assert_eq!(status, 200);
+        let first = conforms(&body);
+        assert_eq!((first.registrations, first.collection_id), (1, i32::try_from(collection).unwrap()));
+        let again = conforms(&check(&kc, key, secret, Some(&first.key_secret)).await.1);
+        assert_eq!(again.registrations, 1);
+        let healed = conforms(&check(&kc, key, secret, Some("stale-secret")).await.1);
+        assert_eq!((healed.registrations, healed.key_secret), (2, first.key_secret.clone()));
+        assert_eq!(check(&kc, &theirs.key, secret, None).await.0, 404);
+        assert_eq!(check(&kc, "CONF-NOPE", secret, None).await.0, 404);
+        assert_eq!(check(&kc, key, "not-an-app-secret", None).await.0, 403);
+
+        keys.set_key_blocked(key, true).await.unwrap();
+        assert_eq!(check(&kc, key, secret, None).await.0, 410);
+        assert_eq!(check(&kc, key, secret, Some(&first.key_secret)).await.0, 410);
+
+        keys.set_collection_blocked(collection, true).await.unwrap();
+        // A fresh cache, as another instance after the TTL.
+        let kc = KeyCheck::new(keys.clone(), store.clone(), Arc::default());
+        assert_eq!(check(&kc, &mine[1].key, secret, None).await.0, 410);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn key_check_clauses_on_sqlite() {
+        clauses(&testing::sqlite().await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs moto: ./scripts/test runs it"]
+    async fn key_check_clauses_on_dynamodb_on_moto() {
+        let Some(moto) = testing::moto("patchkit_conformance::key_check_clauses", 5).await else { return };
+        clauses(&moto.backends).await;
+    }
+}
