@@ -520,6 +520,9 @@ fn webhook_test_and_deliveries() {
 fn keys_generate_in_two_batches_then_show_block_unblock() {
     let srv = server();
     srv.create_app("game");
+    let launch = srv.run(&["collections", "create", "--app", "game", "launch", "--json"]).ok().json();
+    let launch_id = launch["id"].as_i64().unwrap().to_string();
+    assert_eq!(launch["name"], "launch");
     let out = srv.dir.path().join("keys.txt");
     let run = srv
         .run(&[
@@ -530,7 +533,7 @@ fn keys_generate_in_two_batches_then_show_block_unblock() {
             "--count",
             "25000",
             "--collection",
-            "launch",
+            &launch_id,
             "--out",
             s(&out),
         ])
@@ -544,7 +547,7 @@ fn keys_generate_in_two_batches_then_show_block_unblock() {
 
     let shown = srv.run(&["keys", "show", key, "--json"]).ok().json();
     assert_eq!(shown["app_id"], "game");
-    assert_eq!(shown["collection_id"], "launch");
+    assert_eq!(shown["collection_id"].to_string(), launch_id);
     assert_eq!(shown["blocked"], false);
     assert_eq!(srv.run(&["keys", "block", key, "--json"]).ok().json()["blocked"], true);
     assert!(srv.run(&["keys", "show", key]).ok().stdout.contains("blocked        yes"));
@@ -572,11 +575,15 @@ fn keys_import_lines_and_csv_with_duplicates() {
     assert_eq!(doc["duplicates"], serde_json::json!(["IMP-1"]));
 
     let csv = srv.file("keys.csv", "email,key,note\na@x.org,IMP-2,\"hi, there\"\nb@x.org,IMP-3,\n");
-    let run = srv.run(&["keys", "import", "--app", "game", s(&csv), "--collection", "resellers"]).ok();
+    let resellers = srv.run(&["collections", "create", "--app", "game", "resellers", "--json"]).ok().json();
+    let resellers = resellers["id"].to_string();
+    // IMP-2 is already in the app's first collection: asking for another refuses the batch.
+    let run = srv.run(&["keys", "import", "--app", "game", s(&csv), "--collection", &resellers]).fails(1);
+    assert!(run.stderr.contains("IMP-2 (stored in another collection)"), "{}", run.stderr);
+    srv.run(&["keys", "show", "IMP-3"]).fails(1);
+    let run = srv.run(&["keys", "import", "--app", "game", s(&csv)]).ok();
     assert!(run.stdout.contains("imported 1 key into app game"), "{}", run.stdout);
-    assert!(run.stdout.contains("1 duplicate"), "{}", run.stdout);
-    assert!(run.stdout.contains("  IMP-2\n"), "{}", run.stdout);
-    assert_eq!(srv.run(&["keys", "show", "IMP-3", "--json"]).ok().json()["collection_id"], "resellers");
+    assert!(run.stdout.contains("1 already there as given, left unchanged"), "{}", run.stdout);
 
     // A lone `key` header is CSV too; stdin works with `-`.
     let doc = srv
@@ -584,7 +591,8 @@ fn keys_import_lines_and_csv_with_duplicates() {
         .ok()
         .json();
     assert_eq!(doc["imported"], 1);
-    assert_eq!(doc["duplicates"], serde_json::json!(["IMP-1"]));
+    assert_eq!(doc["unchanged"], 1);
+    assert_eq!(doc["duplicates"], serde_json::json!([]));
 
     let bad = srv.file("bad.csv", "email,code\na,b\n");
     let run = srv.run(&["keys", "import", "--app", "game", s(&bad)]).fails(2);
@@ -603,7 +611,64 @@ fn keys_import_more_than_one_batch() {
     let file = srv.file("bulk.txt", &text);
     let doc = srv.run(&["keys", "import", "--app", "game", s(&file), "--json"]).ok().json();
     assert_eq!(doc["imported"], 12_000);
-    assert_eq!(doc["duplicates"], serde_json::json!(["BULK-5"]));
+    // Repeated across batches, the later one is unchanged; within one, a duplicate.
+    assert_eq!(doc["unchanged"], 1);
+    assert_eq!(doc["duplicates"], serde_json::json!([]));
+}
+
+#[test]
+fn keys_import_patchkit_records_from_csv_and_json_lines() {
+    let srv = server();
+    let secret = "PatchKitAppSecret0123456789abcdef";
+    let created = srv
+        .run(&[
+            "apps",
+            "create",
+            "--id",
+            "moved",
+            "--name",
+            "moved",
+            "--display-name",
+            "Moved",
+            "--app-secret",
+            secret,
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(created["app_secret"], secret);
+    let retail =
+        srv.run(&["collections", "create", "--app", "moved", "retail", "--json"]).ok().json()["id"].clone();
+    let csv = srv.file(
+        "keys.csv",
+        &format!("key,key_secret,collection_id,registrations,blocked\nPK-1,sec1,{retail},4,false\nPK-2,sec2,,0,true\n"),
+    );
+    let doc = srv.run(&["keys", "import", "--app", "moved", s(&csv), "--json"]).ok().json();
+    assert_eq!(doc["imported"], 2);
+    let shown = srv.run(&["keys", "show", "PK-1", "--json"]).ok().json();
+    assert_eq!((shown["key_secret"].as_str(), shown["registrations"].as_u64()), (Some("sec1"), Some(4)));
+    assert_eq!(shown["collection_id"], retail);
+    assert_eq!(srv.run(&["keys", "show", "PK-2", "--json"]).ok().json()["blocked"], true);
+
+    let lines = srv.file(
+        "keys.jsonl",
+        "{\"key\":\"PK-1\",\"key_secret\":\"sec1\"}\n{\"key\":\"PK-3\",\"key_secret\":\"sec3\",\"registrations\":2}\n",
+    );
+    let doc = srv.run(&["keys", "import", "--app", "moved", s(&lines), "--json"]).ok().json();
+    assert_eq!((doc["imported"].as_u64(), doc["unchanged"].as_u64()), (Some(1), Some(1)));
+    // --format picks JSON lines whatever the name.
+    let renamed = srv.file("keys.txt", "{\"key\":\"PK-4\"}\n");
+    let doc = srv
+        .run(&["keys", "import", "--app", "moved", s(&renamed), "--format", "jsonl", "--json"])
+        .ok()
+        .json();
+    assert_eq!(doc["imported"], 1);
+    // A conflicting secret: the whole file is refused, naming the key.
+    let conflict =
+        srv.file("conflict.jsonl", "{\"key\":\"PK-5\"}\n{\"key\":\"PK-1\",\"key_secret\":\"other\"}\n");
+    let run = srv.run(&["keys", "import", "--app", "moved", s(&conflict)]).fails(1);
+    assert!(run.stderr.contains("PK-1 (stored with another key_secret)"), "{}", run.stderr);
+    srv.run(&["keys", "show", "PK-5"]).fails(1);
 }
 
 // ---------- events ----------

@@ -45,7 +45,7 @@ impl Fixture {
     }
 
     async fn call(&self, bearer: &str, method: &str, path: &str, body: Option<Value>) -> (u16, String) {
-        let router = if path.starts_with("/v1/keys") || path.contains("/keys") {
+        let router = if path.starts_with("/v1/keys") || path.contains("/keys") || path.contains("collections") {
             self.keys.clone()
         } else {
             self.ingest.clone()
@@ -187,7 +187,13 @@ async fn another_apps_ids_are_404_own_work_admin_only_403(backends: Backends) {
         ("DELETE", format!("/v1/tokens/{token_id}"), None),
         ("POST", format!("/v1/apps/{}/keys", mine.app), Some(json!({"count": 1}))),
         ("POST", format!("/v1/apps/{}/keys/import", mine.app), Some(json!({"keys": ["abc"]}))),
+        ("POST", format!("/v1/apps/{}/collections", mine.app), Some(json!({"name": "more"}))),
+        ("GET", format!("/v1/apps/{}/collections", mine.app), None),
+        ("GET", "/v1/collections/1/keys".to_owned(), None),
+        ("POST", "/v1/collections/1/block".to_owned(), None),
+        ("POST", "/v1/collections/1/unblock".to_owned(), None),
         // A malformed body does not turn the 403 into a 422.
+        ("POST", format!("/v1/apps/{}/collections", mine.app), Some(json!({"nope": 1}))),
         ("POST", format!("/v1/apps/{}/tokens", mine.app), Some(json!({"nope": 1}))),
     ];
     for (method, path, body) in admin_only {

@@ -28,6 +28,10 @@ enum AppsCommand {
         /// Name shown to players, e.g. `My Game`.
         #[arg(long, value_name = "NAME")]
         display_name: String,
+        /// Keep an existing app secret (the one shipped games embed, e.g. from PatchKit)
+        /// instead of generating one.
+        #[arg(long, value_name = "SECRET")]
+        app_secret: Option<String>,
     },
     /// Show an application, with its app secret.
     Show {
@@ -44,8 +48,11 @@ enum AppsCommand {
 pub fn run(cmd: AppsCmd) -> CliResult {
     let api = cmd.global.admin_client()?;
     let (reply, heading) = match &cmd.command {
-        AppsCommand::Create { id, name, display_name } => {
-            let body = json!({ "id": id, "name": name, "display_name": display_name });
+        AppsCommand::Create { id, name, display_name, app_secret } => {
+            let mut body = json!({ "id": id, "name": name, "display_name": display_name });
+            if let Some(secret) = app_secret {
+                body["app_secret"] = json!(secret);
+            }
             (api.post(&["v1", "apps"], Some(&body))?, "created app")
         }
         AppsCommand::Show { id } => (api.get(&["v1", "apps", id])?, "app"),

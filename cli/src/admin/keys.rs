@@ -11,7 +11,7 @@ use super::GlobalOpts;
 use super::client::{ApiClient, Reply};
 use super::error::{CliError, CliResult};
 use super::input::read_text;
-use super::keyfile::parse_keys;
+use super::keyfile::{Format, parse_records};
 use super::output::{field, fields, print_json, print_reply, print_text};
 use super::progress;
 
@@ -39,24 +39,31 @@ enum KeysCommand {
         /// How many keys to generate.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
         count: u64,
-        /// Collection to file the keys under (e.g. a sale or a batch name).
-        #[arg(long, value_name = "COLLECTION")]
-        collection: Option<String>,
+        /// Id of the collection to file the keys under (`patchbay collections create`);
+        /// default: the app's first collection, created when it has none.
+        #[arg(long, value_name = "COLLECTION_ID")]
+        collection: Option<i64>,
         /// Write the keys to this file instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
-    /// Import existing keys from a file: one key per line, or CSV with a `key` column in its
-    /// header row. Sent in batches of 10 000; reports how many were imported and the duplicates.
+    /// Import existing keys from a file: one key per line; CSV whose header row has `key` and
+    /// any of `key_secret`, `collection_id`, `registrations`, `blocked`; or JSON lines (one
+    /// such record per line). Sent in batches, each all or nothing; re-runnable (keys already
+    /// stored as given are counted unchanged). Reports what was imported.
     Import {
         /// The app the keys unlock.
         #[arg(long, value_name = "APP_ID")]
         app: String,
         /// The file to read (`-` for stdin).
         file: PathBuf,
-        /// Collection to file the keys under.
-        #[arg(long, value_name = "COLLECTION")]
-        collection: Option<String>,
+        /// How the file is laid out; `auto`: `.jsonl` or a first line starting with `{` is JSON
+        /// lines, a first line with a comma (or just `key`) is CSV, else one key per line.
+        #[arg(long, value_enum, default_value = "auto")]
+        format: Format,
+        /// Id of the collection to file the keys under; default: the app's first collection.
+        #[arg(long, value_name = "COLLECTION_ID")]
+        collection: Option<i64>,
     },
     /// Show a key: its app, key secret, registrations and whether it is blocked.
     Show {
@@ -80,10 +87,10 @@ pub fn run(cmd: KeysCmd) -> CliResult {
     let json = cmd.global.json;
     match cmd.command {
         KeysCommand::Generate { app, count, collection, out } => {
-            generate(&api, json, &app, count, collection.as_deref(), out)
+            generate(&api, json, &app, count, collection, out)
         }
-        KeysCommand::Import { app, file, collection } => {
-            import(&api, json, &app, &file, collection.as_deref())
+        KeysCommand::Import { app, file, format, collection } => {
+            import(&api, json, &app, &file, format, collection)
         }
         KeysCommand::Show { key } => show_key(json, "key", &api.get(&["v1", "keys", &key])?),
         KeysCommand::Block { key } => {
@@ -120,7 +127,7 @@ fn generate(
     json: bool,
     app: &str,
     count: u64,
-    collection: Option<&str>,
+    collection: Option<i64>,
     out: Option<PathBuf>,
 ) -> CliResult {
     let mut sink = open_out(out.as_deref())?;
@@ -170,32 +177,68 @@ fn generate(
     Ok(())
 }
 
-fn import(api: &ApiClient, json: bool, app: &str, file: &Path, collection: Option<&str>) -> CliResult {
+/// Keep each request under the API's 1 MiB body limit, whatever the records hold.
+const BATCH_BYTES: usize = 900 * 1024;
+
+/// The records cut into requests of at most [`BATCH`] records and about [`BATCH_BYTES`].
+fn batches(records: &[Value]) -> Vec<&[Value]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, record) in records.iter().enumerate() {
+        let size = record.to_string().len() + 1;
+        if i > start && (i - start >= BATCH || bytes + size > BATCH_BYTES) {
+            out.push(&records[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < records.len() {
+        out.push(&records[start..]);
+    }
+    out
+}
+
+fn import(
+    api: &ApiClient,
+    json: bool,
+    app: &str,
+    file: &Path,
+    format: Format,
+    collection: Option<i64>,
+) -> CliResult {
     let text = read_text(file)?;
-    let keys = parse_keys(&text).map_err(|e| CliError::usage(format!("{}: {e}", file.display())))?;
-    if keys.is_empty() {
+    let jsonl_name = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("jsonl"));
+    let records = parse_records(&text, format, jsonl_name)
+        .map_err(|e| CliError::usage(format!("{}: {e}", file.display())))?;
+    if records.is_empty() {
         return Err(CliError::usage(format!("{} holds no keys", file.display())));
     }
-    let bar = progress::bar(keys.len() as u64, "importing keys", json);
-    let mut imported = 0usize;
+    let bar = progress::bar(records.len() as u64, "importing keys", json);
+    let (mut imported, mut unchanged) = (0usize, 0usize);
     let mut duplicates: Vec<Value> = Vec::new();
     let mut sent = 0usize;
-    for batch in keys.chunks(BATCH) {
-        let body = json!({ "keys": batch, "collection_id": collection });
+    let count = |reply: &Reply, name: &str| {
+        reply.body.get(name).and_then(Value::as_u64).map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX))
+    };
+    for batch in batches(&records) {
+        let mut body = json!({ "keys": batch });
+        if let Some(c) = collection {
+            body["collection_id"] = json!(c);
+        }
         let reply = match api.post(&["v1", "apps", app, "keys", "import"], Some(&body)) {
             Ok(reply) => reply,
             Err(err) => {
                 bar.finish_and_clear();
-                let context =
-                    format!("stopped after {sent} of {} keys were sent ({imported} imported)", keys.len());
+                let context = format!(
+                    "stopped after {sent} of {} keys were sent ({imported} imported, {unchanged} unchanged; \
+                     the refused batch wrote nothing, so running the import again resumes it)",
+                    records.len()
+                );
                 return Err(if sent == 0 { err } else { err.context(&context) });
             }
         };
-        imported += reply
-            .body
-            .get("imported")
-            .and_then(Value::as_u64)
-            .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        imported += count(&reply, "imported");
+        unchanged += count(&reply, "unchanged");
         duplicates
             .extend(reply.body.get("duplicates").and_then(Value::as_array).cloned().unwrap_or_default());
         sent += batch.len();
@@ -203,12 +246,17 @@ fn import(api: &ApiClient, json: bool, app: &str, file: &Path, collection: Optio
     }
     bar.finish_and_clear();
     if json {
-        return print_json(&json!({ "imported": imported, "duplicates": duplicates }));
+        return print_json(
+            &json!({ "imported": imported, "unchanged": unchanged, "duplicates": duplicates }),
+        );
     }
     let mut text = format!("imported {imported} key{} into app {app}\n", plural(imported));
+    if unchanged > 0 {
+        text.push_str(&format!("{unchanged} already there as given, left unchanged\n"));
+    }
     if !duplicates.is_empty() {
         text.push_str(&format!(
-            "{} duplicate{} (already present, or repeated in the file) not imported:\n",
+            "{} duplicate{} (repeated in the file) imported once:\n",
             duplicates.len(),
             plural(duplicates.len())
         ));

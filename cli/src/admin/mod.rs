@@ -6,6 +6,7 @@
 
 mod apps;
 mod client;
+mod collections;
 mod deliveries;
 mod error;
 mod events;
@@ -37,6 +38,8 @@ pub enum AdminCommand {
     Deliveries(deliveries::DeliveriesCmd),
     /// Generate, import, show, block and unblock license keys.
     Keys(keys::KeysCmd),
+    /// Create and list collections of keys; block or unblock a whole collection.
+    Collections(collections::CollectionsCmd),
     /// Send a signed event to the ingest endpoint, as the publishing pipeline does.
     Events(events::EventsCmd),
     /// Create, list and revoke per-app tokens (a studio's own access to its app).
@@ -87,6 +90,7 @@ pub fn run(cmd: AdminCommand) -> ExitCode {
         AdminCommand::Webhooks(cmd) => webhooks::run(cmd),
         AdminCommand::Deliveries(cmd) => deliveries::run(cmd),
         AdminCommand::Keys(cmd) => keys::run(cmd),
+        AdminCommand::Collections(cmd) => collections::run(cmd),
         AdminCommand::Events(cmd) => events::run(cmd),
         AdminCommand::Tokens(cmd) => tokens::run(cmd),
     };

@@ -57,7 +57,11 @@ pub async fn seed(backends: &Backends, addr: SocketAddr, settings: &Settings) ->
     let key = match settings.demo_key() {
         Some(k) if keys.get_key(&k).await?.is_some() => k,
         _ => {
-            let key = LicenseKey::new(license_key(), DEMO_APP, Some("demo".to_owned()), Utc::now());
+            let collection = match keys.list_collections(DEMO_APP).await?.first() {
+                Some(c) => c.id,
+                None => keys.create_collection(DEMO_APP, "demo", Utc::now()).await?.id,
+            };
+            let key = LicenseKey::new(license_key(), DEMO_APP, collection, Utc::now());
             keys.create_keys(std::slice::from_ref(&key)).await?;
             if let Err(e) = settings.remember_demo_key(&key.key) {
                 tracing::warn!(error = %e, "could not remember the demo key");

@@ -13,7 +13,12 @@ use serde_json::json;
 
 use common::{Harness, event_body, on_both_backends};
 
-on_both_backends!(admin_token_required, webhook_validation_names_the_field, api_made_webhook_receives_events);
+on_both_backends!(
+    admin_token_required,
+    webhook_validation_names_the_field,
+    api_made_webhook_receives_events,
+    an_existing_app_secret_carries_over
+);
 
 async fn admin_token_required(backends: Backends) {
     let h = Harness::new(&backends).await;
@@ -142,4 +147,28 @@ async fn api_made_webhook_receives_events(backends: Backends) {
     assert_eq!(delivery["id"], dlv.as_str());
     assert_eq!(delivery["webhook_id"], webhook_id.as_str());
     assert_eq!(delivery["status"], "pending");
+}
+
+/// Moving from PatchKit: the app secret shipped games embed is kept, validated and unique.
+async fn an_existing_app_secret_carries_over(backends: Backends) {
+    let h = Harness::new(&backends).await;
+    let secret = format!("pk{}", random_id("s").replace('_', ""));
+    let app = |id: &str, secret: serde_json::Value| json!({"id": id, "name": "old-game", "display_name": "Old Game", "app_secret": secret});
+    let first = random_id("moved").replace('_', "-");
+    let reply = h.admin("POST", "/v1/apps", Some(app(&first, json!(secret)))).await;
+    assert_eq!(reply.status.as_u16(), 201, "{}", reply.text);
+    assert_eq!(reply.json()["app_secret"], secret.as_str());
+    let stored = backends.store.app_for_secret(&secret).await.unwrap().unwrap();
+    assert_eq!(stored.id, first);
+
+    // Another app cannot take it.
+    let second = random_id("moved").replace('_', "-");
+    let reply = h.admin("POST", "/v1/apps", Some(app(&second, json!(secret)))).await;
+    assert_eq!(reply.error(409, "conflict"), "app_secret already exists");
+    assert!(backends.store.get_app(&second).await.unwrap().is_none());
+    for bad in [json!("short"), json!("has space in it, 0123456789"), json!("x".repeat(129)), json!(42)] {
+        let reply = h.admin("POST", "/v1/apps", Some(app(&second, bad.clone()))).await;
+        let message = reply.error(422, "invalid_field");
+        assert!(message.starts_with("app_secret: "), "{bad}: {message}");
+    }
 }

@@ -50,6 +50,10 @@ async fn generated_keys_have_the_documented_shape(h: &Harness) {
     assert_eq!(body.as_object().unwrap().len(), 1, "only `keys`: {body}");
     let keys: Vec<String> = serde_json::from_value(body["keys"].clone()).unwrap();
     assert_eq!(keys.len(), 3);
+    // No collection given: the app's first, created on demand.
+    let listed = h.admin(Method::GET, &format!("/v1/apps/{}/collections", app.id), None).await.json();
+    let default = listed["collections"][0]["id"].as_i64().unwrap();
+    assert_eq!(listed["collections"][0]["name"], "default");
     for key in &keys {
         // ^[2-9A-HJKMNP-TV-Z]{5}(-[2-9A-HJKMNP-TV-Z]{5}){3}$
         assert!(key_shape_ok(key), "{key:?}");
@@ -57,7 +61,7 @@ async fn generated_keys_have_the_documented_shape(h: &Harness) {
         assert_eq!(view["app_id"], app.id.as_str());
         assert_eq!(view["registrations"], 0);
         assert_eq!(view["blocked"], false);
-        assert_eq!(view["collection_id"], serde_json::Value::Null);
+        assert_eq!(view["collection_id"], default);
         let secret = view["key_secret"].as_str().unwrap();
         assert_eq!(secret.len(), 32);
         assert!(secret.chars().all(|c| c.is_ascii_alphanumeric()));
@@ -66,52 +70,62 @@ async fn generated_keys_have_the_documented_shape(h: &Harness) {
     assert_eq!(distinct.len(), 3);
 
     // Many keys at once: all well-formed and distinct, all checkable.
-    let many = h.generate(&app.id, 250, Some("batch-2")).await;
+    let batch = h.new_collection(&app.id, "batch-2").await;
+    let many = h.generate(&app.id, 250, Some(batch)).await;
     assert_eq!(many.iter().collect::<std::collections::HashSet<_>>().len(), 250);
     assert!(many.iter().all(|k| key_shape_ok(k)));
     let last = many.last().unwrap();
     let answer = h.check(last, Some(app.app_secret.expose()), None).await;
     assert_eq!(answer.status.as_u16(), 200, "{}", answer.body);
-    assert_eq!(answer.json()["collection_id"], "batch-2");
+    assert_eq!(answer.json()["collection_id"], batch);
 }
 
 async fn import_reports_duplicates(h: &Harness) {
     let app = h.new_app().await;
     let uri = format!("/v1/apps/{}/keys/import", app.id);
+    let first = h.new_collection(&app.id, "first").await;
+    let legacy = h.new_collection(&app.id, "legacy").await;
     let answer = h
         .admin(
             Method::POST,
             &uri,
-            Some(json!({ "keys": ["OLD-key.1", "OLD-key.2", "OLD-key.1"], "collection_id": "legacy" })),
+            Some(json!({ "keys": ["OLD-key.1", "OLD-key.2", "OLD-key.1"], "collection_id": legacy })),
         )
         .await;
     assert_eq!(answer.status.as_u16(), 200, "{}", answer.body);
-    assert_eq!(answer.json(), json!({ "imported": 2, "duplicates": ["OLD-key.1"] }));
+    assert_eq!(answer.json(), json!({ "imported": 2, "unchanged": 0, "duplicates": ["OLD-key.1"] }));
 
-    // Importing again: what exists is reported, the rest imported.
+    // Importing again: what exists as given is unchanged, the rest imported.
     let answer = h.admin(Method::POST, &uri, Some(json!({ "keys": ["OLD-key.2", "OLD_key_3"] }))).await;
     assert_eq!(answer.status.as_u16(), 200, "{}", answer.body);
-    assert_eq!(answer.json(), json!({ "imported": 1, "duplicates": ["OLD-key.2"] }));
+    assert_eq!(answer.json(), json!({ "imported": 1, "unchanged": 1, "duplicates": [] }));
 
     // Imported keys work like generated ones; the first import's collection stuck.
     let secret = app.app_secret.expose();
     let key_secret = h.key_secret("OLD-key.1").await;
     h.check("OLD-key.1", Some(secret), None)
         .await
-        .assert_patchkit(200, &valid_body("OLD-key.1", secret, &key_secret, Some("legacy"), 1));
-    assert_eq!(h.key_view("OLD-key.2").await["collection_id"], "legacy");
-    assert_eq!(h.key_view("OLD_key_3").await["collection_id"], serde_json::Value::Null);
-    // Another app importing an existing key gets it back as a duplicate, and does not own it.
+        .assert_patchkit(200, &valid_body("OLD-key.1", secret, &key_secret, legacy, 1));
+    assert_eq!(h.key_view("OLD-key.2").await["collection_id"], legacy);
+    // Without a collection_id: the app's first collection.
+    assert_eq!(h.key_view("OLD_key_3").await["collection_id"], first);
+    // Another app importing an existing key is refused, naming it; nothing of that batch is
+    // written.
     let other = h.new_app().await;
     let answer = h
         .admin(
             Method::POST,
             &format!("/v1/apps/{}/keys/import", other.id),
-            Some(json!({ "keys": ["OLD-key.1"] })),
+            Some(json!({ "keys": ["OTHER-NEW", "OLD-key.1"] })),
         )
         .await;
-    assert_eq!(answer.json(), json!({ "imported": 0, "duplicates": ["OLD-key.1"] }));
+    answer.assert_api_error(
+        409,
+        "import_conflict",
+        "nothing imported: 1 key(s) conflict with stored keys: OLD-key.1 (belongs to another app)",
+    );
     assert_eq!(h.key_view("OLD-key.1").await["app_id"], app.id.as_str());
+    assert_eq!(h.admin(Method::GET, "/v1/keys/OTHER-NEW", None).await.status.as_u16(), 404);
 
     h.admin(Method::POST, "/v1/apps/app_missing/keys/import", Some(json!({ "keys": ["NEW-1"] })))
         .await
@@ -150,7 +164,7 @@ async fn import_with_an_invalid_key_imports_nothing(h: &Harness) {
     }
     // The same valid keys import fine on their own afterwards.
     let answer = h.admin(Method::POST, &uri, Some(json!({ "keys": ["GOOD-A1", "GOOD-A2"] }))).await;
-    assert_eq!(answer.json(), json!({ "imported": 2, "duplicates": [] }));
+    assert_eq!(answer.json(), json!({ "imported": 2, "unchanged": 0, "duplicates": [] }));
 }
 
 async fn show_block_unblock(h: &Harness) {
@@ -168,7 +182,7 @@ async fn show_block_unblock(h: &Harness) {
     assert_eq!(view["key"], key.as_str());
     assert_eq!(view["app_id"], app.id.as_str());
     assert_eq!(view["key_secret"], key_secret.as_str());
-    assert_eq!(view["collection_id"], "col_1");
+    assert!(view["collection_id"].is_i64(), "{view}");
     assert_eq!(view["registrations"], 1);
     assert_eq!(view["blocked"], false);
     let created_at = view["created_at"].as_str().unwrap();
@@ -190,7 +204,7 @@ async fn show_block_unblock(h: &Harness) {
     assert_eq!(answer.json()["blocked"], false);
     h.check(&key, Some(secret), None)
         .await
-        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 2));
+        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, h.collection_of(&key).await, 2));
 
     for uri in ["/v1/keys/NOPE2-NOPE2", "/v1/keys/NOPE2-NOPE2/block", "/v1/keys/NOPE2-NOPE2/unblock"] {
         let method = if uri.ends_with("block") { Method::POST } else { Method::GET };

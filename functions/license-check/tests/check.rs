@@ -27,19 +27,20 @@ async fn valid_key_answers_patchkit_body(h: &Harness) {
     let secret = app.app_secret.expose();
 
     let answer = h.check(&key, Some(secret), None).await;
-    answer.assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 1));
+    answer.assert_patchkit(200, &valid_body(&key, secret, &key_secret, h.collection_of(&key).await, 1));
 
-    // A key without a collection answers `"collection_id":null`.
+    // A key generated without a collection is in the app's first one, an integer too.
     let bare = h.generate(&app.id, 1, None).await.remove(0);
     let bare_secret = h.key_secret(&bare).await;
+    let first = h.collection_of(&key).await;
     h.check(&bare, Some(secret), Some(&bare_secret))
         .await
-        .assert_patchkit(200, &valid_body(&bare, secret, &bare_secret, None, 0));
+        .assert_patchkit(200, &valid_body(&bare, secret, &bare_secret, first, 0));
 
     // Unknown query parameters are ignored.
     let answer =
         h.get(&format!("{}&launcher=1.2.3&foo", check_uri(&key, Some(secret), Some(&key_secret)))).await;
-    answer.assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 1));
+    answer.assert_patchkit(200, &valid_body(&key, secret, &key_secret, h.collection_of(&key).await, 1));
 }
 
 async fn registrations_count_calls_without_the_right_key_secret(h: &Harness) {
@@ -49,13 +50,16 @@ async fn registrations_count_calls_without_the_right_key_secret(h: &Harness) {
 
     for expected in 1..=3 {
         let answer = h.check(&key, Some(secret), None).await;
-        answer.assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), expected));
+        answer.assert_patchkit(
+            200,
+            &valid_body(&key, secret, &key_secret, h.collection_of(&key).await, expected),
+        );
         assert_eq!(h.registrations(&key).await, expected, "{}", h.backend);
     }
     // With the right key_secret: a verification, not a registration.
     for _ in 0..3 {
         let answer = h.check(&key, Some(secret), Some(&key_secret)).await;
-        answer.assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 3));
+        answer.assert_patchkit(200, &valid_body(&key, secret, &key_secret, h.collection_of(&key).await, 3));
     }
     assert_eq!(h.registrations(&key).await, 3);
     // Refused calls count nothing.
@@ -82,14 +86,17 @@ async fn wrong_or_stale_key_secret_registers_and_answers_the_real_one(h: &Harnes
     ];
     for (registrations, given) in (1..).zip(&stale) {
         let answer = h.check(&key, Some(secret), Some(given)).await;
-        answer.assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), registrations));
+        answer.assert_patchkit(
+            200,
+            &valid_body(&key, secret, &key_secret, h.collection_of(&key).await, registrations),
+        );
         assert_eq!(h.registrations(&key).await, registrations, "{given:?} on {}", h.backend);
     }
     // The healed caller sends the real secret next time: no further registration.
     let total = h.registrations(&key).await;
     h.check(&key, Some(secret), Some(&key_secret))
         .await
-        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), total));
+        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, h.collection_of(&key).await, total));
     assert_eq!(h.registrations(&key).await, total);
     assert_eq!(h.registrations(&others_key).await, 0);
 }
@@ -135,7 +142,7 @@ async fn concurrent_registrations_are_all_counted(h: &Harness) {
     let secret = app.app_secret.expose();
     h.check(&key, Some(secret), Some(&key_secret))
         .await
-        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), total));
+        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, h.collection_of(&key).await, total));
     assert_eq!(h.registrations(&key).await, total);
 }
 
@@ -175,7 +182,7 @@ async fn blocked_key_is_410_until_unblocked(h: &Harness) {
     assert_eq!(unblocked.json()["blocked"], false);
     h.check(&key, Some(secret), None)
         .await
-        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 1));
+        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, h.collection_of(&key).await, 1));
 }
 
 async fn unknown_app_secret_is_403(h: &Harness) {

@@ -52,21 +52,21 @@ async fn junk_keys_and_queries_are_4xx(h: &Harness) {
     h.get(&format!("/v2/keys/{key}?app_secret=b&{q}")).await.assert_patchkit(403, forbidden());
     h.get(&format!("/v2/keys/{key}?{q}&app_secret=b&key_secret={key_secret}&key_secret=x"))
         .await
-        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 0));
+        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, h.collection_of(&key).await, 0));
     // (The first key_secret is a wrong one: it counts as none, and registers.)
     h.get(&format!("/v2/keys/{key}?{q}&key_secret=x&key_secret={key_secret}"))
         .await
-        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 1));
+        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, h.collection_of(&key).await, 1));
 
     // Huge query values.
     let huge = "x".repeat(LARGE);
     h.get(&format!("/v2/keys/{key}?app_secret={huge}")).await.assert_patchkit(403, forbidden());
     h.get(&format!("/v2/keys/{key}?{q}&key_secret={huge}"))
         .await
-        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 2));
+        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, h.collection_of(&key).await, 2));
     h.get(&format!("/v2/keys/{key}?{q}&key_secret={key_secret}&junk={huge}"))
         .await
-        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 2));
+        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, h.collection_of(&key).await, 2));
     let huge_encoded = pct(&vec![0xFE; LARGE / 3]);
     h.get(&format!("/v2/keys/{key}?app_secret={huge_encoded}")).await.assert_patchkit(403, forbidden());
     h.get(&format!("/v2/keys/{key}?{}", "&".repeat(LARGE))).await.assert_patchkit(400, missing_app_secret());
@@ -89,7 +89,7 @@ async fn junk_keys_and_queries_are_4xx(h: &Harness) {
     h.get(&format!("/v2/keys/{key}?app_secret")).await.assert_patchkit(400, missing_app_secret());
     h.get(&format!("/v2/keys/{key}?{q}&key_secret=%FF"))
         .await
-        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, Some("col_1"), 3));
+        .assert_patchkit(200, &valid_body(&key, secret, &key_secret, h.collection_of(&key).await, 3));
     // `+` is a space in a query; a secret with a space in it is just a wrong secret.
     h.get(&format!("/v2/keys/{key}?app_secret={}+", pct_if_needed(secret.as_bytes())))
         .await

@@ -73,12 +73,12 @@ async fn api_gateway_v2_event_reaches_the_check(h: &Harness) {
 
     let (status, cache, body) = through_lambda(h, &event(&key, &[("app_secret", secret)])).await;
     assert_eq!((status, cache.as_deref()), (200, Some("no-store")), "{body}");
-    assert_eq!(body, valid_body(&key, secret, &key_secret, Some("col_1"), 1));
+    assert_eq!(body, valid_body(&key, secret, &key_secret, h.collection_of(&key).await, 1));
 
     let (status, _, body) =
         through_lambda(h, &event(&key, &[("app_secret", secret), ("key_secret", &key_secret)])).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body, valid_body(&key, secret, &key_secret, Some("col_1"), 1));
+    assert_eq!(body, valid_body(&key, secret, &key_secret, h.collection_of(&key).await, 1));
 
     let (status, _, body) = through_lambda(h, &event("NOPE2-NOPE2", &[("app_secret", secret)])).await;
     assert_eq!((status, body.as_str()), (404, not_known()));
@@ -90,7 +90,7 @@ async fn api_gateway_v2_event_reaches_the_check(h: &Harness) {
     let (status, _, body) =
         through_lambda(h, &event(&key, &[("app_secret", secret), ("key_secret", "stale")])).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body, valid_body(&key, secret, &key_secret, Some("col_1"), 2));
+    assert_eq!(body, valid_body(&key, secret, &key_secret, h.collection_of(&key).await, 2));
     // Another app's key reads as unknown.
     let other = h.new_app().await;
     let (status, _, body) =

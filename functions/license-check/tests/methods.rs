@@ -28,7 +28,7 @@ async fn head_answers_like_get_without_registering(h: &Harness) {
         assert_eq!(answer.body, "");
         answer.assert_patchkit_headers();
         // The length GET's body would have.
-        let get_body = valid_body(&key, secret, &key_secret, Some("col_1"), 0);
+        let get_body = valid_body(&key, secret, &key_secret, h.collection_of(&key).await, 0);
         assert_eq!(answer.header(header::CONTENT_LENGTH), Some(get_body.len().to_string().as_str()));
     }
     assert_eq!(h.registrations(&key).await, 0, "HEAD registered on {}", h.backend);

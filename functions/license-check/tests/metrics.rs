@@ -29,13 +29,14 @@ async fn each_answer_is_counted_by_status() {
     let api = KeysApi {
         check: KeyCheck::new(backends.keys.clone(), store.clone(), Arc::default())
             .with_metrics(Metrics::to(sink.clone())),
-        admin: KeyAdmin::new(backends.keys.clone(), store.clone()),
+        admin: KeyAdmin::new(backends.keys.clone(), store.clone(), Arc::default()),
         admin_token: Secret::new(ADMIN_TOKEN).into(),
         tokens: Arc::new(Tokens::new(store.clone())),
     };
     let h = Harness {
         router: keys_router(Arc::new(api)),
         store: store.clone() as Arc<dyn Store>,
+        keys: backends.keys.clone(),
         backend: "sqlite",
     };
     let (app, key, _) = h.app_with_key().await;

@@ -146,9 +146,9 @@ async fn keys_api_sharing(
     app_secrets: Arc<AppSecretCache>,
 ) -> Result<KeysApi, InitError> {
     Ok(KeysApi {
-        check: KeyCheck::new(backends.keys.clone(), backends.store.clone(), app_secrets)
+        check: KeyCheck::new(backends.keys.clone(), backends.store.clone(), app_secrets.clone())
             .with_metrics(metrics()),
-        admin: KeyAdmin::new(backends.keys.clone(), backends.store.clone()),
+        admin: KeyAdmin::new(backends.keys.clone(), backends.store.clone(), app_secrets),
         admin_token: secrets.resolve(&config.admin_token, ADMIN_TOKEN_VARIABLE).await?,
         tokens: Arc::new(Tokens::new(backends.store.clone())),
     })

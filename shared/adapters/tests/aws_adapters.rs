@@ -398,18 +398,11 @@ async fn key_checks_tell_every_outcome_apart() {
 
 /// A key minus its registration count.
 #[derive(Debug, PartialEq)]
-struct LicenseKeyView<'a>(&'a str, &'a str, &'a str, Option<&'a str>, bool, DateTime<Utc>);
+struct LicenseKeyView<'a>(&'a str, &'a str, &'a str, Option<i64>, bool, DateTime<Utc>);
 
 impl<'a> From<&'a patchbay_core::model::LicenseKey> for LicenseKeyView<'a> {
     fn from(k: &'a patchbay_core::model::LicenseKey) -> Self {
-        LicenseKeyView(
-            &k.key,
-            &k.app_id,
-            k.key_secret.expose(),
-            k.collection_id.as_deref(),
-            k.blocked,
-            k.created_at,
-        )
+        LicenseKeyView(&k.key, &k.app_id, k.key_secret.expose(), k.collection_id, k.blocked, k.created_at)
     }
 }
 

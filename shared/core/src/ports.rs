@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    App, AppToken, Attempt, Delivery, DeliveryStatus, EventState, LicenseKey, StoredEvent, Webhook,
+    App, AppCollections, AppToken, Attempt, Collection, CollectionId, Delivery, DeliveryStatus, EventState,
+    LicenseKey, StoredEvent, Webhook,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +136,14 @@ pub trait KeyStore: Send + Sync {
     /// nothing is written.
     async fn create_keys(&self, keys: &[LicenseKey]) -> StoreResult<Vec<String>>;
     async fn get_key(&self, key: &str) -> StoreResult<Option<LicenseKey>>;
+    /// Those of these keys that exist (strongly consistent), in no particular order.
+    async fn get_keys(&self, keys: &[&str]) -> StoreResult<Vec<LicenseKey>> {
+        let mut found = Vec::new();
+        for key in keys {
+            found.extend(self.get_key(key).await?);
+        }
+        Ok(found)
+    }
     /// The hot path, one round trip where the store allows it. The key must exist, belong to
     /// `app_id` and not be blocked; then, when `register` is set, `registrations` goes up by one
     /// atomically and the returned key shows the new count. `OtherApp` means another app's
@@ -142,6 +151,32 @@ pub trait KeyStore: Send + Sync {
     async fn check_key(&self, key: &str, app_id: &str, register: bool) -> StoreResult<KeyVerdict>;
     /// `NotFound` if the key does not exist.
     async fn set_key_blocked(&self, key: &str, blocked: bool) -> StoreResult<LicenseKey>;
+
+    /// Delete every key of an app (PatchKit's `DELETE /v2/apps/{app_secret}`); how many.
+    async fn delete_app_keys(&self, app_id: &str) -> StoreResult<usize>;
+
+    /// A new, unblocked collection of `app_id` under a fresh id, unique in the deployment
+    /// (SQLite: autoincrement; DynamoDB: an atomic counter).
+    async fn create_collection(
+        &self,
+        app_id: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Collection>;
+    async fn get_collection(&self, id: CollectionId) -> StoreResult<Option<Collection>>;
+    /// Every collection of an app, by id (the first is its default).
+    async fn list_collections(&self, app_id: &str) -> StoreResult<Vec<Collection>>;
+    /// `NotFound` if the collection does not exist.
+    async fn set_collection_blocked(&self, id: CollectionId, blocked: bool) -> StoreResult<Collection>;
+    /// The default and blocked collections of an app, read when the key check caches the app.
+    async fn app_collections(&self, app_id: &str) -> StoreResult<AppCollections>;
+    /// One page of a collection's keys, by key, and how many it holds in all.
+    async fn list_collection_keys(
+        &self,
+        id: CollectionId,
+        offset: usize,
+        size: usize,
+    ) -> StoreResult<(usize, Vec<LicenseKey>)>;
 }
 
 /// Per-app API tokens, found by the hash of their value.

@@ -9,7 +9,9 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
-use patchbay_adapters::dynamo::schema::{GSI1, GSI1PK, GSI1SK, KEY, PK, SK, TTL_ATTRIBUTE};
+use patchbay_adapters::dynamo::schema::{
+    COLLECTION, GSI1, GSI1PK, GSI1SK, KEY, KEYS_BY_COLLECTION, PK, SK, TTL_ATTRIBUTE,
+};
 
 pub type TestResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -94,14 +96,28 @@ pub async fn create_main_table(client: &aws_sdk_dynamodb::Client, name: &str) ->
     Ok(())
 }
 
-/// The keys table: hash key `key` only, on-demand billing.
+/// The keys table: hash key `key`, GSI `by_collection` (`collection` N / `key`, projection
+/// KEYS_ONLY), on-demand billing.
 pub async fn create_keys_table(client: &aws_sdk_dynamodb::Client, name: &str) -> TestResult<()> {
+    let by_collection = GlobalSecondaryIndex::builder()
+        .index_name(KEYS_BY_COLLECTION)
+        .key_schema(key_element(COLLECTION, KeyType::Hash)?)
+        .key_schema(key_element(KEY, KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+        .build()?;
     client
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(string_attribute(KEY)?)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(COLLECTION)
+                .attribute_type(ScalarAttributeType::N)
+                .build()?,
+        )
         .key_schema(key_element(KEY, KeyType::Hash)?)
+        .global_secondary_indexes(by_collection)
         .send()
         .await?;
     wait_active(client, name).await

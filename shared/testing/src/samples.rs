@@ -63,5 +63,5 @@ pub fn sample_delivery(event_id: &str, webhook_id: &str, app_id: &str, at: DateT
 
 #[must_use]
 pub fn sample_key(app_id: &str) -> LicenseKey {
-    LicenseKey::new(license_key(), app_id, Some("col_1".into()), now())
+    LicenseKey::new(license_key(), app_id, 1, now())
 }

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use patchbay_adapters::dynamo::schema::{GSI1, GSI1PK, GSI1SK, KEY, PK, SK, TTL_ATTRIBUTE};
+use patchbay_adapters::dynamo::schema::{
+    COLLECTION, GSI1, GSI1PK, GSI1SK, KEY, KEYS_BY_COLLECTION, PK, SK, TTL_ATTRIBUTE,
+};
 use patchbay_core::config;
 use serde_json::Value;
 
@@ -101,11 +103,23 @@ pub fn check_tables(c: &mut Checker<'_>) -> Option<String> {
         if key_schema(&p["KeySchema"]) != pairs(&[(KEY, "HASH")]) {
             c.fail(format!("{id}: KeySchema must be {KEY} HASH only, not {}", p["KeySchema"]));
         }
-        if attribute_definitions(&p["AttributeDefinitions"]) != pairs(&[(KEY, "S")]).into_iter().collect() {
-            c.fail(format!("{id}: AttributeDefinitions must be exactly {KEY} (S)"));
+        if attribute_definitions(&p["AttributeDefinitions"])
+            != pairs(&[(KEY, "S"), (COLLECTION, "N")]).into_iter().collect()
+        {
+            c.fail(format!("{id}: AttributeDefinitions must be exactly {KEY} (S), {COLLECTION} (N)"));
         }
-        if p.get("GlobalSecondaryIndexes").is_some_and(|g| !g.is_null()) {
-            c.fail(format!("{id}: the keys table has no secondary index"));
+        let indexes = p["GlobalSecondaryIndexes"].as_array().cloned().unwrap_or_default();
+        // KEYS_ONLY: a registration (the key check's write) then writes nothing to the index.
+        let gsi_ok = indexes.len() == 1
+            && indexes[0]["IndexName"] == KEYS_BY_COLLECTION
+            && key_schema(&indexes[0]["KeySchema"]) == pairs(&[(COLLECTION, "HASH"), (KEY, "RANGE")])
+            && indexes[0]["Projection"]["ProjectionType"] == "KEYS_ONLY";
+        if !gsi_ok {
+            c.fail(format!(
+                "{id}: must have exactly one GSI, {KEYS_BY_COLLECTION} ({COLLECTION} HASH, {KEY} RANGE, \
+                 projection KEYS_ONLY), not {}",
+                p["GlobalSecondaryIndexes"]
+            ));
         }
     }
     main.map(str::to_owned)

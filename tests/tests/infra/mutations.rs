@@ -512,12 +512,20 @@ fn each_drift_is_caught() {
             "KeysTable: AttributeDefinitions must be exactly key (S)",
         ),
         (
-            "keys table with an index",
+            "keys table with the main table's index",
             |t| {
                 let index = props_mut(t, "MainTable")["GlobalSecondaryIndexes"].clone();
                 props_mut(t, "KeysTable")["GlobalSecondaryIndexes"] = index;
             },
-            "KeysTable: the keys table has no secondary index",
+            "KeysTable: must have exactly one GSI, by_collection",
+        ),
+        (
+            "keys table index projecting every attribute",
+            |t| {
+                props_mut(t, "KeysTable")["GlobalSecondaryIndexes"][0]["Projection"]["ProjectionType"] =
+                    json!("ALL");
+            },
+            "projection KEYS_ONLY",
         ),
         // sam_values: the queue and the deliver event source
         (

@@ -41,6 +41,19 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/v1/keys/ABCD-1234", "LicenseCheckFunction"),
     ("POST", "/v1/keys/ABCD-1234/block", "LicenseCheckFunction"),
     ("POST", "/v1/keys/ABCD-1234/unblock", "LicenseCheckFunction"),
+    ("POST", "/v1/apps/app_1/collections", "LicenseCheckFunction"),
+    ("GET", "/v1/apps/app_1/collections", "LicenseCheckFunction"),
+    ("GET", "/v1/collections/7/keys", "LicenseCheckFunction"),
+    ("POST", "/v1/collections/7/block", "LicenseCheckFunction"),
+    ("POST", "/v1/collections/7/unblock", "LicenseCheckFunction"),
+    ("POST", "/v2/keys", "LicenseCheckFunction"),
+    ("GET", "/v2/jobs/0b7e6a52-8f0e-4c1e-9a51-3d2f1c0e9b77", "LicenseCheckFunction"),
+    ("GET", "/v2/collections/7/keys", "LicenseCheckFunction"),
+    ("POST", "/v2/collections/7/block", "LicenseCheckFunction"),
+    ("POST", "/v2/collections/7/unblock", "LicenseCheckFunction"),
+    ("POST", "/v2/keys/ABCD-1234/block", "LicenseCheckFunction"),
+    ("POST", "/v2/keys/ABCD-1234/unblock", "LicenseCheckFunction"),
+    ("DELETE", "/v2/apps/app-secret-1", "LicenseCheckFunction"),
 ];
 const KEY_CHECK_REQUEST: (&str, &str) = ("GET", "/v2/keys/ABCD-1234");
 

@@ -15,7 +15,7 @@ use http_body_util::BodyExt;
 use patchbay_adapters::backends::Backends;
 use patchbay_core::config::{KeysTable, LicenseCheckConfig, StoreConfig};
 use patchbay_core::model::App;
-use patchbay_core::ports::Store;
+use patchbay_core::ports::{KeyStore, Store};
 use patchbay_core::secret::Secret;
 use patchbay_testing::backends as testing;
 use serde_json::Value;
@@ -33,6 +33,7 @@ pub const KEY_ALPHABET: &str = "23456789ABCDEFGHJKMNPQRSTVWXYZ";
 pub struct Harness {
     pub router: Router,
     pub store: Arc<dyn Store>,
+    pub keys: Arc<dyn KeyStore>,
     pub backend: &'static str,
 }
 
@@ -41,6 +42,7 @@ async fn harness(backends: &Backends, store: StoreConfig<KeysTable>, backend: &'
     Harness {
         router: license_check::router_with(&backends.key_backends(), &config).await.expect("router"),
         store: backends.store.clone(),
+        keys: backends.keys.clone(),
         backend,
     }
 }
@@ -148,13 +150,12 @@ pub fn valid_body(
     key: &str,
     app_secret: &str,
     key_secret: &str,
-    collection_id: Option<&str>,
+    collection_id: i64,
     registrations: u64,
 ) -> String {
     let key = serde_json::to_string(key).unwrap();
     let app_secret = serde_json::to_string(app_secret).unwrap();
     let key_secret = serde_json::to_string(key_secret).unwrap();
-    let collection_id = serde_json::to_string(&collection_id).unwrap();
     format!(
         "{{\"key\":{key},\"app_secret\":{app_secret},\"key_secret\":{key_secret},\
          \"collection_id\":{collection_id},\"registrations\":{registrations},\"blocked\":false}}"
@@ -266,7 +267,7 @@ impl Harness {
     }
 
     /// `count` keys generated through the admin route.
-    pub async fn generate(&self, app_id: &str, count: usize, collection_id: Option<&str>) -> Vec<String> {
+    pub async fn generate(&self, app_id: &str, count: usize, collection_id: Option<i64>) -> Vec<String> {
         let mut body = serde_json::json!({ "count": count });
         if let Some(c) = collection_id {
             body["collection_id"] = c.into();
@@ -292,10 +293,29 @@ impl Harness {
         self.key_view(key).await["key_secret"].as_str().unwrap().to_owned()
     }
 
-    /// An app with one generated key in collection `col_1`: (app, key, key_secret).
+    /// A new collection of `app_id`, through the admin route: its id.
+    pub async fn new_collection(&self, app_id: &str, name: &str) -> i64 {
+        let answer = self
+            .admin(
+                Method::POST,
+                &format!("/v1/apps/{app_id}/collections"),
+                Some(serde_json::json!({ "name": name })),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        answer.json()["id"].as_i64().unwrap()
+    }
+
+    /// The collection a key is filed under (`GET /v1/keys/{key}`).
+    pub async fn collection_of(&self, key: &str) -> i64 {
+        self.key_view(key).await["collection_id"].as_i64().unwrap()
+    }
+
+    /// An app with one generated key in a collection `col_1`: (app, key, key_secret).
     pub async fn app_with_key(&self) -> (App, String, String) {
         let app = self.new_app().await;
-        let key = self.generate(&app.id, 1, Some("col_1")).await.remove(0);
+        let collection = self.new_collection(&app.id, "col_1").await;
+        let key = self.generate(&app.id, 1, Some(collection)).await.remove(0);
         let secret = self.key_secret(&key).await;
         (app, key, secret)
     }

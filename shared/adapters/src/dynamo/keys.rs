@@ -10,17 +10,18 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, WriteRequest,
+    Select, TransactWriteItem, WriteRequest,
 };
+use chrono::{DateTime, Utc};
 use patchbay_core::ids::key_fingerprint;
-use patchbay_core::model::LicenseKey;
+use patchbay_core::model::{AppCollections, Collection, CollectionId, LicenseKey};
 use patchbay_core::ports::{KeyStore, KeyVerdict, StoreError, StoreResult};
 use patchbay_core::secret::Secret;
 
-use super::schema::KEY;
+use super::schema::{COLLECTION, KEY, KEYS_BY_COLLECTION};
 use super::{
-    Item, Transaction, attr_bool, attr_opt_s, attr_s, attr_ts, attr_u64, build_error, n, reason_is_condition,
-    s, transact, ts, unavailable, update_condition_failed,
+    Item, Transaction, attr_bool, attr_s, attr_ts, attr_u64, build_error, n, reason_is_condition, s,
+    transact, ts, unavailable, update_condition_failed,
 };
 
 /// `TransactWriteItems` takes at most 100 actions, `BatchGetItem` 100 keys.
@@ -45,8 +46,8 @@ fn key_item(k: &LicenseKey) -> Item {
     let mut item = key_of(&k.key);
     item.insert("app_id".into(), s(&k.app_id));
     item.insert("key_secret".into(), s(k.key_secret.expose()));
-    if let Some(collection) = &k.collection_id {
-        item.insert("collection_id".into(), s(collection));
+    if let Some(collection) = k.collection_id {
+        item.insert(COLLECTION.into(), n(collection));
     }
     item.insert("registrations".into(), n(k.registrations));
     item.insert("blocked".into(), AttributeValue::Bool(k.blocked));
@@ -59,11 +60,34 @@ fn key_from_item(item: &Item) -> StoreResult<LicenseKey> {
         key: attr_s(item, KEY)?.to_owned(),
         app_id: attr_s(item, "app_id")?.to_owned(),
         key_secret: Secret::new(attr_s(item, "key_secret")?),
-        collection_id: attr_opt_s(item, "collection_id")?.map(str::to_owned),
+        collection_id: collection_of(item),
         registrations: attr_u64(item, "registrations")?,
         blocked: attr_bool(item, "blocked")?,
         created_at: attr_ts(item, "created_at")?,
     })
+}
+
+/// A key's collection: `collection` (N), or on a record from before collections a
+/// `collection_id` string that holds a number; otherwise `None` (the app's default).
+fn collection_of(item: &Item) -> Option<CollectionId> {
+    match (item.get(COLLECTION), item.get("collection_id")) {
+        (Some(AttributeValue::N(id)), _) | (None, Some(AttributeValue::S(id))) => id.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The `app_id` of the collection items: no app has it, so no key check matches them.
+const META_APP_ID: &str = "#meta";
+const COUNTER_KEY: &str = "#counter#collections";
+/// Rounds of read, change, conditional put on an app's collections item before `Conflict`.
+const META_TRIES: u32 = 5;
+
+fn app_meta_key(app_id: &str) -> String {
+    format!("#app#{app_id}")
+}
+
+fn pointer_key(id: CollectionId) -> String {
+    format!("#collection#{id}")
 }
 
 /// Why a key fails the check for `app_id`, or `Valid` when it passes. Another app's key is
@@ -278,7 +302,16 @@ impl KeyStore for DynamoKeyStore {
     }
 
     async fn get_key(&self, key: &str) -> StoreResult<Option<LicenseKey>> {
+        if key.starts_with('#') {
+            // A collection item, never a key.
+            return Ok(None);
+        }
         self.read(key, Read::Consistent).await?.as_ref().map(key_from_item).transpose()
+    }
+
+    async fn get_keys(&self, keys: &[&str]) -> StoreResult<Vec<LicenseKey>> {
+        let keys: Vec<&str> = keys.iter().copied().filter(|k| !k.starts_with('#')).collect();
+        self.read_many(&keys).await
     }
 
     async fn check_key(&self, key: &str, app_id: &str, register: bool) -> StoreResult<KeyVerdict> {
@@ -309,6 +342,9 @@ impl KeyStore for DynamoKeyStore {
     }
 
     async fn set_key_blocked(&self, key: &str, blocked: bool) -> StoreResult<LicenseKey> {
+        if key.starts_with('#') {
+            return Err(not_found(key));
+        }
         let result = self
             .client
             .update_item()
@@ -327,6 +363,253 @@ impl KeyStore for DynamoKeyStore {
             Err(err) if update_condition_failed(&err) => Err(not_found(key)),
             Err(err) => Err(unavailable(err)),
         }
+    }
+
+    /// A `Scan` of the keys table for the app's keys (administration, rare), then batched
+    /// deletes.
+    async fn delete_app_keys(&self, app_id: &str) -> StoreResult<usize> {
+        let mut keys: Vec<String> = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#app = :app")
+                .projection_expression("#k")
+                .expression_attribute_names("#app", "app_id")
+                .expression_attribute_names("#k", KEY)
+                .expression_attribute_values(":app", s(app_id))
+                .set_exclusive_start_key(start)
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items.unwrap_or_default() {
+                keys.push(attr_s(&item, KEY)?.to_owned());
+            }
+            start = out.last_evaluated_key.filter(|k| !k.is_empty());
+            if start.is_none() {
+                break;
+            }
+        }
+        let names: Vec<&str> = keys.iter().map(String::as_str).collect();
+        self.roll_back(&names).await;
+        Ok(keys.len())
+    }
+
+    async fn create_collection(
+        &self,
+        app_id: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Collection> {
+        let collection = Collection {
+            id: self.next_collection_id().await?,
+            app_id: app_id.to_owned(),
+            name: name.to_owned(),
+            blocked: false,
+            created_at: now,
+        };
+        let pointer = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(HashMap::from([
+                (KEY.to_owned(), s(pointer_key(collection.id))),
+                ("app_id".to_owned(), s(META_APP_ID)),
+                ("owner".to_owned(), s(app_id)),
+            ])))
+            .condition_expression("attribute_not_exists(#k)")
+            .expression_attribute_names("#k", KEY)
+            .build()
+            .map_err(build_error)?;
+        let pointer = TransactWriteItem::builder().put(pointer).build();
+        self.change_app_collections(app_id, Some(pointer), |list| {
+            list.push(collection.clone());
+            Ok(())
+        })
+        .await?;
+        Ok(collection)
+    }
+
+    async fn get_collection(&self, id: CollectionId) -> StoreResult<Option<Collection>> {
+        let Some(owner) = self.owner_of(id).await? else {
+            return Ok(None);
+        };
+        let (list, _) = self.app_meta(&owner).await?;
+        Ok(list.into_iter().find(|c| c.id == id))
+    }
+
+    async fn list_collections(&self, app_id: &str) -> StoreResult<Vec<Collection>> {
+        Ok(self.app_meta(app_id).await?.0)
+    }
+
+    async fn set_collection_blocked(&self, id: CollectionId, blocked: bool) -> StoreResult<Collection> {
+        let missing = || StoreError::NotFound(format!("collection {id}"));
+        let owner = self.owner_of(id).await?.ok_or_else(missing)?;
+        let list = self
+            .change_app_collections(&owner, None, |list| {
+                let c = list.iter_mut().find(|c| c.id == id).ok_or_else(missing)?;
+                c.blocked = blocked;
+                Ok(())
+            })
+            .await?;
+        list.into_iter().find(|c| c.id == id).ok_or_else(missing)
+    }
+
+    async fn app_collections(&self, app_id: &str) -> StoreResult<AppCollections> {
+        Ok(AppCollections::of(&self.app_meta(app_id).await?.0))
+    }
+
+    async fn list_collection_keys(
+        &self,
+        id: CollectionId,
+        offset: usize,
+        size: usize,
+    ) -> StoreResult<(usize, Vec<LicenseKey>)> {
+        // The index holds keys only: walk it for the count and the page's keys, then read the
+        // page's items.
+        let mut names: Vec<String> = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(KEYS_BY_COLLECTION)
+                .key_condition_expression("#c = :c")
+                .expression_attribute_names("#c", COLLECTION)
+                .expression_attribute_values(":c", n(id))
+                .select(Select::AllProjectedAttributes)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.items.unwrap_or_default() {
+                names.push(attr_s(&item, KEY)?.to_owned());
+            }
+            start = out.last_evaluated_key.filter(|k| !k.is_empty());
+            if start.is_none() {
+                break;
+            }
+        }
+        let total = names.len();
+        let page: Vec<&str> = names.iter().skip(offset).take(size).map(String::as_str).collect();
+        Ok((total, self.read_many(&page).await?))
+    }
+}
+
+impl DynamoKeyStore {
+    async fn next_collection_id(&self) -> StoreResult<CollectionId> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(COUNTER_KEY)))
+            .update_expression("SET #app = :meta ADD #next :one")
+            .expression_attribute_names("#app", "app_id")
+            .expression_attribute_names("#next", "next")
+            .expression_attribute_values(":meta", s(META_APP_ID))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let next = attr_u64(&out.attributes.unwrap_or_default(), "next")?;
+        CollectionId::try_from(next).map_err(StoreError::unavailable)
+    }
+
+    async fn owner_of(&self, id: CollectionId) -> StoreResult<Option<String>> {
+        let item = self.read(&pointer_key(id), Read::Consistent).await?;
+        item.map(|i| attr_s(&i, "owner").map(str::to_owned)).transpose()
+    }
+
+    /// An app's collections by id, and the version of the item that holds them (`None`: no
+    /// item yet).
+    async fn app_meta(&self, app_id: &str) -> StoreResult<(Vec<Collection>, Option<u64>)> {
+        let Some(item) = self.read(&app_meta_key(app_id), Read::Consistent).await? else {
+            return Ok((Vec::new(), None));
+        };
+        let mut list: Vec<Collection> = serde_json::from_str(attr_s(&item, "collections")?)
+            .map_err(|e| StoreError::Unavailable(format!("corrupt record: collections: {e}")))?;
+        list.sort_by_key(|c| c.id);
+        Ok((list, Some(attr_u64(&item, "version")?)))
+    }
+
+    /// Read, change and put back an app's collections, conditional on the version read (and
+    /// together with `with`, when given), retrying a lost race a few times.
+    async fn change_app_collections(
+        &self,
+        app_id: &str,
+        with: Option<TransactWriteItem>,
+        change: impl Fn(&mut Vec<Collection>) -> StoreResult<()>,
+    ) -> StoreResult<Vec<Collection>> {
+        for _ in 0..META_TRIES {
+            let (mut list, version) = self.app_meta(app_id).await?;
+            change(&mut list)?;
+            let doc = serde_json::to_string(&list).map_err(StoreError::unavailable)?;
+            let put = Put::builder().table_name(&self.table).set_item(Some(HashMap::from([
+                (KEY.to_owned(), s(app_meta_key(app_id))),
+                ("app_id".to_owned(), s(META_APP_ID)),
+                ("collections".to_owned(), s(doc)),
+                ("version".to_owned(), n(version.map_or(1, |v| v + 1))),
+            ])));
+            let put = match version {
+                None => {
+                    put.condition_expression("attribute_not_exists(#k)").expression_attribute_names("#k", KEY)
+                }
+                Some(v) => put
+                    .condition_expression("#v = :v")
+                    .expression_attribute_names("#v", "version")
+                    .expression_attribute_values(":v", n(v)),
+            };
+            let mut actions =
+                vec![TransactWriteItem::builder().put(put.build().map_err(build_error)?).build()];
+            actions.extend(with.clone());
+            match transact(&self.client, actions).await? {
+                Transaction::Committed => return Ok(list),
+                Transaction::ConditionsFailed(_) => {
+                    tokio::time::sleep(Duration::from_millis(10 + u64::from(rand::random::<u8>() % 40)))
+                        .await;
+                }
+            }
+        }
+        Err(StoreError::Conflict(format!("collections of app {app_id}")))
+    }
+
+    /// These keys' records, in this order (strongly consistent `BatchGetItem`s of up to 100).
+    async fn read_many(&self, keys: &[&str]) -> StoreResult<Vec<LicenseKey>> {
+        let mut found: HashMap<String, LicenseKey> = HashMap::new();
+        for chunk in keys.chunks(CHUNK) {
+            let mut request = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.iter().map(|k| key_of(k)).collect()))
+                .consistent_read(true)
+                .build()
+                .map_err(build_error)?;
+            for round in 0.. {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
+                    let k = key_from_item(&item)?;
+                    found.insert(k.key.clone(), k);
+                }
+                match out.unprocessed_keys.unwrap_or_default().remove(&self.table) {
+                    Some(rest) if !rest.keys().is_empty() => {
+                        if round >= BATCH_ROUNDS {
+                            return Err(StoreError::Unavailable("key lookup throttled".into()));
+                        }
+                        request = rest;
+                        tokio::time::sleep(Duration::from_millis(25 << round.min(5))).await;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(keys.iter().filter_map(|k| found.remove(*k)).collect())
     }
 }
 
@@ -352,7 +635,7 @@ mod tests {
     fn items_round_trip() {
         let k = sample();
         assert_eq!(key_from_item(&key_item(&k)).unwrap(), k);
-        let with_collection = LicenseKey { collection_id: Some("c".into()), ..sample() };
+        let with_collection = LicenseKey { collection_id: Some(7), ..sample() };
         assert_eq!(key_from_item(&key_item(&with_collection)).unwrap(), with_collection);
     }
 

@@ -307,7 +307,7 @@ impl AppStore for DynamoStore {
                 if reasons.first().is_some_and(reason_is_condition) {
                     Err(StoreError::AlreadyExists(format!("app {}", app.id)))
                 } else {
-                    Err(StoreError::AlreadyExists("app secret".to_owned()))
+                    Err(StoreError::AlreadyExists("app_secret".to_owned()))
                 }
             }
         }

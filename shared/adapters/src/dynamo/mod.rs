@@ -7,7 +7,9 @@
 //! * Main table (`PATCHBAY_TABLE`): `pk` (S) HASH, `sk` (S) RANGE; one global secondary index
 //!   `gsi1` with `gsi1pk` (S) HASH, `gsi1sk` (S) RANGE, projection ALL; TTL on `expires_at`
 //!   (N, epoch seconds), set on attempt records only.
-//! * Keys table (`PATCHBAY_KEYS_TABLE`): `key` (S) HASH only.
+//! * Keys table (`PATCHBAY_KEYS_TABLE`): `key` (S) HASH; one global secondary index
+//!   `by_collection` with `collection` (N) HASH, `key` (S) RANGE, projection `KEYS_ONLY` (so a
+//!   registration, which changes no projected attribute, writes nothing to the index).
 //!
 //! # Item layouts
 //!
@@ -31,8 +33,22 @@
 //!
 //! Keys table, one item per key, structured attributes (no `doc`, so the key check can
 //! `ADD registrations` and get the whole key back in one `UpdateItem`): `key` (S), `app_id` (S),
-//! `key_secret` (S), `collection_id` (S, absent when none), `registrations` (N), `blocked`
+//! `key_secret` (S), `collection` (N; records from before collections have none, or a string
+//! `collection_id`, and read as the app's default collection), `registrations` (N), `blocked`
 //! (BOOL), `created_at` (S, TS).
+//!
+//! Collections live in the keys table too (the license-check function owns that table and only
+//! reads the main one), in items whose `key` starts with `#`, which no license key does, and
+//! whose `app_id` is `#meta`, which no app is (so checking such a "key" answers 404):
+//!
+//! | item | `key` | other attributes |
+//! | --- | --- | --- |
+//! | id counter | `#counter#collections` | `next` (N): `UpdateItem ADD next :one`, `ReturnValues=UPDATED_NEW` hands out each id once |
+//! | an app's collections | `#app#<app_id>` | `collections` (S, JSON list of `Collection`), `version` (N): replaced by a `Put` conditional on the version read |
+//! | collection → app | `#collection#<id>` | `owner` (S, the app id), written with the first |
+//!
+//! One `GetItem` of `#app#<app_id>` gives the app's default (lowest id) and blocked
+//! collections, which the key check caches with the app.
 //!
 //! # Writes and their conditions
 //!
@@ -118,6 +134,9 @@ pub mod schema {
     pub const GSI1SK: &str = "gsi1sk";
     pub const TTL_ATTRIBUTE: &str = "expires_at";
     pub const KEY: &str = "key";
+    /// Keys table: a key's collection (N), and the index that lists a collection's keys.
+    pub const COLLECTION: &str = "collection";
+    pub const KEYS_BY_COLLECTION: &str = "by_collection";
 }
 
 pub(crate) type Item = HashMap<String, AttributeValue>;

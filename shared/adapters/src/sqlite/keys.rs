@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use patchbay_core::model::LicenseKey;
+use patchbay_core::model::{AppCollections, Collection, CollectionId, LicenseKey};
 use patchbay_core::ports::{KeyStore, KeyVerdict, StoreError, StoreResult};
 use patchbay_core::secret::Secret;
+use rusqlite::types::ValueRef;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Db, db_err, ts};
@@ -32,11 +33,47 @@ fn read_key(row: &Row<'_>) -> rusqlite::Result<LicenseKey> {
         key: row.get(0)?,
         app_id: row.get(1)?,
         key_secret: Secret::new(row.get::<_, String>(2)?),
-        collection_id: row.get(3)?,
+        collection_id: collection_of(row.get_ref(3)?),
         registrations: row.get::<_, i64>(4)?.try_into().unwrap_or(0),
         blocked: row.get(5)?,
         created_at: created_at.parse::<DateTime<Utc>>().unwrap_or_default(),
     })
+}
+
+/// A key's collection. Databases from before collections hold the column as TEXT with free-form
+/// names: those, like no collection, read as `None` (the app's default collection).
+fn collection_of(value: ValueRef<'_>) -> Option<CollectionId> {
+    match value {
+        ValueRef::Integer(id) => Some(id),
+        ValueRef::Text(text) => std::str::from_utf8(text).ok()?.parse().ok(),
+        _ => None,
+    }
+}
+
+const COLLECTION_COLUMNS: &str = "id, app_id, name, blocked, created_at";
+
+fn read_collection(row: &Row<'_>) -> rusqlite::Result<Collection> {
+    let created_at: String = row.get(4)?;
+    Ok(Collection {
+        id: row.get(0)?,
+        app_id: row.get(1)?,
+        name: row.get(2)?,
+        blocked: row.get(3)?,
+        created_at: created_at.parse::<DateTime<Utc>>().unwrap_or_default(),
+    })
+}
+
+impl SqliteKeyStore {
+    fn collections_of(&self, app_id: &str) -> StoreResult<Vec<Collection>> {
+        let conn = self.db.lock();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {COLLECTION_COLUMNS} FROM collections WHERE app_id = ?1 ORDER BY id"
+            ))
+            .map_err(db_err)?;
+        let rows = stmt.query_map([app_id], read_collection).map_err(db_err)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(db_err)
+    }
 }
 
 #[async_trait]
@@ -127,5 +164,84 @@ impl KeyStore for SqliteKeyStore {
         .optional()
         .map_err(db_err)?
         .ok_or_else(|| StoreError::NotFound(format!("key {}", patchbay_core::ids::key_fingerprint(key))))
+    }
+
+    async fn delete_app_keys(&self, app_id: &str) -> StoreResult<usize> {
+        let conn = self.db.lock();
+        conn.execute("DELETE FROM license_keys WHERE app_id = ?1", [app_id]).map_err(db_err)
+    }
+
+    async fn create_collection(
+        &self,
+        app_id: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Collection> {
+        let conn = self.db.lock();
+        conn.query_row(
+            &format!(
+                "INSERT INTO collections (app_id, name, blocked, created_at) VALUES (?1, ?2, 0, ?3) \
+                 RETURNING {COLLECTION_COLUMNS}"
+            ),
+            params![app_id, name, ts(now)],
+            read_collection,
+        )
+        .map_err(db_err)
+    }
+
+    async fn get_collection(&self, id: CollectionId) -> StoreResult<Option<Collection>> {
+        let conn = self.db.lock();
+        conn.query_row(
+            &format!("SELECT {COLLECTION_COLUMNS} FROM collections WHERE id = ?1"),
+            [id],
+            read_collection,
+        )
+        .optional()
+        .map_err(db_err)
+    }
+
+    async fn list_collections(&self, app_id: &str) -> StoreResult<Vec<Collection>> {
+        self.collections_of(app_id)
+    }
+
+    async fn set_collection_blocked(&self, id: CollectionId, blocked: bool) -> StoreResult<Collection> {
+        let conn = self.db.lock();
+        conn.query_row(
+            &format!("UPDATE collections SET blocked = ?2 WHERE id = ?1 RETURNING {COLLECTION_COLUMNS}"),
+            params![id, blocked],
+            read_collection,
+        )
+        .optional()
+        .map_err(db_err)?
+        .ok_or_else(|| StoreError::NotFound(format!("collection {id}")))
+    }
+
+    async fn app_collections(&self, app_id: &str) -> StoreResult<AppCollections> {
+        Ok(AppCollections::of(&self.collections_of(app_id)?))
+    }
+
+    async fn list_collection_keys(
+        &self,
+        id: CollectionId,
+        offset: usize,
+        size: usize,
+    ) -> StoreResult<(usize, Vec<LicenseKey>)> {
+        let conn = self.db.lock();
+        let total: i64 = conn
+            .query_row("SELECT COUNT(*) FROM license_keys WHERE collection_id = ?1", [id], |r| r.get(0))
+            .map_err(db_err)?;
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM license_keys WHERE collection_id = ?1 ORDER BY key LIMIT ?2 OFFSET ?3"
+            ))
+            .map_err(db_err)?;
+        let limit = i64::try_from(size).unwrap_or(i64::MAX);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let keys = stmt
+            .query_map(params![id, limit, offset], read_key)
+            .map_err(db_err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db_err)?;
+        Ok((usize::try_from(total).unwrap_or(0), keys))
     }
 }

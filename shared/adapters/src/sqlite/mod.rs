@@ -66,11 +66,20 @@ CREATE TABLE IF NOT EXISTS license_keys (
     key TEXT PRIMARY KEY,
     app_id TEXT NOT NULL,
     key_secret TEXT NOT NULL,
-    collection_id TEXT,
+    collection_id INTEGER,
     registrations INTEGER NOT NULL,
     blocked INTEGER NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS license_keys_by_collection ON license_keys(collection_id, key);
+CREATE TABLE IF NOT EXISTS collections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    app_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    blocked INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS collections_by_app ON collections(app_id, id);
 CREATE TABLE IF NOT EXISTS queue (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     message_id TEXT NOT NULL UNIQUE,

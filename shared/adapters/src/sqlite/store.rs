@@ -46,7 +46,9 @@ impl AppStore for SqliteStore {
         )
         .map(|_| ())
         .map_err(|e| {
-            if is_unique_violation(&e) {
+            if is_unique_violation(&e) && e.to_string().contains("secret_hash") {
+                StoreError::AlreadyExists("app_secret".to_owned())
+            } else if is_unique_violation(&e) {
                 StoreError::AlreadyExists(format!("app {}", app.id))
             } else {
                 db_err(e)

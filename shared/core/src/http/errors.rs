@@ -46,6 +46,8 @@ impl From<KeyAdminError> for ApiError {
             KeyAdminError::Invalid(e) => e.into(),
             KeyAdminError::NotFound(_) => ApiError::new(404, "not_found", err.to_string()),
             KeyAdminError::Conflict(_) => ApiError::new(409, "conflict", err.to_string()),
+            KeyAdminError::ImportConflicts(_) => ApiError::new(409, "import_conflict", err.to_string()),
+            KeyAdminError::UnknownAppSecret => ApiError::new(404, "not_found", err.to_string()),
             KeyAdminError::Store(e) => e.into(),
         }
     }

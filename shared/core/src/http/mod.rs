@@ -15,6 +15,7 @@ mod routes_events;
 mod routes_keys;
 mod routes_manage;
 mod routes_tokens;
+mod routes_patchkit;
 
 use std::sync::Arc;
 
@@ -62,7 +63,9 @@ pub fn ingest_routes(api: Arc<IngestApi>) -> Router {
 /// Routes without a fallback, for merging.
 pub fn keys_routes(api: Arc<KeysApi>) -> Router {
     let auth = Auth { admin_token: api.admin_token.clone(), tokens: api.tokens.clone() };
-    routes_keys::check_routes(api.clone()).merge(routes_keys::admin_routes(api, auth))
+    routes_keys::check_routes(api.clone())
+        .merge(routes_patchkit::routes(api.clone(), api.admin_token.clone()))
+        .merge(routes_keys::admin_routes(api, auth))
 }
 
 /// The ingest function's router.

@@ -15,8 +15,10 @@ use super::api_error::ApiError;
 use super::auth::{Auth, Caller, authenticate};
 use super::errors::patchkit_refusal;
 use super::extract::{ApiJson, ApiPath, query_param};
-use crate::service::key_admin::{GenerateKeys, ImportKeys, KeyAdminError, KeyView};
+use crate::model::CollectionId;
+use crate::service::key_admin::{CreateCollection, GenerateKeys, ImportKeys, KeyAdminError, KeyView};
 use crate::service::keys::{KeyQuery, KeyRefusal, Registration};
+use crate::validation::FieldError;
 
 /// The methods the key check answers; any other gets 405.
 const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
@@ -25,8 +27,11 @@ pub const PATCHKIT_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
 pub fn check_routes(api: Arc<KeysApi>) -> Router {
     // HEAD explicitly: axum would serve it with the GET handler, which registers a use.
-    let check =
-        get(check_key).head(check_key_head).options(check_options).fallback(patchkit_method_not_allowed);
+    let check = get(check_key)
+        .head(check_key_head)
+        .options(check_options)
+        .post(key_post)
+        .fallback(patchkit_method_not_allowed);
     // Every path under /v2/keys/ is a key check: an empty key, or one of several segments, is
     // not known like any other (a Function URL sends every path to the function).
     Router::new().route("/v2/keys/{*key}", check.clone()).route("/v2/keys/", check).with_state(api)
@@ -41,6 +46,10 @@ pub fn admin_routes(api: Arc<KeysApi>, auth: Auth) -> Router {
         .route("/v1/keys/{key}", get(show))
         .route("/v1/keys/{key}/block", post(block))
         .route("/v1/keys/{key}/unblock", post(unblock))
+        .route("/v1/apps/{app_id}/collections", post(create_collection).get(list_collections))
+        .route("/v1/collections/{id}/keys", get(collection_keys))
+        .route("/v1/collections/{id}/block", post(block_collection))
+        .route("/v1/collections/{id}/unblock", post(unblock_collection))
         // JSON 405 on every path above, not axum's empty one.
         .method_not_allowed_fallback(super::method_not_allowed)
         .route_layer(middleware::from_fn_with_state(auth, authenticate))
@@ -52,7 +61,7 @@ fn refused(refusal: KeyRefusal) -> Response {
     patchkit(status, serde_json::json!({ "message": message }).to_string())
 }
 
-fn patchkit(status: u16, body: String) -> Response {
+pub(super) fn patchkit(status: u16, body: String) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
@@ -66,6 +75,20 @@ async fn patchkit_method_not_allowed() -> Response {
     let mut response = patchkit(405, serde_json::json!({"message": "Method not allowed"}).to_string());
     response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
     response
+}
+
+/// PatchKit's `POST /v2/keys/{key}/block|unblock` (with the `token` header); any other POST
+/// under `/v2/keys/` is 405 like every method the check does not answer.
+async fn key_post(
+    State(api): State<Arc<KeysApi>>,
+    key: Result<Path<String>, PathRejection>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let key = key.ok().map(|Path(key)| key);
+    match super::routes_patchkit::key_post(&api, key.as_deref(), &headers).await {
+        Some(response) => response,
+        None => patchkit_method_not_allowed().await,
+    }
 }
 
 async fn check_options() -> Response {
@@ -175,4 +198,70 @@ async fn unblock(
         own_key(&api, &caller, &key).await?;
     }
     Ok(Json(api.admin.set_blocked(&key, false).await?).into_response())
+}
+
+/// A collection id from the path; anything but an integer names no collection.
+fn collection_id(raw: &str) -> Result<CollectionId, ApiError> {
+    raw.parse().map_err(|_| ApiError::new(404, "not_found", format!("collection {raw:?} not found")))
+}
+
+/// A non-negative integer query parameter, named when it is not one.
+fn count_param(uri: &Uri, name: &'static str) -> Result<Option<usize>, ApiError> {
+    query_param(uri.query(), name)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse().map_err(|_| ApiError::from(FieldError::new(name, "must be a non-negative integer")))
+        })
+        .transpose()
+}
+
+async fn create_collection(
+    State(api): State<Arc<KeysApi>>,
+    caller: Caller,
+    ApiPath(app_id): ApiPath,
+    req: Result<ApiJson<CreateCollection>, ApiError>,
+) -> Result<Response, ApiError> {
+    caller.require_admin()?;
+    let ApiJson(req) = req?;
+    let created = api.admin.create_collection(&app_id, req).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+async fn list_collections(
+    State(api): State<Arc<KeysApi>>,
+    caller: Caller,
+    ApiPath(app_id): ApiPath,
+) -> Result<Response, ApiError> {
+    caller.require_admin()?;
+    Ok(Json(api.admin.list_collections(&app_id).await?).into_response())
+}
+
+async fn collection_keys(
+    State(api): State<Arc<KeysApi>>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    caller.require_admin()?;
+    let id = collection_id(&id)?;
+    let (size, offset) = (count_param(&uri, "size")?, count_param(&uri, "offset")?);
+    Ok(Json(api.admin.collection_keys(id, size, offset).await?).into_response())
+}
+
+async fn block_collection(
+    State(api): State<Arc<KeysApi>>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+) -> Result<Response, ApiError> {
+    caller.require_admin()?;
+    Ok(Json(api.admin.set_collection_blocked(collection_id(&id)?, true).await?).into_response())
+}
+
+async fn unblock_collection(
+    State(api): State<Arc<KeysApi>>,
+    caller: Caller,
+    ApiPath(id): ApiPath,
+) -> Result<Response, ApiError> {
+    caller.require_admin()?;
+    Ok(Json(api.admin.set_collection_blocked(collection_id(&id)?, false).await?).into_response())
 }

@@ -12,6 +12,6 @@ pub use app::App;
 pub use app_token::{AppToken, TOKEN_PREFIX};
 pub use delivery::{Attempt, AttemptError, Delivery, DeliveryStatus};
 pub use event::{AppInfo, DeliveryRef, EventBody, EventName, EventState, StoredEvent, VersionInfo};
-pub use license_key::LicenseKey;
+pub use license_key::{AppCollections, Collection, CollectionId, LicenseKey};
 pub use signing_secrets::{MAX_RETIRED_SECRETS, RetiredSecret, SigningSecrets};
 pub use webhook::{PayloadFormat, Webhook, WebhookMethod, WebhookSpec};

@@ -9,10 +9,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::ids::secret_lookup_hash;
-use crate::model::App;
+use crate::model::{App, AppCollections};
 
 /// App secrets change rarely (rotation); remembering the secret → app lookup keeps the key
-/// check to one store call. A secret rotated in another process keeps working this long.
+/// check to one store call. A secret rotated in another process keeps working this long, and a
+/// collection blocked or unblocked in another process takes effect within it.
 pub const APP_CACHE_TTL: Duration = Duration::from_secs(30);
 /// Past this many entries the cache starts over (junk secrets are never remembered).
 const APP_CACHE_MAX: usize = 10_000;
@@ -25,7 +26,7 @@ pub struct AppSecretCache {
 #[derive(Default)]
 struct Entries {
     /// By `secret_lookup_hash` of the secret: the secret itself is never a map key.
-    apps: HashMap<String, (App, Instant)>,
+    apps: HashMap<String, (App, AppCollections, Instant)>,
     /// Goes up on every rotation. A lookup that started before one must not remember what the
     /// store told it: that may be the secret just rotated out.
     rotations: u64,
@@ -33,7 +34,8 @@ struct Entries {
 
 /// What the cache knows of one secret.
 pub enum Cached {
-    Hit(App),
+    /// The app, with its default and blocked collections as they were when it was remembered.
+    Hit(App, AppCollections),
     /// Ask the store, then hand its answer to [`AppSecretCache::remember`].
     Miss(Lookup),
 }
@@ -54,13 +56,15 @@ impl AppSecretCache {
         let hash = secret_lookup_hash(app_secret);
         let entries = self.lock();
         match entries.apps.get(&hash) {
-            Some((app, at)) if at.elapsed() < APP_CACHE_TTL => Cached::Hit(app.clone()),
+            Some((app, collections, at)) if at.elapsed() < APP_CACHE_TTL => {
+                Cached::Hit(app.clone(), collections.clone())
+            }
             _ => Cached::Miss(Lookup { hash, rotations: entries.rotations }),
         }
     }
 
     /// Remember the store's answer to `lookup`, unless a rotation happened meanwhile.
-    pub fn remember(&self, lookup: Lookup, app: &App) {
+    pub fn remember(&self, lookup: Lookup, app: &App, collections: &AppCollections) {
         let mut entries = self.lock();
         if entries.rotations != lookup.rotations {
             return;
@@ -68,14 +72,15 @@ impl AppSecretCache {
         if entries.apps.len() >= APP_CACHE_MAX {
             entries.apps.clear();
         }
-        entries.apps.insert(lookup.hash, (app.clone(), Instant::now()));
+        entries.apps.insert(lookup.hash, (app.clone(), collections.clone(), Instant::now()));
     }
 
-    /// The app's secret was rotated: stop answering with what was remembered for it.
+    /// The app's secret was rotated, or its collections changed: stop answering with what was
+    /// remembered for it.
     pub fn forget_app(&self, app_id: &str) {
         let mut entries = self.lock();
         entries.rotations += 1;
-        entries.apps.retain(|_, (app, _)| app.id != app_id);
+        entries.apps.retain(|_, (app, _, _)| app.id != app_id);
     }
 
     fn lock(&self) -> MutexGuard<'_, Entries> {
@@ -96,7 +101,7 @@ mod tests {
     fn miss(cache: &AppSecretCache, secret: &str) -> Lookup {
         match cache.get(secret) {
             Cached::Miss(lookup) => lookup,
-            Cached::Hit(app) => panic!("unexpected hit for {}", app.id),
+            Cached::Hit(app, _) => panic!("unexpected hit for {}", app.id),
         }
     }
 
@@ -104,13 +109,13 @@ mod tests {
     fn remembers_until_the_app_is_forgotten() {
         let cache = AppSecretCache::new();
         let (a, b) = (app("a"), app("b"));
-        cache.remember(miss(&cache, a.app_secret.expose()), &a);
-        cache.remember(miss(&cache, b.app_secret.expose()), &b);
-        assert!(matches!(cache.get(a.app_secret.expose()), Cached::Hit(hit) if hit.id == "a"));
+        cache.remember(miss(&cache, a.app_secret.expose()), &a, &AppCollections::default());
+        cache.remember(miss(&cache, b.app_secret.expose()), &b, &AppCollections::default());
+        assert!(matches!(cache.get(a.app_secret.expose()), Cached::Hit(hit, _) if hit.id == "a"));
 
         cache.forget_app("a");
         miss(&cache, a.app_secret.expose());
-        assert!(matches!(cache.get(b.app_secret.expose()), Cached::Hit(hit) if hit.id == "b"));
+        assert!(matches!(cache.get(b.app_secret.expose()), Cached::Hit(hit, _) if hit.id == "b"));
     }
 
     #[test]
@@ -120,7 +125,7 @@ mod tests {
         let lookup = miss(&cache, a.app_secret.expose());
         // The store answered with the old secret's app just before the rotation landed.
         cache.forget_app("a");
-        cache.remember(lookup, &a);
+        cache.remember(lookup, &a, &AppCollections::default());
         miss(&cache, a.app_secret.expose());
     }
 }

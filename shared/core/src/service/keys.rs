@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::ids::key_fingerprint;
 use crate::metrics::{Metrics, catalog};
-use crate::model::{App, LicenseKey};
+use crate::model::{App, AppCollections, CollectionId, LicenseKey};
 use crate::ports::{AppSecretIndex, KeyStore, KeyVerdict, StoreError};
 use crate::service::app_secrets::{AppSecretCache, Cached};
 
@@ -20,7 +20,7 @@ pub struct KeyResponse {
     pub key: String,
     pub app_secret: String,
     pub key_secret: String,
-    pub collection_id: Option<String>,
+    pub collection_id: CollectionId,
     pub registrations: u64,
     pub blocked: bool,
 }
@@ -105,7 +105,7 @@ impl KeyCheck {
         let Some(app_secret) = query.app_secret.filter(|s| !s.is_empty()) else {
             return Err(KeyRefusal::MissingAppSecret);
         };
-        let Some(app) = self.app_for(app_secret).await.map_err(unavailable)? else {
+        let Some((app, collections)) = self.app_for(app_secret).await.map_err(unavailable)? else {
             return Err(refuse(&fingerprint, KeyRefusal::UnknownAppSecret));
         };
         // No store holds such a key: it is answered like any unknown key, without asking.
@@ -131,12 +131,18 @@ impl KeyCheck {
                 }
             }
         };
+        // Blocked collections travel with the cached app (within `APP_CACHE_TTL`), so this
+        // costs no store call.
+        let collection_id = collections.collection_of(&found);
+        if collections.is_blocked(collection_id) {
+            return Err(refuse(&fingerprint, KeyRefusal::Blocked));
+        }
         tracing::debug!(key = %fingerprint, app_id = %app.id, registrations = found.registrations, "key check: valid");
         Ok(KeyResponse {
             key: found.key,
             app_secret: app.app_secret.expose().to_owned(),
             key_secret: found.key_secret.expose().to_owned(),
-            collection_id: found.collection_id,
+            collection_id,
             registrations: found.registrations,
             blocked: found.blocked,
         })
@@ -158,18 +164,19 @@ impl KeyCheck {
         }
     }
 
-    async fn app_for(&self, app_secret: &str) -> Result<Option<App>, StoreError> {
+    async fn app_for(&self, app_secret: &str) -> Result<Option<(App, AppCollections)>, StoreError> {
         let lookup = match self.app_secrets.get(app_secret) {
-            Cached::Hit(app) => return Ok(Some(app)),
+            Cached::Hit(app, collections) => return Ok(Some((app, collections))),
             Cached::Miss(lookup) => lookup,
         };
         let app = self.apps.app_for_secret(app_secret).await?;
         // The index matched a hash; confirm the secret itself in constant time.
-        let app = app.filter(|a| a.app_secret.matches(app_secret));
-        if let Some(app) = &app {
-            self.app_secrets.remember(lookup, app);
-        }
-        Ok(app)
+        let Some(app) = app.filter(|a| a.app_secret.matches(app_secret)) else {
+            return Ok(None);
+        };
+        let collections = self.keys.app_collections(&app.id).await?;
+        self.app_secrets.remember(lookup, &app, &collections);
+        Ok(Some((app, collections)))
     }
 }
 

@@ -14,6 +14,10 @@ pub struct CreateApp {
     pub id: String,
     pub name: String,
     pub display_name: String,
+    /// An app secret already embedded in shipped games (moving from PatchKit); generated when
+    /// absent.
+    #[serde(default)]
+    pub app_secret: Option<String>,
 }
 
 /// `POST /v1/apps/{app_id}/webhooks`: the spec, and whether it starts enabled.
