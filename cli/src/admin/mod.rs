@@ -14,6 +14,7 @@ mod keyfile;
 mod keys;
 mod output;
 mod progress;
+mod verdict_key;
 mod webhooks;
 
 use std::process::ExitCode;
@@ -38,6 +39,9 @@ pub enum AdminCommand {
     Keys(keys::KeysCmd),
     /// Send a signed event to the ingest endpoint, as the publishing pipeline does.
     Events(events::EventsCmd),
+    /// Print the public key that signs key-check verdicts (base64 Ed25519), for embedding in a
+    /// game that checks `x-patchbay-verdict`.
+    VerdictKey(verdict_key::VerdictKeyCmd),
 }
 
 /// Options every admin subcommand accepts (before or after the subcommand name).
@@ -85,6 +89,7 @@ pub fn run(cmd: AdminCommand) -> ExitCode {
         AdminCommand::Deliveries(cmd) => deliveries::run(cmd),
         AdminCommand::Keys(cmd) => keys::run(cmd),
         AdminCommand::Events(cmd) => events::run(cmd),
+        AdminCommand::VerdictKey(cmd) => verdict_key::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

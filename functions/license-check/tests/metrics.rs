@@ -30,6 +30,7 @@ async fn each_answer_is_counted_by_status() {
             .with_metrics(Metrics::to(sink.clone())),
         admin: KeyAdmin::new(backends.keys.clone(), store.clone()),
         admin_token: Secret::new(ADMIN_TOKEN).into(),
+        verdict: None,
     };
     let h = Harness {
         router: keys_router(Arc::new(api)),

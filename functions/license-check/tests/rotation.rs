@@ -34,6 +34,7 @@ fn configs() -> (IngestConfig, LicenseCheckConfig) {
     let keys = LicenseCheckConfig {
         store: StoreConfig::Sqlite(GIVEN.into()),
         admin_token: Secret::new(ADMIN_TOKEN).into(),
+        verdict_key: None,
     };
     (ingest, keys)
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use patchbay_core::config::{
-    ADMIN_TOKEN_VARIABLE, DeliverConfig, INGEST_SECRET_VARIABLE, IngestConfig, LicenseCheckConfig, SendConfig,
+    ADMIN_TOKEN_VARIABLE, DeliverConfig, INGEST_SECRET_VARIABLE, IngestConfig, LicenseCheckConfig,
+    SendConfig, VERDICT_KEY_VARIABLE,
 };
 use patchbay_core::http::{IngestApi, KeysApi};
 use patchbay_core::metrics::Metrics;
@@ -19,6 +20,7 @@ use patchbay_core::service::ingest::Ingest;
 use patchbay_core::service::key_admin::KeyAdmin;
 use patchbay_core::service::keys::KeyCheck;
 use patchbay_core::service::manage::Manage;
+use patchbay_core::verdict::VerdictSigner;
 
 use crate::backends::{Backends, EventBackends, KeyBackends};
 use crate::secrets::{SecretResolver, SecretsError};
@@ -148,6 +150,10 @@ async fn keys_api_sharing(
             .with_metrics(metrics()),
         admin: KeyAdmin::new(backends.keys.clone(), backends.store.clone()),
         admin_token: secrets.resolve(&config.admin_token, ADMIN_TOKEN_VARIABLE).await?,
+        verdict: match &config.verdict_key {
+            Some(source) => Some(VerdictSigner::new(secrets.resolve(source, VERDICT_KEY_VARIABLE).await?)),
+            None => None,
+        },
     })
 }
 

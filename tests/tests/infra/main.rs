@@ -57,6 +57,7 @@ const FUNCTIONS: [&Function; 3] = [&INGEST, &DELIVER, &LICENSE_CHECK];
 const PARAMETERS: &[&str] = &[
     "IngestSecretName",
     "AdminTokenName",
+    "VerdictKeyName",
     "SecretsRefresh",
     "SecretsExtensionAccount",
     "SecretsExtensionVersion",

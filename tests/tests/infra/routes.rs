@@ -35,6 +35,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/v1/keys/ABCD-1234", "LicenseCheckFunction"),
     ("POST", "/v1/keys/ABCD-1234/block", "LicenseCheckFunction"),
     ("POST", "/v1/keys/ABCD-1234/unblock", "LicenseCheckFunction"),
+    ("GET", "/v1/verdict-key", "LicenseCheckFunction"),
 ];
 const KEY_CHECK_REQUEST: (&str, &str) = ("GET", "/v2/keys/ABCD-1234");
 

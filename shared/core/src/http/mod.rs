@@ -22,6 +22,7 @@ use crate::service::ingest::Ingest;
 use crate::service::key_admin::KeyAdmin;
 use crate::service::keys::KeyCheck;
 use crate::service::manage::Manage;
+use crate::verdict::VerdictSigner;
 
 pub use api_error::{ApiError, method_not_allowed, not_found};
 pub use routes_keys::PATCHKIT_CONTENT_TYPE;
@@ -38,6 +39,8 @@ pub struct KeysApi {
     pub check: KeyCheck,
     pub admin: KeyAdmin,
     pub admin_token: LiveSecret,
+    /// Signs the answers of checks that send a nonce; `None` signs nothing.
+    pub verdict: Option<VerdictSigner>,
 }
 
 /// Routes without a fallback, for merging.
