@@ -120,6 +120,7 @@ fn in_process_server() -> Server {
             store: StoreConfig::Sqlite(db),
             admin_token: Secret::new(ADMIN_TOKEN).into(),
             verdict_key: Some(Secret::new(VERDICT_KEY).into()),
+            key_registrations_per_hour: None,
         };
         let (ingest, keys) =
             wiring::ingest_and_keys_apis(&ingest_config, &keys_config, &backends).await.unwrap();

@@ -25,6 +25,8 @@ pub struct Settings {
     pub admin_token: Secret,
     /// Signs key-check verdicts (`x-patchbay-verdict`).
     pub verdict_key: Secret,
+    /// `PATCHBAY_KEY_REGISTRATIONS_PER_HOUR`.
+    pub key_registrations_per_hour: Option<u64>,
     pub send: SendConfig,
     pub retry: RetrySchedule,
     pub auto_disable_after: Duration,
@@ -76,6 +78,7 @@ impl Settings {
             ingest_secret: config::ingest_secret(&env)?,
             admin_token: config::admin_token(&env)?,
             verdict_key: config::secret_value(&env, VERDICT_KEY_VARIABLE)?,
+            key_registrations_per_hour: config::key_registrations_per_hour(&env)?,
             send: deliver.send,
             retry: deliver.retry,
             auto_disable_after: deliver.auto_disable_after,
@@ -113,6 +116,7 @@ impl Settings {
             store: StoreConfig::Sqlite(sqlite_path.to_owned()),
             admin_token: self.admin_token.clone().into(),
             verdict_key: Some(self.verdict_key.clone().into()),
+            key_registrations_per_hour: self.key_registrations_per_hour,
         }
     }
 

@@ -147,7 +147,8 @@ async fn keys_api_sharing(
 ) -> Result<KeysApi, InitError> {
     Ok(KeysApi {
         check: KeyCheck::new(backends.keys.clone(), backends.store.clone(), app_secrets)
-            .with_metrics(metrics()),
+            .with_metrics(metrics())
+            .with_registration_limit(config.key_registrations_per_hour),
         admin: KeyAdmin::new(backends.keys.clone(), backends.store.clone()),
         admin_token: secrets.resolve(&config.admin_token, ADMIN_TOKEN_VARIABLE).await?,
         verdict: match &config.verdict_key {

@@ -71,6 +71,7 @@ const PARAMETERS: &[&str] = &[
     "KeyCheckThrottleRate",
     "KeyCheckThrottleBurst",
     "KeyCheckReservedConcurrency",
+    "KeyRegistrationsPerHour",
 ];
 const OUTPUTS: &[&str] = &["ApiUrl", "KeyCheckUrl", "DeliveryQueueUrl", "DeadLetterQueueUrl"];
 

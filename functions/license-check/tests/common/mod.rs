@@ -43,6 +43,7 @@ async fn harness(backends: &Backends, store: StoreConfig<KeysTable>, backend: &'
         store,
         admin_token: Secret::new(ADMIN_TOKEN).into(),
         verdict_key: Some(Secret::new(VERDICT_KEY).into()),
+        key_registrations_per_hour: None,
     };
     Harness {
         router: license_check::router_with(&backends.key_backends(), &config).await.expect("router"),

@@ -35,6 +35,8 @@ pub struct SqliteKeyStore {
 struct Registration {
     key: String,
     app_id: String,
+    /// `(per_hour, hour)` for [`KeyStore::register_limited`].
+    limit: Option<(u64, i64)>,
     answer: oneshot::Sender<StoreResult<KeyVerdict>>,
 }
 
@@ -95,7 +97,13 @@ fn register_group(
     group: &[Registration],
 ) -> rusqlite::Result<Vec<StoreResult<KeyVerdict>>> {
     let tx = conn.transaction()?;
-    let answers = group.iter().map(|r| check(&tx, &r.key, &r.app_id, true)).collect();
+    let answers = group
+        .iter()
+        .map(|r| match r.limit {
+            Some((per_hour, hour)) => check_limited(&tx, &r.key, &r.app_id, per_hour, hour),
+            None => check(&tx, &r.key, &r.app_id, true),
+        })
+        .collect();
     tx.commit()?;
     Ok(answers)
 }
@@ -107,9 +115,9 @@ fn check(conn: &rusqlite::Connection, key: &str, app_id: &str, register: bool) -
     let sql = if register {
         "UPDATE license_keys SET registrations = registrations + 1
          WHERE key = ?1 AND app_id = ?2 AND blocked = 0
-         RETURNING key, app_id, key_secret, collection_id, registrations, blocked, created_at"
+         RETURNING key, app_id, key_secret, collection_id, registrations, blocked, created_at, blocked_reason"
     } else {
-        "SELECT key, app_id, key_secret, collection_id, registrations, blocked, created_at
+        "SELECT key, app_id, key_secret, collection_id, registrations, blocked, created_at, blocked_reason
          FROM license_keys WHERE key = ?1 AND app_id = ?2 AND blocked = 0"
     };
     let valid = conn
@@ -119,6 +127,50 @@ fn check(conn: &rusqlite::Connection, key: &str, app_id: &str, register: bool) -
     if let Some(k) = valid {
         return Ok(KeyVerdict::Valid(k));
     }
+    why_not(conn, key, app_id)
+}
+
+/// A registration counted in the key's window for `hour` by the same UPDATE; the one that
+/// would take the window past `per_hour` blocks the key instead (and counts no registration).
+fn check_limited(
+    conn: &rusqlite::Connection,
+    key: &str,
+    app_id: &str,
+    per_hour: u64,
+    hour: i64,
+) -> StoreResult<KeyVerdict> {
+    // SQLite evaluates every SET expression on the row as it was: `next` is the window count
+    // after this registration.
+    const NEXT: &str = "(CASE WHEN reg_hour IS ?3 THEN reg_hour_count + 1 ELSE 1 END)";
+    let sql = format!(
+        "UPDATE license_keys SET
+             registrations = registrations + (CASE WHEN {NEXT} > ?4 THEN 0 ELSE 1 END),
+             reg_hour_count = {NEXT},
+             reg_hour = ?3,
+             blocked = (CASE WHEN {NEXT} > ?4 THEN 1 ELSE 0 END),
+             blocked_reason = (CASE WHEN {NEXT} > ?4
+                 THEN 'auto-blocked: ' || {NEXT} || ' registrations in the last hour'
+                 ELSE blocked_reason END)
+         WHERE key = ?1 AND app_id = ?2 AND blocked = 0
+         RETURNING {CHECKED}"
+    );
+    let per_hour = i64::try_from(per_hour).unwrap_or(i64::MAX);
+    let updated = conn
+        .prepare_cached(&sql)
+        .and_then(|mut stmt| stmt.query_row(params![key, app_id, hour, per_hour], read_key).optional())
+        .map_err(db_err)?;
+    match updated {
+        Some(k) if k.blocked => {
+            tracing::warn!(key = %patchbay_core::ids::key_fingerprint(key), reason = ?k.blocked_reason, "key blocked automatically");
+            Ok(KeyVerdict::Blocked)
+        }
+        Some(k) => Ok(KeyVerdict::Valid(k)),
+        None => why_not(conn, key, app_id),
+    }
+}
+
+/// Why a check found no usable key.
+fn why_not(conn: &rusqlite::Connection, key: &str, app_id: &str) -> StoreResult<KeyVerdict> {
     // Only the failure path needs a second look, to say why.
     let found = conn
         .prepare_cached("SELECT app_id, blocked FROM license_keys WHERE key = ?1")
@@ -134,6 +186,28 @@ fn check(conn: &rusqlite::Connection, key: &str, app_id: &str, register: bool) -
 }
 
 const COLUMNS: &str = "key, app_id, key_secret, collection_id, registrations, blocked, created_at";
+/// What a check reads back: [`COLUMNS`] and the block reason.
+const CHECKED: &str =
+    "key, app_id, key_secret, collection_id, registrations, blocked, created_at, blocked_reason";
+
+/// Columns added after the table was first shipped (`ALTER TABLE … ADD COLUMN` when missing):
+/// why the service blocked a key, and the key's registrations in the current clock hour.
+pub(super) fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let existing: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('license_keys')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (name, definition) in [
+        ("blocked_reason", "TEXT"),
+        ("reg_hour", "INTEGER"),
+        ("reg_hour_count", "INTEGER NOT NULL DEFAULT 0"),
+    ] {
+        if !existing.iter().any(|c| c == name) {
+            conn.execute_batch(&format!("ALTER TABLE license_keys ADD COLUMN {name} {definition}"))?;
+        }
+    }
+    Ok(())
+}
 
 fn read_key(row: &Row<'_>) -> rusqlite::Result<LicenseKey> {
     let created_at: String = row.get(6)?;
@@ -145,6 +219,8 @@ fn read_key(row: &Row<'_>) -> rusqlite::Result<LicenseKey> {
         registrations: row.get::<_, i64>(4)?.try_into().unwrap_or(0),
         blocked: row.get(5)?,
         created_at: created_at.parse::<DateTime<Utc>>().unwrap_or_default(),
+        // Only the check's statements read it (`CHECKED`); `COLUMNS` stops before.
+        blocked_reason: row.get(7).ok().flatten(),
     })
 }
 
@@ -188,32 +264,65 @@ impl KeyStore for SqliteKeyStore {
 
     async fn get_key(&self, key: &str) -> StoreResult<Option<LicenseKey>> {
         let conn = self.db.lock();
-        conn.query_row(&format!("SELECT {COLUMNS} FROM license_keys WHERE key = ?1"), [key], read_key)
+        conn.query_row(&format!("SELECT {CHECKED} FROM license_keys WHERE key = ?1"), [key], read_key)
             .optional()
             .map_err(db_err)
     }
 
     async fn check_key(&self, key: &str, app_id: &str, register: bool) -> StoreResult<KeyVerdict> {
-        let Some(registrations) = self.registrations.as_ref().filter(|_| register) else {
-            return check(&self.db.lock(), key, app_id, register);
-        };
-        let (answer, answered) = oneshot::channel();
-        let registration = Registration { key: key.to_owned(), app_id: app_id.to_owned(), answer };
-        let gone = || StoreError::Unavailable("the SQLite registration writer has stopped".into());
-        registrations.send(registration).map_err(|_| gone())?;
-        answered.await.map_err(|_| gone())?
+        self.register(key, app_id, register, None).await
+    }
+
+    async fn register_limited(
+        &self,
+        key: &str,
+        app_id: &str,
+        per_hour: u64,
+        hour: i64,
+    ) -> StoreResult<KeyVerdict> {
+        self.register(key, app_id, true, Some((per_hour, hour))).await
     }
 
     async fn set_key_blocked(&self, key: &str, blocked: bool) -> StoreResult<LicenseKey> {
         let conn = self.db.lock();
+        // By hand: no reason, and an unblocked key starts a fresh window (or the next
+        // registration would block it again).
         conn.query_row(
-            &format!("UPDATE license_keys SET blocked = ?2 WHERE key = ?1 RETURNING {COLUMNS}"),
+            &format!(
+                "UPDATE license_keys SET blocked = ?2, blocked_reason = NULL,
+                     reg_hour_count = CASE WHEN ?2 THEN reg_hour_count ELSE 0 END
+                 WHERE key = ?1 RETURNING {CHECKED}"
+            ),
             params![key, blocked],
             read_key,
         )
         .optional()
         .map_err(db_err)?
         .ok_or_else(|| StoreError::NotFound(format!("key {}", patchbay_core::ids::key_fingerprint(key))))
+    }
+}
+
+impl SqliteKeyStore {
+    /// A check; a registering one goes through the group-commit writer when there is one.
+    async fn register(
+        &self,
+        key: &str,
+        app_id: &str,
+        register: bool,
+        limit: Option<(u64, i64)>,
+    ) -> StoreResult<KeyVerdict> {
+        let Some(registrations) = self.registrations.as_ref().filter(|_| register) else {
+            let conn = self.db.lock();
+            return match limit.filter(|_| register) {
+                Some((per_hour, hour)) => check_limited(&conn, key, app_id, per_hour, hour),
+                None => check(&conn, key, app_id, register),
+            };
+        };
+        let (answer, answered) = oneshot::channel();
+        let registration = Registration { key: key.to_owned(), app_id: app_id.to_owned(), limit, answer };
+        let gone = || StoreError::Unavailable("the SQLite registration writer has stopped".into());
+        registrations.send(registration).map_err(|_| gone())?;
+        answered.await.map_err(|_| gone())?
     }
 }
 

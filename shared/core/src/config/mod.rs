@@ -35,6 +35,8 @@ pub const SECRETS_REFRESH: &str = "PATCHBAY_SECRETS_REFRESH";
 /// Base64 of the 32-byte Ed25519 seed that signs key-check verdicts.
 pub const VERDICT_KEY: &str = "PATCHBAY_VERDICT_KEY";
 pub const VERDICT_KEY_ID: &str = "PATCHBAY_VERDICT_KEY_ID";
+/// Above this many registrations of one key in a clock hour the key blocks itself (unset: never).
+pub const KEY_REGISTRATIONS_PER_HOUR: &str = "PATCHBAY_KEY_REGISTRATIONS_PER_HOUR";
 
 /// The delivery queue's `maxReceiveCount`: the SQS redrive policy in `infra/template.yaml` (a
 /// template check holds it to this) and the local queue's dead-letter threshold. Each attempt
@@ -94,6 +96,7 @@ pub const LICENSE_CHECK_VARIABLES: &[(&str, Need)] = &[
     (ADMIN_TOKEN_ID, Need::Required),
     (VERDICT_KEY_ID, Need::Required),
     (SECRETS_REFRESH, Need::Optional),
+    (KEY_REGISTRATIONS_PER_HOUR, Need::Optional),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -252,6 +255,8 @@ pub struct LicenseCheckConfig {
     /// Signs verdicts for checks that send a nonce; `None` signs nothing (tests, benches).
     /// `from_env` requires it.
     pub verdict_key: Option<SecretSource>,
+    /// `PATCHBAY_KEY_REGISTRATIONS_PER_HOUR`: `None` never blocks a key by itself.
+    pub key_registrations_per_hour: Option<u64>,
 }
 
 impl LicenseCheckConfig {
@@ -262,8 +267,25 @@ impl LicenseCheckConfig {
             store: StoreConfig::from_env(env)?,
             admin_token: SecretSource::from_env(env, ADMIN_TOKEN_VARIABLE)?,
             verdict_key: Some(SecretSource::from_env(env, VERDICT_KEY_VARIABLE)?),
+            key_registrations_per_hour: key_registrations_per_hour(env)?,
         })
     }
+}
+
+/// `PATCHBAY_KEY_REGISTRATIONS_PER_HOUR`, when set.
+///
+/// # Errors
+/// Not a whole number above 0.
+pub fn key_registrations_per_hour(env: &Env<'_>) -> Result<Option<u64>, ConfigError> {
+    env.get(KEY_REGISTRATIONS_PER_HOUR)
+        .map(|text| {
+            text.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| invalid(KEY_REGISTRATIONS_PER_HOUR, "must be a whole number above 0"))
+        })
+        .transpose()
 }
 
 /// A secret that must be given as a value (`patchbay dev`).

@@ -169,5 +169,7 @@ async fn block(State(api): State<Arc<KeysApi>>, ApiPath(key): ApiPath) -> Result
 }
 
 async fn unblock(State(api): State<Arc<KeysApi>>, ApiPath(key): ApiPath) -> Result<Response, ApiError> {
-    Ok(Json(api.admin.set_blocked(&key, false).await?).into_response())
+    let unblocked = api.admin.set_blocked(&key, false).await?;
+    api.check.forget_blocked(&key);
+    Ok(Json(unblocked).into_response())
 }

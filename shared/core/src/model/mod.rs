@@ -10,6 +10,6 @@ mod webhook;
 pub use app::App;
 pub use delivery::{Attempt, AttemptError, Delivery, DeliveryStatus};
 pub use event::{AppInfo, DeliveryRef, EventBody, EventName, EventState, StoredEvent, VersionInfo};
-pub use license_key::LicenseKey;
+pub use license_key::{LicenseKey, auto_block_reason, registration_hour};
 pub use signing_secrets::{MAX_RETIRED_SECRETS, RetiredSecret, SigningSecrets};
 pub use webhook::{PayloadFormat, Webhook, WebhookMethod, WebhookSpec};
