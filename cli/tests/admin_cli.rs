@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+const VERDICT_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const INGEST_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const RECEIVER_BODY: &str = "thanks\nsecond line";
 
@@ -62,6 +63,7 @@ fn dev_server() -> Server {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("PATCHBAY_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("PATCHBAY_INGEST_SECRET", INGEST_SECRET)
+        .env("PATCHBAY_VERDICT_KEY", VERDICT_KEY)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -117,6 +119,8 @@ fn in_process_server() -> Server {
         let keys_config = LicenseCheckConfig {
             store: StoreConfig::Sqlite(db),
             admin_token: Secret::new(ADMIN_TOKEN).into(),
+            verdict_key: Some(Secret::new(VERDICT_KEY).into()),
+            key_registrations_per_hour: None,
         };
         let (ingest, keys) =
             wiring::ingest_and_keys_apis(&ingest_config, &keys_config, &backends).await.unwrap();
@@ -268,6 +272,18 @@ fn apps_create_show_rotate() {
     assert!(dup.stderr.contains("already exists") && dup.stderr.contains("409"), "{}", dup.stderr);
     let missing = srv.run(&["apps", "show", "nope"]).fails(1);
     assert!(missing.stderr.contains("app nope not found (HTTP 404, not_found)"), "{}", missing.stderr);
+}
+
+// ---------- verdict key ----------
+
+#[test]
+fn verdict_key_prints_the_public_key_without_a_token() {
+    let srv = server();
+    let expected = patchbay_core::verdict::VerdictSigner::new(Secret::new(VERDICT_KEY)).public_key().unwrap();
+    let printed = srv.run_with(&["verdict-key"], &[("PATCHBAY_ADMIN_TOKEN", "")], None).ok();
+    assert_eq!(printed.stdout, format!("{expected}\n"));
+    let json = srv.run(&["verdict-key", "--json"]).ok().json();
+    assert_eq!(json, serde_json::json!({"alg": "ed25519", "public_key": expected}));
 }
 
 // ---------- webhooks ----------

@@ -66,6 +66,10 @@ impl DevServer {
         let mut env: Vec<(String, String)> = vec![
             ("PATCHBAY_ADMIN_TOKEN".into(), admin_token.clone()),
             ("PATCHBAY_INGEST_SECRET".into(), ingest_secret.expose().to_owned()),
+            (
+                "PATCHBAY_VERDICT_KEY".into(),
+                patchbay_core::verdict::generate_verdict_key().expose().to_owned(),
+            ),
             ("RUST_LOG".into(), "info".into()),
         ];
         env.extend(extra_env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));

@@ -47,6 +47,8 @@ impl LocalFunctions {
         let keys = LicenseCheckConfig {
             store: StoreConfig::Sqlite(GIVEN.to_owned()),
             admin_token: admin_token.clone().into(),
+            verdict_key: Some(patchbay_core::verdict::generate_verdict_key().into()),
+            key_registrations_per_hour: None,
         };
         // One process, as in `patchbay dev`: both share the key check's app cache.
         let (ingest, keys) = wiring::ingest_and_keys_apis(&ingest, &keys, backends).await.expect("ingest");

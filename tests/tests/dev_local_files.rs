@@ -43,6 +43,7 @@ async fn only_the_missing_secret_is_generated_and_printed_once() {
     let saved: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert!(saved["ingest_secret"].as_str().unwrap().starts_with("whsec_"), "{saved}");
     assert!(saved.get("admin_token").is_none(), "admin token saved though set: {saved}");
+    assert!(saved.get("verdict_key").is_none(), "verdict key saved though set: {saved}");
     assert_owner_only(&path);
     let logs = dev.logs();
     assert!(logs.contains("PATCHBAY_INGEST_SECRET=whsec_"), "{logs}");
@@ -52,6 +53,24 @@ async fn only_the_missing_secret_is_generated_and_printed_once() {
     assert_eq!(dev.logs().matches("generated local secrets").count(), 1, "printed again on restart");
     let again: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(again, saved);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verdict_key_is_generated_once_and_kept() {
+    let mut dev = DevServer::start(&[("PATCHBAY_VERDICT_KEY", "")]);
+    let path = dev.data.join(SECRETS_FILE);
+    let saved: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let seed = saved["verdict_key"].as_str().unwrap();
+    assert!(patchbay_core::verdict::check_verdict_key(seed).is_ok(), "{saved}");
+    assert!(dev.logs().contains("PATCHBAY_VERDICT_KEY="));
+    let public = |base: String| async move {
+        let text = reqwest::get(format!("{base}/v1/verdict-key")).await.unwrap().text().await.unwrap();
+        let answer: Value = serde_json::from_str(&text).unwrap();
+        answer["public_key"].as_str().unwrap().to_owned()
+    };
+    let before = public(dev.base.clone()).await;
+    dev.restart();
+    assert_eq!(public(dev.base.clone()).await, before, "a restart keeps the verdict key");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -132,6 +132,8 @@ fn secrets_never_reach_the_logs() {
     let license = LicenseCheckConfig {
         store: StoreConfig::Sqlite("unused.db".into()),
         admin_token: admin_token.clone().into(),
+        verdict_key: None,
+        key_registrations_per_hour: None,
     };
     for shown in
         [format!("{ingest:?}"), format!("{license:?}"), format!("{ingest:#?}"), format!("{license:#?}")]

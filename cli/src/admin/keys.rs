@@ -278,14 +278,19 @@ fn show_key(json: bool, heading: &str, reply: &Reply) -> CliResult {
         return print_reply(reply);
     }
     let k = &reply.body;
-    let blocked = if k.get("blocked").and_then(Value::as_bool).unwrap_or(false) { "yes" } else { "no" };
+    let blocked = match (k.get("blocked").and_then(Value::as_bool).unwrap_or(false), k.get("blocked_reason"))
+    {
+        (true, Some(Value::String(reason))) => format!("yes ({reason})"),
+        (true, _) => "yes".to_owned(),
+        (false, _) => "no".to_owned(),
+    };
     let mut text = format!("{heading} {}\n", field(k, "key"));
     text.push_str(&fields(&[
         ("  app", Some(field(k, "app_id"))),
         ("  key secret", Some(field(k, "key_secret"))),
         ("  collection", Some(field(k, "collection_id"))),
         ("  registrations", Some(field(k, "registrations"))),
-        ("  blocked", Some(blocked.to_owned())),
+        ("  blocked", Some(blocked)),
         ("  created at", Some(field(k, "created_at"))),
     ]));
     print_text(&text)

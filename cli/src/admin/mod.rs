@@ -16,6 +16,7 @@ mod keys;
 mod output;
 mod progress;
 mod tokens;
+mod verdict_key;
 mod webhooks;
 
 use std::process::ExitCode;
@@ -44,6 +45,9 @@ pub enum AdminCommand {
     Events(events::EventsCmd),
     /// Create, list and revoke per-app tokens (a studio's own access to its app).
     Tokens(tokens::TokensCmd),
+    /// Print the public key that signs key-check verdicts (base64 Ed25519), for embedding in a
+    /// game that checks `x-patchbay-verdict`.
+    VerdictKey(verdict_key::VerdictKeyCmd),
 }
 
 /// Options every admin subcommand accepts (before or after the subcommand name).
@@ -93,6 +97,7 @@ pub fn run(cmd: AdminCommand) -> ExitCode {
         AdminCommand::Collections(cmd) => collections::run(cmd),
         AdminCommand::Events(cmd) => events::run(cmd),
         AdminCommand::Tokens(cmd) => tokens::run(cmd),
+        AdminCommand::VerdictKey(cmd) => verdict_key::run(&cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use patchbay_core::config::{
     self, ADMIN_TOKEN, ALLOW_CIDRS, ConfigError, DeliverConfig, Env, INGEST_SECRET, IngestConfig,
-    LicenseCheckConfig, QueueUrl, SendConfig, StoreConfig,
+    LicenseCheckConfig, QueueUrl, SendConfig, StoreConfig, VERDICT_KEY, VERDICT_KEY_VARIABLE,
 };
 use patchbay_core::retry::RetrySchedule;
 use patchbay_core::secret::Secret;
@@ -23,6 +23,10 @@ pub struct Settings {
     pub store: StoreConfig<QueueUrl>,
     pub ingest_secret: Secret,
     pub admin_token: Secret,
+    /// Signs key-check verdicts (`x-patchbay-verdict`).
+    pub verdict_key: Secret,
+    /// `PATCHBAY_KEY_REGISTRATIONS_PER_HOUR`.
+    pub key_registrations_per_hour: Option<u64>,
     pub send: SendConfig,
     pub retry: RetrySchedule,
     pub auto_disable_after: Duration,
@@ -36,6 +40,8 @@ struct LocalSecrets {
     ingest_secret: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     admin_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    verdict_key: Option<String>,
     #[serde(default)]
     demo_key: Option<String>,
 }
@@ -61,6 +67,7 @@ impl Settings {
                 config::STORE => Some(default_store.clone()),
                 INGEST_SECRET => local.ingest_secret.clone(),
                 ADMIN_TOKEN => local.admin_token.clone(),
+                VERDICT_KEY => local.verdict_key.clone(),
                 ALLOW_CIDRS => Some(LOCAL_ALLOW_CIDRS.to_owned()),
                 _ => None,
             })
@@ -70,6 +77,8 @@ impl Settings {
             store: deliver.store,
             ingest_secret: config::ingest_secret(&env)?,
             admin_token: config::admin_token(&env)?,
+            verdict_key: config::secret_value(&env, VERDICT_KEY_VARIABLE)?,
+            key_registrations_per_hour: config::key_registrations_per_hour(&env)?,
             send: deliver.send,
             retry: deliver.retry,
             auto_disable_after: deliver.auto_disable_after,
@@ -106,6 +115,8 @@ impl Settings {
         LicenseCheckConfig {
             store: StoreConfig::Sqlite(sqlite_path.to_owned()),
             admin_token: self.admin_token.clone().into(),
+            verdict_key: Some(self.verdict_key.clone().into()),
+            key_registrations_per_hour: self.key_registrations_per_hour,
         }
     }
 
@@ -168,6 +179,11 @@ fn local_secrets(path: &Path, process: &Env<'_>) -> Result<LocalSecrets, Setting
         let token = Secret::random_alphanumeric(32).expose().to_owned();
         generated.push((ADMIN_TOKEN, token.clone()));
         secrets.admin_token = Some(token);
+    }
+    if process.get(VERDICT_KEY).is_none() && secrets.verdict_key.is_none() {
+        let key = patchbay_core::verdict::generate_verdict_key().expose().to_owned();
+        generated.push((VERDICT_KEY, key.clone()));
+        secrets.verdict_key = Some(key);
     }
     if generated.is_empty() {
         return Ok(secrets);

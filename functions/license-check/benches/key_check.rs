@@ -160,6 +160,8 @@ async fn bench() {
     let config = LicenseCheckConfig {
         store: StoreConfig::Sqlite("(testing::sqlite)".into()),
         admin_token: Secret::new("bench-admin-token-0123456789").into(),
+        verdict_key: Some(patchbay_core::verdict::generate_verdict_key().into()),
+        key_registrations_per_hour: None,
     };
     let check_addr =
         serve(license_check::router_with(&backends.key_backends(), &config).await.expect("router")).await;

@@ -32,6 +32,7 @@ async fn each_answer_is_counted_by_status() {
         admin: KeyAdmin::new(backends.keys.clone(), store.clone(), Arc::default()),
         admin_token: Secret::new(ADMIN_TOKEN).into(),
         tokens: Arc::new(Tokens::new(store.clone())),
+        verdict: None,
     };
     let h = Harness {
         router: keys_router(Arc::new(api)),

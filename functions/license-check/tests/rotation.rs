@@ -34,6 +34,8 @@ fn configs() -> (IngestConfig, LicenseCheckConfig) {
     let keys = LicenseCheckConfig {
         store: StoreConfig::Sqlite(GIVEN.into()),
         admin_token: Secret::new(ADMIN_TOKEN).into(),
+        verdict_key: None,
+        key_registrations_per_hour: None,
     };
     (ingest, keys)
 }

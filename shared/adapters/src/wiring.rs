@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use patchbay_core::config::{
-    ADMIN_TOKEN_VARIABLE, DeliverConfig, INGEST_SECRET_VARIABLE, IngestConfig, LicenseCheckConfig, SendConfig,
+    ADMIN_TOKEN_VARIABLE, DeliverConfig, INGEST_SECRET_VARIABLE, IngestConfig, LicenseCheckConfig,
+    SendConfig, VERDICT_KEY_VARIABLE,
 };
 use patchbay_core::http::{IngestApi, KeysApi};
 use patchbay_core::metrics::Metrics;
@@ -20,6 +21,7 @@ use patchbay_core::service::key_admin::KeyAdmin;
 use patchbay_core::service::keys::KeyCheck;
 use patchbay_core::service::manage::Manage;
 use patchbay_core::service::tokens::Tokens;
+use patchbay_core::verdict::VerdictSigner;
 
 use crate::backends::{Backends, EventBackends, KeyBackends};
 use crate::secrets::{SecretResolver, SecretsError};
@@ -147,10 +149,15 @@ async fn keys_api_sharing(
 ) -> Result<KeysApi, InitError> {
     Ok(KeysApi {
         check: KeyCheck::new(backends.keys.clone(), backends.store.clone(), app_secrets.clone())
-            .with_metrics(metrics()),
+            .with_metrics(metrics())
+            .with_registration_limit(config.key_registrations_per_hour),
         admin: KeyAdmin::new(backends.keys.clone(), backends.store.clone(), app_secrets),
         admin_token: secrets.resolve(&config.admin_token, ADMIN_TOKEN_VARIABLE).await?,
         tokens: Arc::new(Tokens::new(backends.store.clone())),
+        verdict: match &config.verdict_key {
+            Some(source) => Some(VerdictSigner::new(secrets.resolve(source, VERDICT_KEY_VARIABLE).await?)),
+            None => None,
+        },
     })
 }
 

@@ -8,6 +8,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use patchbay_core::model::{EventName, PayloadFormat, WebhookMethod, WebhookSpec};
 use patchbay_core::signing::{SigningKey, generate_secret};
 use patchbay_core::template::{Values, Variable, compile};
+use patchbay_core::verdict::{VerdictSigner, generate_verdict_key};
 use serde_json::json;
 
 const MESSAGE_ID: &str = "msg_2xKq8vJ3nWb7Rz1cTg5Yh0Lp";
@@ -77,6 +78,13 @@ fn benches(c: &mut Criterion) {
     let kib = vec![b'x'; 1024];
     c.bench_function("sign/1KiB", |b| {
         b.iter(|| key.sign(MESSAGE_ID, TIMESTAMP, black_box(&kib)));
+    });
+
+    // The key check's signed verdict (`x-patchbay-verdict`) over a PatchKit 200 body.
+    let signer = VerdictSigner::new(generate_verdict_key());
+    let body = br#"{"key":"2HSK9-2VEBX-MSD53-VCJ4W","app_secret":"vpn9qRl1EGI6Pnoenqh7nE7GR2hlwhYYSXTV4s9o","key_secret":"Jb2k3m4n5p6q7r8s9t0uvwxyzABCDEFG","collection_id":null,"registrations":1,"blocked":false}"#;
+    c.bench_function("verdict/sign_200", |b| {
+        b.iter(|| signer.header(black_box("n0nce_for-a-check-0123456789"), TIMESTAMP, 200, black_box(body)));
     });
 }
 

@@ -15,3 +15,4 @@ pub mod service;
 pub mod signing;
 pub mod template;
 pub mod validation;
+pub mod verdict;

@@ -151,6 +151,21 @@ pub trait KeyStore: Send + Sync {
     async fn check_key(&self, key: &str, app_id: &str, register: bool) -> StoreResult<KeyVerdict>;
     /// `NotFound` if the key does not exist.
     async fn set_key_blocked(&self, key: &str, blocked: bool) -> StoreResult<LicenseKey>;
+    /// A registering [`check_key`](KeyStore::check_key) that also counts the registration in
+    /// the key's window for `hour` ([`registration_hour`](crate::model::registration_hour)),
+    /// in the same write: the registration that would take the window above `per_hour` blocks
+    /// the key instead, with [`auto_block_reason`](crate::model::auto_block_reason), and
+    /// answers `Blocked`. A store that keeps no window counts without limit.
+    async fn register_limited(
+        &self,
+        key: &str,
+        app_id: &str,
+        per_hour: u64,
+        hour: i64,
+    ) -> StoreResult<KeyVerdict> {
+        let _ = (per_hour, hour);
+        self.check_key(key, app_id, true).await
+    }
 
     /// Delete every key of an app (PatchKit's `DELETE /v2/apps/{app_secret}`); how many.
     async fn delete_app_keys(&self, app_id: &str) -> StoreResult<usize>;

@@ -13,6 +13,9 @@
 //! - `PATCHBAY_KEYS_URL`: the Keys service (default `http://127.0.0.1:8080`);
 //! - `PATCHBAY_APP_SECRET`: the app secret (required);
 //! - `PATCHBAY_UNVERIFIED_POLICY`: `treat-as-valid` (default) or `treat-as-invalid`;
+//! - `PATCHBAY_VERDICT_PUBLIC_KEY`: the service's public verdict key (`patchbay verdict-key`);
+//!   when set, every answer must carry the service's signature over a fresh nonce, and a faked
+//!   one (a hosts-file entry, a local proxy) is refused as spoofed;
 //! - `PATCHBAY_KEY_CACHE_DIR`: where to keep key secrets (default: the per-user data directory,
 //!   e.g. `~/.local/share/patchbay/keys`). Delete the directory to play a first start again.
 //!
@@ -20,7 +23,9 @@
 
 use std::process::ExitCode;
 
-use patchbay_license_client::{KeySecretCache, LaunchData, LicenseClient, UnverifiedPolicy};
+use patchbay_license_client::{
+    KeySecretCache, LaunchData, LicenseClient, UnverifiedPolicy, Verdict, VerdictKey,
+};
 
 const DEFAULT_KEYS_URL: &str = "http://127.0.0.1:8080";
 const REFUSED: u8 = 3;
@@ -47,6 +52,19 @@ fn main() -> ExitCode {
             return ExitCode::from(REFUSED);
         }
     };
+    // In a real game this is a constant compiled in, like the app secret.
+    if let Some(public_key) = std::env::var("PATCHBAY_VERDICT_PUBLIC_KEY").ok().filter(|k| !k.is_empty()) {
+        match VerdictKey::from_base64(&public_key) {
+            Ok(key) => {
+                println!("verdicts must be signed by {public_key}");
+                client = client.with_verdict_key(key);
+            }
+            Err(err) => {
+                eprintln!("PATCHBAY_VERDICT_PUBLIC_KEY: {err}");
+                return ExitCode::from(REFUSED);
+            }
+        }
+    }
     let cache = match std::env::var_os("PATCHBAY_KEY_CACHE_DIR") {
         Some(dir) => Some(KeySecretCache::in_dir(dir)),
         None => KeySecretCache::per_user(),
@@ -70,6 +88,9 @@ fn main() -> ExitCode {
 
     let verdict = client.check_blocking(&app_data.product_key);
     println!("verdict: {verdict}");
+    if matches!(verdict, Verdict::Spoofed { .. }) {
+        println!("the answer did not come from the Keys service: someone is faking it");
+    }
     if let Some(registrations) = verdict.info().and_then(|info| info.registrations) {
         println!("registrations: {registrations}");
     }

@@ -11,6 +11,7 @@ use reqwest::header::{ACCEPT, HeaderValue, USER_AGENT};
 use url::Url;
 
 use crate::key_secret_cache::KeySecretCache;
+use crate::signed::{VERDICT_HEADER, VerdictKey, new_nonce, now_unix};
 use crate::verdict::{KeyInfo, Verdict};
 
 /// Everything but RFC 3986 "unreserved" characters is escaped in the key's path segment, so
@@ -35,6 +36,7 @@ pub struct LicenseClient {
     app_secret: String,
     key_secret: Option<String>,
     key_secret_cache: Option<KeySecretCache>,
+    verdict_key: Option<VerdictKey>,
     timeout: Duration,
     http: Arc<HttpClients>,
 }
@@ -63,6 +65,7 @@ impl fmt::Debug for LicenseClient {
             .field("app_secret", &"***")
             .field("key_secret", &self.key_secret.as_ref().map(|_| "***"))
             .field("key_secret_cache", &self.key_secret_cache.as_ref().map(KeySecretCache::dir))
+            .field("verdict_key", &self.verdict_key)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
@@ -89,6 +92,7 @@ impl LicenseClient {
             app_secret: app_secret.into(),
             key_secret: None,
             key_secret_cache: None,
+            verdict_key: None,
             timeout: Self::DEFAULT_TIMEOUT,
             http: Arc::default(),
         })
@@ -127,6 +131,22 @@ impl LicenseClient {
     #[must_use]
     pub fn with_key_secret_cache(mut self, cache: KeySecretCache) -> Self {
         self.key_secret_cache = Some(cache);
+        self
+    }
+
+    /// Checks that each answer comes from the Keys service holding `key` (its public verdict
+    /// key, from `patchbay verdict-key`): every check sends a fresh nonce, and an answer whose
+    /// `x-patchbay-verdict` signature is missing or wrong, names another nonce, is dated more
+    /// than 5 minutes from this machine's clock, or a `200` about another key, is
+    /// [`Verdict::Spoofed`]. A `5xx`, a timeout or an unexpected status carries no claim about
+    /// the key and stays [`Verdict::Unverified`] (so [`UnverifiedPolicy`] still decides; a game
+    /// that wants proof uses [`UnverifiedPolicy::TreatAsInvalid`]).
+    ///
+    /// [`UnverifiedPolicy`]: crate::UnverifiedPolicy
+    /// [`UnverifiedPolicy::TreatAsInvalid`]: crate::UnverifiedPolicy::TreatAsInvalid
+    #[must_use]
+    pub fn with_verdict_key(mut self, key: VerdictKey) -> Self {
+        self.verdict_key = Some(key);
         self
     }
 
@@ -202,7 +222,8 @@ impl LicenseClient {
 
     /// One request to the Keys service, sending `key_secret` when given.
     async fn request(&self, product_key: &str, key_secret: Option<&str>) -> Verdict {
-        let Some(url) = self.key_url(product_key, key_secret) else {
+        let nonce = self.verdict_key.map(|_| new_nonce());
+        let Some(url) = self.key_url(product_key, key_secret, nonce.as_deref()) else {
             return Verdict::Invalid;
         };
         let client = match built_once(&self.http.async_client, || {
@@ -225,15 +246,24 @@ impl LicenseClient {
             Ok(response) => response,
             Err(err) => return self.unverified_by(err, key_secret),
         };
-        match verdict_for_status(response.status()) {
-            Some(verdict) => verdict,
-            None => Verdict::Valid { info: read_body_async(response).await.and_then(|b| KeyInfo::parse(&b)) },
-        }
+        let status = response.status();
+        let Some((key, nonce)) = self.verdict_key.as_ref().zip(nonce) else {
+            return match verdict_for_status(status) {
+                Some(verdict) => verdict,
+                None => {
+                    Verdict::Valid { info: read_body_async(response).await.and_then(|b| KeyInfo::parse(&b)) }
+                }
+            };
+        };
+        let header = verdict_header(response.headers());
+        let body = read_body_async(response).await;
+        signed_verdict(key, &nonce, product_key, status, header.as_deref(), body.as_deref())
     }
 
     /// One blocking request to the Keys service, sending `key_secret` when given.
     fn request_blocking(&self, product_key: &str, key_secret: Option<&str>) -> Verdict {
-        let Some(url) = self.key_url(product_key, key_secret) else {
+        let nonce = self.verdict_key.map(|_| new_nonce());
+        let Some(url) = self.key_url(product_key, key_secret, nonce.as_deref()) else {
             return Verdict::Invalid;
         };
         let client = match built_once(&self.http.blocking_client, || {
@@ -255,21 +285,31 @@ impl LicenseClient {
             Ok(response) => response,
             Err(err) => return self.unverified_by(err, key_secret),
         };
-        if let Some(verdict) = verdict_for_status(response.status()) {
+        let status = response.status();
+        let signed = self.verdict_key.as_ref().zip(nonce);
+        if signed.is_none()
+            && let Some(verdict) = verdict_for_status(status)
+        {
             return verdict;
         }
+        let header = verdict_header(response.headers());
         let mut body = Vec::new();
         let limit = u64::try_from(MAX_BODY + 1).unwrap_or(u64::MAX);
-        let info = match response.take(limit).read_to_end(&mut body) {
-            Ok(_) if body.len() <= MAX_BODY => KeyInfo::parse(&body),
+        let body = match response.take(limit).read_to_end(&mut body) {
+            Ok(_) if body.len() <= MAX_BODY => Some(body),
             _ => None,
         };
-        Verdict::Valid { info }
+        match signed {
+            Some((key, nonce)) => {
+                signed_verdict(key, &nonce, product_key, status, header.as_deref(), body.as_deref())
+            }
+            None => Verdict::Valid { info: body.as_deref().and_then(KeyInfo::parse) },
+        }
     }
 
     /// The request URL, secrets included: never log it. `None` for keys that cannot be sent as
     /// one path segment.
-    fn key_url(&self, product_key: &str, key_secret: Option<&str>) -> Option<Url> {
+    fn key_url(&self, product_key: &str, key_secret: Option<&str>, nonce: Option<&str>) -> Option<Url> {
         if matches!(product_key, "" | "." | "..") {
             return None;
         }
@@ -285,6 +325,9 @@ impl LicenseClient {
             query.append_pair("app_secret", &self.app_secret);
             if let Some(key_secret) = key_secret {
                 query.append_pair("key_secret", key_secret);
+            }
+            if let Some(nonce) = nonce {
+                query.append_pair("nonce", nonce);
             }
         }
         Some(url)
@@ -354,6 +397,42 @@ fn verdict_for_status(status: StatusCode) -> Option<Verdict> {
         }
     };
     Some(verdict)
+}
+
+fn verdict_header(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers.get(VERDICT_HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// The verdict of an answer to a check that sent `nonce`: the answers that say something about
+/// the key (`200`, `400`, `403`, `404`, `410`; also `401`) must carry a valid signature, and a
+/// `200` must be about `product_key`. Anything else says nothing about the key and maps as
+/// unsigned.
+fn signed_verdict(
+    key: &VerdictKey,
+    nonce: &str,
+    product_key: &str,
+    status: StatusCode,
+    header: Option<&str>,
+    body: Option<&[u8]>,
+) -> Verdict {
+    let unsigned = verdict_for_status(status);
+    if let Some(verdict @ Verdict::Unverified { .. }) = unsigned {
+        return verdict;
+    }
+    let Some(body) = body else {
+        return Verdict::Spoofed { reason: "answer body too large to verify".to_owned() };
+    };
+    if let Err(reason) = key.verify(header, nonce, now_unix(), status.as_u16(), body) {
+        return Verdict::Spoofed { reason };
+    }
+    if let Some(verdict) = unsigned {
+        return verdict;
+    }
+    let info = KeyInfo::parse(body);
+    if info.as_ref().and_then(|i| i.key.as_deref()) != Some(product_key) {
+        return Verdict::Spoofed { reason: "signed answer is about another key".to_owned() };
+    }
+    Verdict::Valid { info }
 }
 
 /// Reads a `200` body up to [`MAX_BODY`]; `None` if it is larger or cannot be read.

@@ -93,6 +93,7 @@
 mod client;
 mod key_secret_cache;
 mod launch;
+mod signed;
 mod verdict;
 
 pub use client::{ConfigError, LicenseClient};
@@ -101,6 +102,7 @@ pub use launch::{
     APP_DATA_FILE_NAME, AppData, AppDataError, ArgsError, EXPECTED_FILE_ID, LaunchData, PATCHER_DATA_FLAG,
     SUPPORTED_ENCRYPTION, TargetOs,
 };
+pub use signed::{InvalidVerdictKey, MAX_CLOCK_SKEW_SECS, VERDICT_HEADER, VerdictKey};
 pub use verdict::{KeyInfo, UnverifiedPolicy, Verdict};
 
 use std::ffi::OsString;

@@ -14,6 +14,11 @@ use std::fmt;
 /// | `5xx`, timeout, network/TLS error          | [`Unverified`](Verdict::Unverified) |
 /// | `408`, `429`, any other `4xx`, `3xx`, other `2xx`, `1xx` | [`Unverified`](Verdict::Unverified) |
 ///
+/// With a [`VerdictKey`](crate::VerdictKey) configured, a `200`, `400`, `403`, `404` or `410`
+/// whose `x-patchbay-verdict` signature is missing or wrong, names another nonce, is dated more
+/// than 5 minutes from this machine's clock, or (a `200`) whose body's `key` is not the key
+/// asked about, is [`Spoofed`](Verdict::Spoofed) instead.
+///
 /// Only a definite answer about *the key* is a negative verdict. A status the contract does not
 /// define (`405` from a misconfigured URL, `429` rate limiting, a redirect — which the client
 /// never follows, so the app secret in the query cannot be sent elsewhere) says nothing about the
@@ -32,6 +37,10 @@ pub enum Verdict {
     /// The service could not give an answer: outage, timeout, network error, unexpected status.
     /// `reason` is for logs and never contains the app secret.
     Unverified { reason: String },
+    /// The answer failed the signed-verdict check (only with a
+    /// [`VerdictKey`](crate::VerdictKey)): it did not come from the Keys service, or was
+    /// replayed. Never lets the game start.
+    Spoofed { reason: String },
 }
 
 /// What to do when the Keys service cannot be reached or gives no usable answer.
@@ -52,7 +61,7 @@ impl Verdict {
         match self {
             Self::Valid { .. } => true,
             Self::Unverified { .. } => policy == UnverifiedPolicy::TreatAsValid,
-            Self::Invalid | Self::Blocked | Self::Forbidden => false,
+            Self::Invalid | Self::Blocked | Self::Forbidden | Self::Spoofed { .. } => false,
         }
     }
 
@@ -80,6 +89,7 @@ impl fmt::Display for Verdict {
             Self::Blocked => f.write_str("blocked"),
             Self::Forbidden => f.write_str("forbidden (app secret refused)"),
             Self::Unverified { reason } => write!(f, "unverified ({reason})"),
+            Self::Spoofed { reason } => write!(f, "spoofed ({reason})"),
         }
     }
 }

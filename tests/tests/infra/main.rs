@@ -57,6 +57,7 @@ const FUNCTIONS: [&Function; 3] = [&INGEST, &DELIVER, &LICENSE_CHECK];
 const PARAMETERS: &[&str] = &[
     "IngestSecretName",
     "AdminTokenName",
+    "VerdictKeyName",
     "SecretsRefresh",
     "SecretsExtensionAccount",
     "SecretsExtensionVersion",
@@ -70,6 +71,7 @@ const PARAMETERS: &[&str] = &[
     "KeyCheckThrottleRate",
     "KeyCheckThrottleBurst",
     "KeyCheckReservedConcurrency",
+    "KeyRegistrationsPerHour",
 ];
 const OUTPUTS: &[&str] = &["ApiUrl", "KeyCheckUrl", "DeliveryQueueUrl", "DeadLetterQueueUrl"];
 

@@ -54,6 +54,7 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/v2/keys/ABCD-1234/block", "LicenseCheckFunction"),
     ("POST", "/v2/keys/ABCD-1234/unblock", "LicenseCheckFunction"),
     ("DELETE", "/v2/apps/app-secret-1", "LicenseCheckFunction"),
+    ("GET", "/v1/verdict-key", "LicenseCheckFunction"),
 ];
 const KEY_CHECK_REQUEST: (&str, &str) = ("GET", "/v2/keys/ABCD-1234");
 

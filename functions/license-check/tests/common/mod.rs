@@ -22,6 +22,8 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
+/// The deployment's verdict key (base64 of a 32-byte Ed25519 seed).
+pub const VERDICT_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 /// On every key-check answer: the .NET clients decode by the charset.
 pub const PATCHKIT_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 /// The methods the key check answers, as its `Allow` header lists them.
@@ -38,7 +40,12 @@ pub struct Harness {
 }
 
 async fn harness(backends: &Backends, store: StoreConfig<KeysTable>, backend: &'static str) -> Harness {
-    let config = LicenseCheckConfig { store, admin_token: Secret::new(ADMIN_TOKEN).into() };
+    let config = LicenseCheckConfig {
+        store,
+        admin_token: Secret::new(ADMIN_TOKEN).into(),
+        verdict_key: Some(Secret::new(VERDICT_KEY).into()),
+        key_registrations_per_hour: None,
+    };
     Harness {
         router: license_check::router_with(&backends.key_backends(), &config).await.expect("router"),
         store: backends.store.clone(),

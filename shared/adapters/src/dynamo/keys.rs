@@ -20,7 +20,7 @@ use patchbay_core::secret::Secret;
 
 use super::schema::{COLLECTION, KEY, KEYS_BY_COLLECTION};
 use super::{
-    Item, Transaction, attr_bool, attr_s, attr_ts, attr_u64, build_error, n, reason_is_condition, s,
+    Item, Transaction, attr_bool, attr_opt_s, attr_s, attr_ts, attr_u64, build_error, n, reason_is_condition, s,
     transact, ts, unavailable, update_condition_failed,
 };
 
@@ -52,7 +52,20 @@ fn key_item(k: &LicenseKey) -> Item {
     item.insert("registrations".into(), n(k.registrations));
     item.insert("blocked".into(), AttributeValue::Bool(k.blocked));
     item.insert("created_at".into(), s(ts(k.created_at)));
+    if let Some(reason) = &k.blocked_reason {
+        item.insert(BLOCKED_REASON.into(), s(reason));
+    }
     item
+}
+
+/// Why the service blocked a key itself.
+const BLOCKED_REASON: &str = "blocked_reason";
+/// A key's registrations in one clock hour live in an attribute named for the hour, so the
+/// registering `UpdateItem` counts them with the same `ADD` (no read, no second request).
+const HOUR_PREFIX: &str = "reg_h";
+
+fn hour_attribute(hour: i64) -> String {
+    format!("{HOUR_PREFIX}{hour}")
 }
 
 fn key_from_item(item: &Item) -> StoreResult<LicenseKey> {
@@ -64,6 +77,7 @@ fn key_from_item(item: &Item) -> StoreResult<LicenseKey> {
         registrations: attr_u64(item, "registrations")?,
         blocked: attr_bool(item, "blocked")?,
         created_at: attr_ts(item, "created_at")?,
+        blocked_reason: attr_opt_s(item, BLOCKED_REASON)?.map(str::to_owned),
     })
 }
 
@@ -248,8 +262,144 @@ impl DynamoKeyStore {
     }
 }
 
+impl DynamoKeyStore {
+    /// [`register_check`](Self::register_check) that also `ADD`s one to the key's attribute for
+    /// `hour`, on the condition that it is still at most `per_hour - 1`, and drops the previous
+    /// hour's attribute: still one `UpdateItem`.
+    fn register_limited_check(
+        &self,
+        key: &str,
+        app_id: &str,
+        per_hour: u64,
+        hour: i64,
+    ) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(key)))
+            .update_expression("ADD #reg :one, #hour :one REMOVE #previous")
+            .condition_expression(
+                "attribute_exists(#k) AND #app = :app AND #blocked = :false \
+                 AND (attribute_not_exists(#hour) OR #hour < :per_hour)",
+            )
+            .expression_attribute_names("#k", KEY)
+            .expression_attribute_names("#reg", "registrations")
+            .expression_attribute_names("#app", "app_id")
+            .expression_attribute_names("#blocked", "blocked")
+            .expression_attribute_names("#hour", hour_attribute(hour))
+            .expression_attribute_names("#previous", hour_attribute(hour - 1))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":app", s(app_id))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":per_hour", n(per_hour))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+    }
+
+    /// Blocks a key that reached its hourly limit, with the reason; a key blocked meanwhile
+    /// (by hand, or by another instance) keeps its state.
+    async fn auto_block(&self, key: &str, registrations: u64) -> StoreResult<()> {
+        let reason = patchbay_core::model::auto_block_reason(registrations);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(key)))
+            .update_expression("SET #blocked = :true, #reason = :reason")
+            .condition_expression("attribute_exists(#k) AND #blocked = :false")
+            .expression_attribute_names("#k", KEY)
+            .expression_attribute_names("#blocked", "blocked")
+            .expression_attribute_names("#reason", BLOCKED_REASON)
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":reason", s(&reason))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {
+                tracing::warn!(key = %key_fingerprint(key), %reason, "key blocked automatically");
+                Ok(())
+            }
+            Err(err) if update_condition_failed(&err) => Ok(()),
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
+    /// Hour attributes older than the previous hour (left by a key idle for hours) are dropped
+    /// in the background, so items do not grow.
+    fn drop_stale_hours(&self, key: &str, item: &Item, hour: i64) {
+        let stale: Vec<String> = item
+            .keys()
+            .filter(|name| {
+                name.strip_prefix(HOUR_PREFIX)
+                    .and_then(|h| h.parse::<i64>().ok())
+                    .is_some_and(|h| h < hour - 1)
+            })
+            .cloned()
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        let names: Vec<String> = (0..stale.len()).map(|i| format!("#s{i}")).collect();
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key_of(key)))
+            .update_expression(format!("REMOVE {}", names.join(", ")))
+            .condition_expression("attribute_exists(#k)")
+            .expression_attribute_names("#k", KEY);
+        for (placeholder, name) in names.iter().zip(stale) {
+            request = request.expression_attribute_names(placeholder, name);
+        }
+        tokio::spawn(async move {
+            if let Err(err) = request.send().await {
+                tracing::debug!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&err), "dropping old hour counters");
+            }
+        });
+    }
+}
+
 #[async_trait]
 impl KeyStore for DynamoKeyStore {
+    async fn register_limited(
+        &self,
+        key: &str,
+        app_id: &str,
+        per_hour: u64,
+        hour: i64,
+    ) -> StoreResult<KeyVerdict> {
+        let result = self.register_limited_check(key, app_id, per_hour, hour).send().await;
+        match result {
+            Ok(out) => {
+                let item = out.attributes.unwrap_or_default();
+                self.drop_stale_hours(key, &item, hour);
+                Ok(KeyVerdict::Valid(key_from_item(&item)?))
+            }
+            Err(err) if update_condition_failed(&err) => {
+                let old = match err.into_service_error() {
+                    UpdateItemError::ConditionalCheckFailedException(e) => e.item,
+                    _ => None,
+                };
+                match classify(old.as_ref(), app_id)? {
+                    // Its app's, not blocked: the hour's count is at the limit.
+                    KeyVerdict::Valid(_) => {
+                        let counted = old
+                            .as_ref()
+                            .and_then(|item| item.get(&hour_attribute(hour)))
+                            .and_then(|v| v.as_n().ok())
+                            .and_then(|v| v.parse::<u64>().ok())
+                            .unwrap_or(per_hour);
+                        self.auto_block(key, counted + 1).await?;
+                        Ok(KeyVerdict::Blocked)
+                    }
+                    verdict => Ok(verdict),
+                }
+            }
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+
     /// All or nothing within one chunk of 100 (one transaction); across chunks, a failure
     /// deletes what earlier chunks wrote again, best effort. A key given twice counts as
     /// existing (its second occurrence), as it would for a store that inserts one by one.
@@ -345,14 +495,29 @@ impl KeyStore for DynamoKeyStore {
         if key.starts_with('#') {
             return Err(not_found(key));
         }
-        let result = self
+        // By hand: no reason; an unblocked key starts a fresh hour (or its next registration
+        // would block it again).
+        let hour = patchbay_core::model::registration_hour(chrono::Utc::now());
+        let update = if blocked {
+            "SET #blocked = :blocked REMOVE #reason"
+        } else {
+            "SET #blocked = :blocked REMOVE #reason, #hour, #previous"
+        };
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key_of(key)))
-            .update_expression("SET #blocked = :blocked")
+            .update_expression(update)
             .condition_expression("attribute_exists(#k)")
             .expression_attribute_names("#k", KEY)
+            .expression_attribute_names("#reason", BLOCKED_REASON);
+        if !blocked {
+            request = request
+                .expression_attribute_names("#hour", hour_attribute(hour))
+                .expression_attribute_names("#previous", hour_attribute(hour - 1));
+        }
+        let result = request
             .expression_attribute_names("#blocked", "blocked")
             .expression_attribute_values(":blocked", AttributeValue::Bool(blocked))
             .return_values(ReturnValue::AllNew)
@@ -628,6 +793,7 @@ mod tests {
             registrations: 3,
             blocked: false,
             created_at: Utc::now(),
+            blocked_reason: None,
         }
     }
 

@@ -131,6 +131,7 @@ impl Db {
         ))
         .map_err(StoreError::unavailable)?;
         conn.execute_batch(SCHEMA).map_err(StoreError::unavailable)?;
+        keys::migrate(&conn).map_err(StoreError::unavailable)?;
         if path != ":memory:" {
             // A database from before files were created private: tighten it and its WAL files.
             for companion in ["", "-wal", "-shm"] {

@@ -14,6 +14,7 @@ mod store;
 
 pub use secrets::{
     ADMIN_TOKEN_VARIABLE, INGEST_SECRET_VARIABLE, SECRET_VARIABLES, SecretSource, SecretVariable,
+    VERDICT_KEY_VARIABLE,
 };
 pub use store::{AwsResource, KeysTable, QueueUrl, StoreConfig};
 
@@ -31,6 +32,11 @@ pub const AUTO_DISABLE_AFTER: &str = "PATCHBAY_AUTO_DISABLE_AFTER";
 pub const INGEST_SECRET_ID: &str = "PATCHBAY_INGEST_SECRET_ID";
 pub const ADMIN_TOKEN_ID: &str = "PATCHBAY_ADMIN_TOKEN_ID";
 pub const SECRETS_REFRESH: &str = "PATCHBAY_SECRETS_REFRESH";
+/// Base64 of the 32-byte Ed25519 seed that signs key-check verdicts.
+pub const VERDICT_KEY: &str = "PATCHBAY_VERDICT_KEY";
+pub const VERDICT_KEY_ID: &str = "PATCHBAY_VERDICT_KEY_ID";
+/// Above this many registrations of one key in a clock hour the key blocks itself (unset: never).
+pub const KEY_REGISTRATIONS_PER_HOUR: &str = "PATCHBAY_KEY_REGISTRATIONS_PER_HOUR";
 
 /// The delivery queue's `maxReceiveCount`: the SQS redrive policy in `infra/template.yaml` (a
 /// template check holds it to this) and the local queue's dead-letter threshold. Each attempt
@@ -88,7 +94,9 @@ pub const LICENSE_CHECK_VARIABLES: &[(&str, Need)] = &[
     (TABLE, Need::Required),
     (KEYS_TABLE, Need::Required),
     (ADMIN_TOKEN_ID, Need::Required),
+    (VERDICT_KEY_ID, Need::Required),
     (SECRETS_REFRESH, Need::Optional),
+    (KEY_REGISTRATIONS_PER_HOUR, Need::Optional),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -244,6 +252,11 @@ impl DeliverConfig {
 pub struct LicenseCheckConfig {
     pub store: StoreConfig<KeysTable>,
     pub admin_token: SecretSource,
+    /// Signs verdicts for checks that send a nonce; `None` signs nothing (tests, benches).
+    /// `from_env` requires it.
+    pub verdict_key: Option<SecretSource>,
+    /// `PATCHBAY_KEY_REGISTRATIONS_PER_HOUR`: `None` never blocks a key by itself.
+    pub key_registrations_per_hour: Option<u64>,
 }
 
 impl LicenseCheckConfig {
@@ -253,8 +266,26 @@ impl LicenseCheckConfig {
         Ok(LicenseCheckConfig {
             store: StoreConfig::from_env(env)?,
             admin_token: SecretSource::from_env(env, ADMIN_TOKEN_VARIABLE)?,
+            verdict_key: Some(SecretSource::from_env(env, VERDICT_KEY_VARIABLE)?),
+            key_registrations_per_hour: key_registrations_per_hour(env)?,
         })
     }
+}
+
+/// `PATCHBAY_KEY_REGISTRATIONS_PER_HOUR`, when set.
+///
+/// # Errors
+/// Not a whole number above 0.
+pub fn key_registrations_per_hour(env: &Env<'_>) -> Result<Option<u64>, ConfigError> {
+    env.get(KEY_REGISTRATIONS_PER_HOUR)
+        .map(|text| {
+            text.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| invalid(KEY_REGISTRATIONS_PER_HOUR, "must be a whole number above 0"))
+        })
+        .transpose()
 }
 
 /// A secret that must be given as a value (`patchbay dev`).
@@ -381,9 +412,25 @@ mod tests {
             (STORE, "sqlite:x.db"),
             (ADMIN_TOKEN, "0123456789abcdef"),
             (ADMIN_TOKEN_ID, "patchbay/admin-token"),
+            (VERDICT_KEY_ID, "patchbay/verdict-key"),
         ]);
         let cfg = LicenseCheckConfig::from_env(&lookup(&vars)).unwrap();
         assert_eq!(cfg.admin_token, SecretSource::Value(Secret::new("0123456789abcdef")));
+        assert!(
+            matches!(cfg.verdict_key, Some(SecretSource::SecretsManager { ref id, .. }) if id == "patchbay/verdict-key")
+        );
+        // The verdict key is required, and checked as a 32-byte seed without being quoted.
+        let vars = env(&[(STORE, "sqlite:x.db"), (ADMIN_TOKEN, "0123456789abcdef")]);
+        let err = LicenseCheckConfig::from_env(&lookup(&vars)).unwrap_err();
+        assert_eq!(err, ConfigError::MissingSecret { value: VERDICT_KEY, id: VERDICT_KEY_ID });
+        let vars = env(&[
+            (STORE, "sqlite:x.db"),
+            (ADMIN_TOKEN, "0123456789abcdef"),
+            (VERDICT_KEY, "c2hvcnQtc2VlZA=="),
+        ]);
+        let err = LicenseCheckConfig::from_env(&lookup(&vars)).unwrap_err();
+        assert!(err.to_string().starts_with("PATCHBAY_VERDICT_KEY is invalid"), "{err}");
+        assert!(!err.to_string().contains("c2hvcnQtc2VlZA"), "{err}");
         let vars = env(&[(STORE, "sqlite:x.db"), (ADMIN_TOKEN, "short")]);
         let err = LicenseCheckConfig::from_env(&lookup(&vars)).unwrap_err();
         assert!(err.to_string().starts_with("PATCHBAY_ADMIN_TOKEN is invalid"), "{err}");

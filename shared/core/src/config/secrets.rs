@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{
     ADMIN_TOKEN, ADMIN_TOKEN_ID, ConfigError, DEFAULT_SECRETS_REFRESH, Env, INGEST_SECRET, INGEST_SECRET_ID,
-    SECRETS_REFRESH, duration_or, invalid,
+    SECRETS_REFRESH, VERDICT_KEY, VERDICT_KEY_ID, duration_or, invalid,
 };
 use crate::secret::Secret;
 use crate::signing::SigningKey;
@@ -24,8 +24,12 @@ pub const INGEST_SECRET_VARIABLE: SecretVariable =
     SecretVariable { value: INGEST_SECRET, id: INGEST_SECRET_ID, check: check_ingest_secret };
 pub const ADMIN_TOKEN_VARIABLE: SecretVariable =
     SecretVariable { value: ADMIN_TOKEN, id: ADMIN_TOKEN_ID, check: check_admin_token };
+/// The Ed25519 seed signing key-check verdicts (`x-patchbay-verdict`).
+pub const VERDICT_KEY_VARIABLE: SecretVariable =
+    SecretVariable { value: VERDICT_KEY, id: VERDICT_KEY_ID, check: crate::verdict::check_verdict_key };
 /// Every secret any function reads.
-pub const SECRET_VARIABLES: &[SecretVariable] = &[INGEST_SECRET_VARIABLE, ADMIN_TOKEN_VARIABLE];
+pub const SECRET_VARIABLES: &[SecretVariable] =
+    &[INGEST_SECRET_VARIABLE, ADMIN_TOKEN_VARIABLE, VERDICT_KEY_VARIABLE];
 
 fn check_ingest_secret(value: &str) -> Result<(), String> {
     SigningKey::from_secret(&Secret::new(value)).map(drop).map_err(|e| e.to_string())

@@ -27,6 +27,7 @@ use crate::service::key_admin::KeyAdmin;
 use crate::service::keys::KeyCheck;
 use crate::service::manage::Manage;
 use crate::service::tokens::Tokens;
+use crate::verdict::VerdictSigner;
 
 pub use api_error::{ApiError, method_not_allowed, not_found};
 pub use auth::{Auth, Caller};
@@ -48,6 +49,8 @@ pub struct KeysApi {
     pub admin_token: LiveSecret,
     /// Per-app tokens: accepted next to the admin token, scoped to their app.
     pub tokens: Arc<Tokens>,
+    /// Signs the answers of checks that send a nonce; `None` signs nothing.
+    pub verdict: Option<VerdictSigner>,
 }
 
 /// Routes without a fallback, for merging.

@@ -19,6 +19,7 @@ use crate::model::CollectionId;
 use crate::service::key_admin::{CreateCollection, GenerateKeys, ImportKeys, KeyAdminError, KeyView};
 use crate::service::keys::{KeyQuery, KeyRefusal, Registration};
 use crate::validation::FieldError;
+use crate::verdict::{NONCE_PARAM, VERDICT_HEADER, VerdictSigner, is_valid_nonce};
 
 /// The methods the key check answers; any other gets 405.
 const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
@@ -34,7 +35,22 @@ pub fn check_routes(api: Arc<KeysApi>) -> Router {
         .fallback(patchkit_method_not_allowed);
     // Every path under /v2/keys/ is a key check: an empty key, or one of several segments, is
     // not known like any other (a Function URL sends every path to the function).
-    Router::new().route("/v2/keys/{*key}", check.clone()).route("/v2/keys/", check).with_state(api)
+    Router::new()
+        .route("/v2/keys/{*key}", check.clone())
+        .route("/v2/keys/", check)
+        // What a game embeds to verify signed verdicts: public, no auth.
+        .route("/v1/verdict-key", get(verdict_key).fallback(super::method_not_allowed))
+        .with_state(api)
+}
+
+/// `GET /v1/verdict-key`: `{"alg":"ed25519","public_key":"<base64 32 bytes>"}`.
+async fn verdict_key(State(api): State<Arc<KeysApi>>) -> Response {
+    match api.verdict.as_ref().and_then(VerdictSigner::public_key) {
+        Some(public_key) => {
+            Json(serde_json::json!({ "alg": "ed25519", "public_key": public_key })).into_response()
+        }
+        None => super::not_found().await.into_response(),
+    }
 }
 
 /// Key administration: generation and import need the admin token; an app token may look up,
@@ -56,9 +72,9 @@ pub fn admin_routes(api: Arc<KeysApi>, auth: Auth) -> Router {
         .with_state(api)
 }
 
-fn refused(refusal: KeyRefusal) -> Response {
+fn refusal_body(refusal: KeyRefusal) -> (u16, String) {
     let (status, message) = patchkit_refusal(refusal);
-    patchkit(status, serde_json::json!({ "message": message }).to_string())
+    (status, serde_json::json!({ "message": message }).to_string())
 }
 
 pub(super) fn patchkit(status: u16, body: String) -> Response {
@@ -131,10 +147,21 @@ async fn answer(
         app_secret: app_secret.as_deref(),
         key_secret: key_secret.as_deref(),
     };
-    let answer = match api.check.check(query, registration).await {
-        Ok(found) => patchkit(200, serde_json::to_string(&found).unwrap_or_default()),
-        Err(refusal) => refused(refusal),
+    let (status, body) = match api.check.check(query, registration).await {
+        Ok(found) => (200, serde_json::to_string(&found).unwrap_or_default()),
+        Err(refusal) => refusal_body(refusal),
     };
+    // A nonce that is not one is ignored: no header, never an error.
+    let verdict = match (&api.verdict, query_param(uri.query(), NONCE_PARAM)) {
+        (Some(signer), Some(nonce)) if is_valid_nonce(&nonce) => {
+            signer.header(&nonce, chrono::Utc::now().timestamp(), status, body.as_bytes())
+        }
+        _ => None,
+    };
+    let mut answer = patchkit(status, body);
+    if let Some(value) = verdict.and_then(|v| HeaderValue::try_from(v).ok()) {
+        answer.headers_mut().insert(VERDICT_HEADER, value);
+    }
     api.check.count_answer(answer.status().as_u16());
     answer
 }
@@ -197,7 +224,9 @@ async fn unblock(
     if !caller.is_admin() {
         own_key(&api, &caller, &key).await?;
     }
-    Ok(Json(api.admin.set_blocked(&key, false).await?).into_response())
+    let unblocked = api.admin.set_blocked(&key, false).await?;
+    api.check.forget_blocked(&key);
+    Ok(Json(unblocked).into_response())
 }
 
 /// A collection id from the path; anything but an integer names no collection.
@@ -263,5 +292,7 @@ async fn unblock_collection(
     ApiPath(id): ApiPath,
 ) -> Result<Response, ApiError> {
     caller.require_admin()?;
-    Ok(Json(api.admin.set_collection_blocked(collection_id(&id)?, false).await?).into_response())
+    let unblocked = api.admin.set_collection_blocked(collection_id(&id)?, false).await?;
+    api.check.forget_all_blocked();
+    Ok(Json(unblocked).into_response())
 }

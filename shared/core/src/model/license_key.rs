@@ -21,6 +21,22 @@ pub struct LicenseKey {
     pub registrations: u64,
     pub blocked: bool,
     pub created_at: DateTime<Utc>,
+    /// Why the key was blocked when the service blocked it itself (`auto-blocked: N
+    /// registrations in the last hour`); `None` for a block by hand or an unblocked key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_reason: Option<String>,
+}
+
+/// The window `PATCHBAY_KEY_REGISTRATIONS_PER_HOUR` counts in: the clock hour (UTC) of `at`.
+#[must_use]
+pub fn registration_hour(at: DateTime<Utc>) -> i64 {
+    at.timestamp().div_euclid(3600)
+}
+
+/// The reason an automatic block records.
+#[must_use]
+pub fn auto_block_reason(registrations: u64) -> String {
+    format!("auto-blocked: {registrations} registrations in the last hour")
 }
 
 impl LicenseKey {
@@ -35,6 +51,7 @@ impl LicenseKey {
             registrations: 0,
             blocked: false,
             created_at: now,
+            blocked_reason: None,
         }
     }
 }

@@ -12,6 +12,8 @@ pub use app::App;
 pub use app_token::{AppToken, TOKEN_PREFIX};
 pub use delivery::{Attempt, AttemptError, Delivery, DeliveryStatus};
 pub use event::{AppInfo, DeliveryRef, EventBody, EventName, EventState, StoredEvent, VersionInfo};
-pub use license_key::{AppCollections, Collection, CollectionId, LicenseKey};
+pub use license_key::{
+    AppCollections, Collection, CollectionId, LicenseKey, auto_block_reason, registration_hour,
+};
 pub use signing_secrets::{MAX_RETIRED_SECRETS, RetiredSecret, SigningSecrets};
 pub use webhook::{PayloadFormat, Webhook, WebhookMethod, WebhookSpec};

@@ -177,6 +177,10 @@ pub struct KeyView {
     pub registrations: u64,
     pub blocked: bool,
     pub created_at: DateTime<Utc>,
+    /// Set when the service blocked the key itself (`auto-blocked: N registrations in the
+    /// last hour`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_reason: Option<String>,
 }
 
 impl KeyView {
@@ -191,6 +195,7 @@ impl KeyView {
             registrations: k.registrations,
             blocked: k.blocked,
             created_at: k.created_at,
+            blocked_reason: k.blocked_reason.clone(),
         }
     }
 }

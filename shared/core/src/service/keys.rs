@@ -11,6 +11,7 @@ use crate::metrics::{Metrics, catalog};
 use crate::model::{App, AppCollections, CollectionId, LicenseKey};
 use crate::ports::{AppSecretIndex, KeyStore, KeyVerdict, StoreError};
 use crate::service::app_secrets::{AppSecretCache, Cached};
+use crate::service::blocked_keys::BlockedKeys;
 
 pub const MAX_KEY_LEN: usize = 128;
 
@@ -68,6 +69,10 @@ pub struct KeyCheck {
     apps: Arc<dyn AppSecretIndex>,
     app_secrets: Arc<AppSecretCache>,
     metrics: Metrics,
+    /// Keys the store said are blocked, answered 410 without asking again for a while.
+    blocked: BlockedKeys,
+    /// `PATCHBAY_KEY_REGISTRATIONS_PER_HOUR`: above it a key blocks itself.
+    registrations_per_hour: Option<u64>,
 }
 
 impl KeyCheck {
@@ -77,7 +82,34 @@ impl KeyCheck {
         apps: Arc<dyn AppSecretIndex>,
         app_secrets: Arc<AppSecretCache>,
     ) -> Self {
-        KeyCheck { keys, apps, app_secrets, metrics: Metrics::default() }
+        KeyCheck {
+            keys,
+            apps,
+            app_secrets,
+            metrics: Metrics::default(),
+            blocked: BlockedKeys::default(),
+            registrations_per_hour: None,
+        }
+    }
+
+    /// Block a key automatically once it is registered more than `per_hour` times in a clock
+    /// hour (`None`: never).
+    #[must_use]
+    pub fn with_registration_limit(mut self, per_hour: Option<u64>) -> Self {
+        self.registrations_per_hour = per_hour.filter(|n| *n > 0);
+        self
+    }
+
+    /// An unblocked key is checked against the store again at once (on this instance; others
+    /// within [`BLOCKED_TTL`](crate::service::blocked_keys::BLOCKED_TTL)).
+    pub fn forget_blocked(&self, key: &str) {
+        self.blocked.forget(key);
+    }
+
+    /// A collection was unblocked: every key is checked against the store again (on this
+    /// instance at once; others within the cache TTL).
+    pub fn forget_all_blocked(&self) {
+        self.blocked.clear();
     }
 
     /// Report each answer's status to `metrics` ([`KeyCheck::count_answer`]).
@@ -112,6 +144,12 @@ impl KeyCheck {
         let Some(key) = query.key.filter(|k| is_well_formed(k)) else {
             return Err(refuse(&fingerprint, KeyRefusal::MalformedKey));
         };
+        // A blocked key stays blocked for a while: no store call (a leaked key hammered by
+        // thousands of players must not throttle its item into 503s).
+        if self.blocked.contains(&app.id, key) {
+            tracing::debug!(key = %fingerprint, "key check refused: blocked (cached)");
+            return Err(KeyRefusal::Blocked);
+        }
         let found = match (registration, query.key_secret.filter(|s| !s.is_empty())) {
             (Registration::Never, _) => self.verdict(key, &app, false, &fingerprint).await?,
             (Registration::UnlessKeySecretMatches, None) => {
@@ -156,11 +194,21 @@ impl KeyCheck {
         register: bool,
         fingerprint: &str,
     ) -> Result<LicenseKey, KeyRefusal> {
-        match self.keys.check_key(key, &app.id, register).await.map_err(unavailable)? {
+        let verdict = match self.registrations_per_hour.filter(|_| register) {
+            Some(per_hour) => {
+                let hour = crate::model::registration_hour(chrono::Utc::now());
+                self.keys.register_limited(key, &app.id, per_hour, hour).await
+            }
+            None => self.keys.check_key(key, &app.id, register).await,
+        };
+        match verdict.map_err(unavailable)? {
             KeyVerdict::Valid(found) => Ok(found),
             KeyVerdict::NotFound => Err(refuse(fingerprint, KeyRefusal::NotFound)),
             KeyVerdict::OtherApp => Err(refuse(fingerprint, KeyRefusal::OtherAppsKey)),
-            KeyVerdict::Blocked => Err(refuse(fingerprint, KeyRefusal::Blocked)),
+            KeyVerdict::Blocked => {
+                self.blocked.insert(&app.id, key);
+                Err(refuse(fingerprint, KeyRefusal::Blocked))
+            }
         }
     }
 

@@ -4,6 +4,7 @@
 
 pub mod app_secrets;
 pub mod attempts;
+pub mod blocked_keys;
 pub mod deliver;
 pub mod ingest;
 pub mod key_admin;

@@ -1,0 +1,185 @@
+//! Leaked keys at scale: a key checked by many clients at once blocks itself above
+//! `PATCHBAY_KEY_REGISTRATIONS_PER_HOUR`, and a blocked key is answered 410 from the instance's
+//! negative cache without a store call (store calls counted by a wrapper), over SQLite and over
+//! DynamoDB on moto.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use axum::http::Method;
+use common::{ADMIN_TOKEN, Harness, VERDICT_KEY, blocked, check_uri, get_request, send_to};
+use patchbay_adapters::backends::{Backends, KeyBackends};
+use patchbay_core::config::{KeysTable, LicenseCheckConfig, StoreConfig};
+use chrono::{DateTime, Utc};
+use patchbay_core::model::{AppCollections, Collection, CollectionId, LicenseKey};
+use patchbay_core::ports::{KeyStore, KeyVerdict, StoreResult};
+use patchbay_core::secret::Secret;
+use patchbay_testing::backends as testing;
+
+const PER_HOUR: u64 = 20;
+const CLIENTS: usize = 16;
+const CHECKS_EACH: usize = 10;
+
+/// Counts every key-store call the key check makes.
+struct Counting {
+    inner: Arc<dyn KeyStore>,
+    calls: AtomicU64,
+}
+
+#[async_trait]
+impl KeyStore for Counting {
+    async fn create_keys(&self, keys: &[LicenseKey]) -> StoreResult<Vec<String>> {
+        self.inner.create_keys(keys).await
+    }
+    async fn get_key(&self, key: &str) -> StoreResult<Option<LicenseKey>> {
+        self.inner.get_key(key).await
+    }
+    async fn check_key(&self, key: &str, app_id: &str, register: bool) -> StoreResult<KeyVerdict> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.check_key(key, app_id, register).await
+    }
+    async fn set_key_blocked(&self, key: &str, blocked: bool) -> StoreResult<LicenseKey> {
+        self.inner.set_key_blocked(key, blocked).await
+    }
+    async fn register_limited(
+        &self,
+        key: &str,
+        app_id: &str,
+        per_hour: u64,
+        hour: i64,
+    ) -> StoreResult<KeyVerdict> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.register_limited(key, app_id, per_hour, hour).await
+    }
+    async fn delete_app_keys(&self, app_id: &str) -> StoreResult<usize> {
+        self.inner.delete_app_keys(app_id).await
+    }
+    async fn create_collection(&self, app_id: &str, name: &str, now: DateTime<Utc>) -> StoreResult<Collection> {
+        self.inner.create_collection(app_id, name, now).await
+    }
+    async fn get_collection(&self, id: CollectionId) -> StoreResult<Option<Collection>> {
+        self.inner.get_collection(id).await
+    }
+    async fn list_collections(&self, app_id: &str) -> StoreResult<Vec<Collection>> {
+        self.inner.list_collections(app_id).await
+    }
+    async fn set_collection_blocked(&self, id: CollectionId, blocked: bool) -> StoreResult<Collection> {
+        self.inner.set_collection_blocked(id, blocked).await
+    }
+    async fn app_collections(&self, app_id: &str) -> StoreResult<AppCollections> {
+        self.inner.app_collections(app_id).await
+    }
+    async fn list_collection_keys(
+        &self,
+        id: CollectionId,
+        offset: usize,
+        size: usize,
+    ) -> StoreResult<(usize, Vec<LicenseKey>)> {
+        self.inner.list_collection_keys(id, offset, size).await
+    }
+}
+
+async fn harness(
+    backends: &Backends,
+    store: StoreConfig<KeysTable>,
+    backend: &'static str,
+) -> (Harness, Arc<Counting>) {
+    let counting = Arc::new(Counting { inner: backends.keys.clone(), calls: AtomicU64::new(0) });
+    let key_backends = KeyBackends { store: backends.store.clone(), keys: counting.clone() };
+    let config = LicenseCheckConfig {
+        store,
+        admin_token: Secret::new(ADMIN_TOKEN).into(),
+        verdict_key: Some(Secret::new(VERDICT_KEY).into()),
+        key_registrations_per_hour: Some(PER_HOUR),
+    };
+    let router = license_check::router_with(&key_backends, &config).await.unwrap();
+    (Harness { router, store: backends.store.clone(), keys: backends.keys.clone(), backend }, counting)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flooded_key_blocks_itself_on_sqlite() {
+    let backends = testing::sqlite().await;
+    let (h, calls) = harness(&backends, StoreConfig::Sqlite("(testing::sqlite)".into()), "sqlite").await;
+    flood(&h, &calls).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: ./scripts/test runs it"]
+async fn flooded_key_blocks_itself_on_dynamodb_on_moto() {
+    let Some(moto) = testing::moto("leaked_keys::flood", 5).await else {
+        return;
+    };
+    let store = StoreConfig::Aws { table: moto.table.clone(), resource: KeysTable(moto.keys_table.clone()) };
+    let (h, calls) = harness(&moto.backends, store, "dynamodb").await;
+    flood(&h, &calls).await;
+}
+
+async fn flood(h: &Harness, calls: &Counting) {
+    let (app, key, key_secret) = h.app_with_key().await;
+    let secret = app.app_secret.expose().to_owned();
+
+    // Many players at once, each starting the game (a registering check) again and again.
+    let uri = check_uri(&key, Some(&secret), None);
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (router, uri) = (h.router.clone(), uri.clone());
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                for _ in 0..CHECKS_EACH {
+                    statuses.push(send_to(router.clone(), get_request(&uri)).await.status.as_u16());
+                }
+                statuses
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for client in clients {
+        statuses.extend(client.await.unwrap());
+    }
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 410), "{statuses:?}");
+    assert!(statuses.contains(&410), "never blocked: {statuses:?}");
+
+    // The key ends blocked, with the reason, as `patchbay keys show` prints it.
+    let view = h.key_view(&key).await;
+    assert_eq!(view["blocked"], true, "{view}");
+    let reason = view["blocked_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("auto-blocked: ") && reason.ends_with(" registrations in the last hour"),
+        "{view}"
+    );
+    let registrations = view["registrations"].as_u64().unwrap();
+    let ok = statuses.iter().filter(|s| **s == 200).count() as u64;
+    if h.backend == "sqlite" {
+        // Exact on SQLite: the limit's worth of registrations, then the block.
+        assert_eq!(registrations, PER_HOUR, "{view}");
+        assert_eq!(ok, PER_HOUR);
+        assert_eq!(reason, format!("auto-blocked: {} registrations in the last hour", PER_HOUR + 1));
+    } else {
+        // moto's UpdateItem is not atomic under concurrency: only the end state is certain.
+        assert!(registrations >= 1, "{view}");
+    }
+
+    // Later checks, registering or not, are 410 without a store call.
+    let before = calls.calls.load(Ordering::SeqCst);
+    for _ in 0..50 {
+        h.check(&key, Some(&secret), None).await.assert_patchkit(410, blocked());
+        h.check(&key, Some(&secret), Some(&key_secret)).await.assert_patchkit(410, blocked());
+    }
+    assert_eq!(calls.calls.load(Ordering::SeqCst), before, "a cached blocked key reached the store");
+    // Another app's check of the same key is not answered from the cache (it is 404 there).
+    let (other_app, _, _) = h.app_with_key().await;
+    h.check(&key, Some(other_app.app_secret.expose()), None).await.assert_patchkit(404, common::not_known());
+
+    // Unblocking starts afresh: the key checks 200 again and the store is asked again.
+    let unblocked = h.admin(Method::POST, &format!("/v1/keys/{key}/unblock"), None).await;
+    assert_eq!(unblocked.status.as_u16(), 200, "{}", unblocked.body);
+    assert!(unblocked.json().get("blocked_reason").is_none(), "{}", unblocked.body);
+    let before = calls.calls.load(Ordering::SeqCst);
+    let answer = h.check(&key, Some(&secret), None).await;
+    assert_eq!(answer.status.as_u16(), 200, "{}", answer.body);
+    assert_eq!(calls.calls.load(Ordering::SeqCst), before + 1);
+}
