@@ -9,7 +9,10 @@ mod webhook;
 
 pub use app::App;
 pub use delivery::{Attempt, AttemptError, Delivery, DeliveryStatus};
-pub use event::{AppInfo, DeliveryRef, EventBody, EventName, EventState, StoredEvent, VersionInfo};
+pub use event::{
+    AppInfo, DeliveryRef, EventBody, EventName, EventPayload, EventState, FailedDelivery, OperationalBody,
+    StoredEvent, VersionInfo, WebhookInfo,
+};
 pub use license_key::LicenseKey;
 pub use signing_secrets::{MAX_RETIRED_SECRETS, RetiredSecret, SigningSecrets};
 pub use webhook::{PayloadFormat, Webhook, WebhookMethod, WebhookSpec};

@@ -10,6 +10,7 @@ pub mod key_admin;
 pub mod keys;
 pub mod manage;
 pub mod message;
+pub mod notices;
 pub mod outgoing;
 pub mod send;
 pub mod worker;
