@@ -292,7 +292,7 @@ pub async fn keys_count_concurrent_registrations<K: KeyStore + 'static>(keys: Ar
 }
 
 fn message(body: &str) -> OutgoingMessage {
-    OutgoingMessage { body: body.to_owned(), delay: Duration::ZERO }
+    OutgoingMessage { body: body.to_owned(), delay: Duration::ZERO, correlation_id: None }
 }
 
 const VISIBLE_SOON: Duration = Duration::from_secs(2);
@@ -332,7 +332,14 @@ pub async fn queue_visibility_timeout_expires<Q: Queue>(queue: &Q) {
 }
 
 pub async fn queue_honours_delay<Q: Queue>(queue: &Q) {
-    queue.send(&[OutgoingMessage { body: "later".into(), delay: Duration::from_secs(2) }]).await.unwrap();
+    queue
+        .send(&[OutgoingMessage {
+            body: "later".into(),
+            delay: Duration::from_secs(2),
+            correlation_id: None,
+        }])
+        .await
+        .unwrap();
     assert!(queue.receive(10, Duration::from_secs(30), Duration::ZERO).await.unwrap().is_empty(), "delayed");
     let got = queue.receive(10, Duration::from_secs(30), Duration::from_secs(5)).await.unwrap();
     assert_eq!(got.len(), 1);
