@@ -173,23 +173,6 @@ impl FanOut {
         self.publish_with(event, deliveries, now).await
     }
 
-    /// [`Self::publish`], but only when some webhook is subscribed: an event nobody receives is
-    /// not recorded at all (`None`).
-    ///
-    /// # Errors
-    /// As [`Self::publish`].
-    pub async fn publish_if_subscribed(
-        &self,
-        event: NewEvent,
-        now: DateTime<Utc>,
-    ) -> Result<Option<IngestOutcome>, IngestError> {
-        let deliveries = self.deliveries(&event, now).await?;
-        if deliveries.is_empty() {
-            return Ok(None);
-        }
-        self.publish_with(event, deliveries, now).await.map(Some)
-    }
-
     async fn deliveries(&self, event: &NewEvent, now: DateTime<Utc>) -> Result<Vec<Delivery>, IngestError> {
         let webhooks = self.store.list_webhooks(&event.app_id).await?;
         Ok(webhooks
