@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use patchbay_core::model::{EventBody, EventName, WebhookSpec};
+use patchbay_core::model::{EventName, EventPayload, WebhookSpec};
 use patchbay_core::secret::Secret;
 use patchbay_core::service::outgoing::{describe, finalize};
 use patchbay_core::signing::{DEFAULT_TOLERANCE_SECS, SigningKey, verify as verify_signature};
@@ -128,9 +128,9 @@ pub fn render(args: &RenderArgs) -> ExitCode {
         Ok(w) => w,
         Err(e) => return fail(2, e),
     };
-    let event: EventBody = if args.sample {
+    let event: EventPayload = if args.sample {
         match EventName::parse(&args.sample_event) {
-            Some(name) => template::sample_event(name),
+            Some(name) => template::sample_payload(name),
             None => return fail(2, format!("--sample-event: unknown event {:?}", args.sample_event)),
         }
     } else {
@@ -140,15 +140,15 @@ pub fn render(args: &RenderArgs) -> ExitCode {
             Err(e) => return fail(2, format!("{}: {e}", path.display())),
         };
         match patchbay_core::service::ingest::parse_event(&bytes) {
-            Ok(e) => e,
+            Ok(e) => EventPayload::Pipeline(e),
             Err(e) => return fail(2, format!("{}: {e}", path.display())),
         }
     };
-    let rendered = match template::compile(&webhook.spec).and_then(|c| c.render(&Values::from_event(&event)))
-    {
-        Ok(r) => r,
-        Err(e) => return fail(2, e),
-    };
+    let rendered =
+        match template::compile(&webhook.spec).and_then(|c| c.render(&Values::from_payload(&event))) {
+            Ok(r) => r,
+            Err(e) => return fail(2, e),
+        };
     let secret = webhook.secret.map(Secret::new);
     let secrets: Vec<&Secret> = secret.iter().collect();
     match finalize(rendered, &secrets, "msg_render", chrono::Utc::now()) {

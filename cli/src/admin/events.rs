@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::GlobalOpts;
 use super::client::{ApiClient, parse_base_url};
 use super::error::{CliError, CliResult};
-use super::input::{event_parser, read_bytes};
+use super::input::{pipeline_event_parser, read_bytes};
 use super::output::{field, print_reply, print_text};
 
 const DEMO_APP: &str = "demo";
@@ -54,7 +54,7 @@ struct SendArgs {
     #[arg(long)]
     demo: bool,
     /// Which sample event --demo sends [default: version_published].
-    #[arg(long, value_name = "EVENT", requires = "demo", value_parser = event_parser())]
+    #[arg(long, value_name = "EVENT", requires = "demo", value_parser = pipeline_event_parser())]
     event: Option<EventName>,
     /// `app.id` of the sample event [default: demo]; webhooks of this app fire.
     #[arg(long, value_name = "APP_ID", requires = "demo")]

@@ -10,9 +10,15 @@ use serde_json::Value;
 
 use super::error::{CliError, CliResult};
 
-/// Clap parser for an event name, listing the three in `--help`.
+/// Clap parser for an event name a webhook may subscribe to, listing them in `--help`.
 pub fn event_parser() -> impl TypedValueParser<Value = EventName> {
     PossibleValuesParser::new(EventName::ALL.map(EventName::as_str))
+        .try_map(|name| EventName::parse(&name).ok_or_else(|| format!("unknown event {name:?}")))
+}
+
+/// Clap parser for an event the pipeline may post (the operational ones are Patchbay's own).
+pub fn pipeline_event_parser() -> impl TypedValueParser<Value = EventName> {
+    PossibleValuesParser::new(EventName::PIPELINE.map(EventName::as_str))
         .try_map(|name| EventName::parse(&name).ok_or_else(|| format!("unknown event {name:?}")))
 }
 

@@ -36,7 +36,7 @@ pub async fn seed(backends: &Backends, addr: SocketAddr, settings: &Settings) ->
         w
     } else {
         let spec = WebhookSpec {
-            events: EventName::ALL.to_vec(),
+            events: EventName::PIPELINE.to_vec(),
             method: WebhookMethod::Post,
             url,
             headers: [("X-Demo-App".to_owned(), "{{app.display_name}}".to_owned())].into_iter().collect(),

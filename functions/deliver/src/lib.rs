@@ -10,7 +10,11 @@ use patchbay_adapters::wiring::{self, InitError};
 use patchbay_core::config::DeliverConfig;
 use patchbay_core::ports::Queue;
 use patchbay_core::service::deliver::{Deliver, MessageOutcome};
-use patchbay_core::service::worker::process_batch;
+use patchbay_core::service::worker::{attempt_span, process_batch_in_spans};
+use tracing::Instrument;
+
+/// The SQS message attribute ingest puts an event's correlation id in.
+pub const CORRELATION_ATTRIBUTE: &str = patchbay_adapters::sqs::CORRELATION_ATTRIBUTE;
 
 pub struct Handler {
     pub deliver: Arc<Deliver>,
@@ -32,28 +36,50 @@ impl Handler {
 
     /// One batch. Never fails as a whole: every record's fate is in the response.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        self.handle_invocation(event, None).await
+    }
+
+    /// One batch of the Lambda invocation `request_id`: each record's log lines carry it and
+    /// the record's correlation id (message attribute `correlation_id`).
+    pub async fn handle_invocation(&self, event: SqsEvent, request_id: Option<&str>) -> SqsBatchResponse {
         let records = event.records;
-        let bodies = records.iter().map(|r| r.body.clone().unwrap_or_default()).collect();
-        let outcomes = process_batch(&self.deliver, bodies).await;
+        let spans: Vec<_> = records
+            .iter()
+            .map(|r| {
+                let correlation_id =
+                    r.message_attributes.get(CORRELATION_ATTRIBUTE).and_then(|a| a.string_value.as_deref());
+                attempt_span(correlation_id, request_id)
+            })
+            .collect();
+        let work =
+            records.iter().zip(&spans).map(|(r, span)| (r.body.clone().unwrap_or_default(), span.clone()));
+        let outcomes = process_batch_in_spans(&self.deliver, work.collect()).await;
         let mut response = SqsBatchResponse::default();
-        for (record, outcome) in records.iter().zip(outcomes) {
+        for ((record, outcome), span) in records.iter().zip(outcomes).zip(spans) {
             let id = record.message_id.clone().unwrap_or_default();
-            match outcome {
-                Ok(MessageOutcome::Done) => {}
-                Ok(MessageOutcome::RetryIn(delay)) => {
-                    // Hide it until the next attempt; if that fails the message comes back
-                    // after the queue's default visibility, which is only earlier, never lost.
-                    if let Some(receipt) = record.receipt_handle.as_deref()
-                        && let Err(err) = self.queue.change_visibility(receipt, delay).await
-                    {
-                        tracing::warn!(message_id = %id, error = %err, "could not set retry delay");
+            let failed = async {
+                match outcome {
+                    Ok(MessageOutcome::Done) => false,
+                    Ok(MessageOutcome::RetryIn(delay)) => {
+                        // Hide it until the next attempt; if that fails the message comes back
+                        // after the queue's default visibility, which is only earlier, never lost.
+                        if let Some(receipt) = record.receipt_handle.as_deref()
+                            && let Err(err) = self.queue.change_visibility(receipt, delay).await
+                        {
+                            tracing::warn!(message_id = %id, error = %err, "could not set retry delay");
+                        }
+                        true
                     }
-                    response.add_failure(id);
+                    Err(err) => {
+                        tracing::error!(message_id = %id, error = %err, "record failed; SQS will retry it");
+                        true
+                    }
                 }
-                Err(err) => {
-                    tracing::error!(message_id = %id, error = %err, "record failed; SQS will retry it");
-                    response.add_failure(id);
-                }
+            }
+            .instrument(span)
+            .await;
+            if failed {
+                response.add_failure(id);
             }
         }
         response

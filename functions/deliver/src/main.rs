@@ -10,7 +10,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let handler = deliver::Handler::from_config(&config).await?;
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<SqsBatchResponse, lambda_runtime::Error>(handler.handle(event.payload).await)
+        let response = handler.handle_invocation(event.payload, Some(&event.context.request_id)).await;
+        Ok::<SqsBatchResponse, lambda_runtime::Error>(response)
     }))
     .await
 }

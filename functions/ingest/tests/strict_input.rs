@@ -96,7 +96,7 @@ async fn a_payload_integer_beyond_64_bits_is_sent_exactly() {
     let webhook = h.store.get_webhook(&id).await.unwrap().unwrap();
     let event = patchbay_core::template::sample_event(patchbay_core::model::EventName::VersionPublished);
     let request =
-        patchbay_core::service::send::prepare(&webhook, &event, "msg_1", webhook.created_at).unwrap();
+        patchbay_core::service::send::prepare(&webhook, &event.into(), "msg_1", webhook.created_at).unwrap();
     let sent = String::from_utf8(request.body.unwrap()).unwrap();
     assert!(sent.contains(&format!(r#""n":{digits}"#)), "{sent}");
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry};
 use futures::{StreamExt, TryStreamExt, stream};
 use patchbay_core::ports::{OutgoingMessage, Queue, QueueError, QueueResult, ReceivedMessage};
 
@@ -27,6 +27,9 @@ const MAX_VISIBILITY_SECS: u64 = 43_200;
 const MAX_WAIT_SECS: u64 = 20;
 /// Batches sent at once by one `send`.
 const SEND_CONCURRENCY: usize = 4;
+/// The message attribute that carries an event's correlation id (what the deliver function
+/// reads from its SQS records too).
+pub const CORRELATION_ATTRIBUTE: &str = "correlation_id";
 
 /// A standard SQS queue.
 #[derive(Debug, Clone)]
@@ -51,12 +54,22 @@ impl SqsQueue {
             .iter()
             .enumerate()
             .map(|(i, m)| {
-                SendMessageBatchRequestEntry::builder()
+                let entry = SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())
                     .message_body(&m.body)
-                    .delay_seconds(secs_i32(m.delay, MAX_DELAY_SECS))
-                    .build()
-                    .map_err(|e| QueueError::Unavailable(format!("building a batch entry: {e}")))
+                    .delay_seconds(secs_i32(m.delay, MAX_DELAY_SECS));
+                let entry = match m.correlation_id.as_deref().filter(|id| !id.is_empty()) {
+                    Some(id) => entry.message_attributes(
+                        CORRELATION_ATTRIBUTE,
+                        MessageAttributeValue::builder()
+                            .data_type("String")
+                            .string_value(id)
+                            .build()
+                            .map_err(|e| QueueError::Unavailable(format!("building an attribute: {e}")))?,
+                    ),
+                    None => entry,
+                };
+                entry.build().map_err(|e| QueueError::Unavailable(format!("building a batch entry: {e}")))
             })
             .collect::<QueueResult<Vec<_>>>()?;
         let out = self
@@ -139,6 +152,7 @@ impl Queue for SqsQueue {
             .visibility_timeout(secs_i32(visibility, MAX_VISIBILITY_SECS))
             .wait_time_seconds(i32::try_from(wait.as_secs().min(MAX_WAIT_SECS)).unwrap_or(0))
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_attribute_names(CORRELATION_ATTRIBUTE)
             .send()
             .await
             .map_err(unavailable)?;
@@ -151,12 +165,18 @@ impl Queue for SqsQueue {
                     .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(1);
+                let correlation_id = m
+                    .message_attributes()
+                    .and_then(|a| a.get(CORRELATION_ATTRIBUTE))
+                    .and_then(|v| v.string_value())
+                    .map(str::to_owned);
                 match (m.message_id, m.receipt_handle) {
                     (Some(message_id), Some(receipt_handle)) => Ok(ReceivedMessage {
                         message_id,
                         receipt_handle,
                         body: m.body.unwrap_or_default(),
                         receive_count,
+                        correlation_id,
                     }),
                     _ => Err(QueueError::Unavailable("message without id or receipt handle".into())),
                 }

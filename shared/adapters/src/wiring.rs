@@ -22,6 +22,7 @@ use patchbay_core::service::keys::KeyCheck;
 use patchbay_core::service::manage::Manage;
 use patchbay_core::service::tokens::Tokens;
 use patchbay_core::verdict::VerdictSigner;
+use patchbay_core::service::notices::Notices;
 
 use crate::backends::{Backends, EventBackends, KeyBackends};
 use crate::secrets::{SecretResolver, SecretsError};
@@ -115,7 +116,8 @@ async fn ingest_api_sharing(
     })
 }
 
-/// The deliver function's use case (one queue message = one attempt).
+/// The deliver function's use case (one queue message = one attempt). It raises operational
+/// events (`webhook.disabled`, …) onto the same store and queue.
 ///
 /// # Errors
 /// The HTTP client cannot be built (TLS roots).
@@ -127,7 +129,8 @@ pub fn deliver(config: &DeliverConfig, backends: &EventBackends) -> Result<Deliv
         &config.send,
         config.auto_disable_after,
     )
-    .with_metrics(metrics()))
+    .with_metrics(metrics())
+    .with_notices(Notices::new(backends.store.clone(), backends.queue.clone())))
 }
 
 /// The license-check function: the key check and key administration. The admin token, if

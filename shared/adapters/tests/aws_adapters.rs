@@ -416,7 +416,7 @@ async fn queue(test: &str, dlq: Option<(&str, u32)>) -> Option<(SqsQueue, aws_sd
 }
 
 fn msg(body: &str, delay: Duration) -> OutgoingMessage {
-    OutgoingMessage { body: body.into(), delay }
+    OutgoingMessage { body: body.into(), delay, correlation_id: None }
 }
 
 const LONG: Duration = Duration::from_secs(60);

@@ -333,7 +333,7 @@ pub async fn keys_count_concurrent_registrations<K: KeyStore + 'static>(keys: Ar
 }
 
 fn message(body: &str) -> OutgoingMessage {
-    OutgoingMessage { body: body.to_owned(), delay: Duration::ZERO }
+    OutgoingMessage { body: body.to_owned(), delay: Duration::ZERO, correlation_id: None }
 }
 
 const VISIBLE_SOON: Duration = Duration::from_secs(2);
@@ -373,7 +373,14 @@ pub async fn queue_visibility_timeout_expires<Q: Queue>(queue: &Q) {
 }
 
 pub async fn queue_honours_delay<Q: Queue>(queue: &Q) {
-    queue.send(&[OutgoingMessage { body: "later".into(), delay: Duration::from_secs(2) }]).await.unwrap();
+    queue
+        .send(&[OutgoingMessage {
+            body: "later".into(),
+            delay: Duration::from_secs(2),
+            correlation_id: None,
+        }])
+        .await
+        .unwrap();
     assert!(queue.receive(10, Duration::from_secs(30), Duration::ZERO).await.unwrap().is_empty(), "delayed");
     let got = queue.receive(10, Duration::from_secs(30), Duration::from_secs(5)).await.unwrap();
     assert_eq!(got.len(), 1);
@@ -382,13 +389,23 @@ pub async fn queue_honours_delay<Q: Queue>(queue: &Q) {
 
 pub async fn queue_sends_and_receives_many<Q: Queue>(queue: &Q) {
     let bodies: Vec<String> = (0..25).map(|i| format!("m{i}")).collect();
-    let messages: Vec<OutgoingMessage> = bodies.iter().map(|b| message(b)).collect();
+    // Every other message carries a correlation id (`cor_m3` for `m3`); it comes back with it.
+    let messages: Vec<OutgoingMessage> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, b)| OutgoingMessage {
+            correlation_id: (i % 2 == 1).then(|| format!("cor_{b}")),
+            ..message(b)
+        })
+        .collect();
     queue.send(&messages).await.unwrap();
     let mut seen = HashSet::new();
     for _ in 0..20 {
         let got = queue.receive(10, Duration::from_secs(60), Duration::from_secs(1)).await.unwrap();
         assert!(got.len() <= 10);
         for m in got {
+            let sent = messages.iter().find(|s| s.body == m.body).expect("a message that was sent");
+            assert_eq!(m.correlation_id, sent.correlation_id, "{}", m.body);
             assert!(seen.insert(m.body.clone()), "{} received twice while invisible", m.body);
             queue.delete(&m.receipt_handle).await.unwrap();
         }

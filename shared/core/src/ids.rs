@@ -27,6 +27,17 @@ pub fn delivery_id(event_id: &str, webhook_id: &str) -> String {
     format!("dlv_{}", hex::encode(&digest[..16]))
 }
 
+/// The correlation id of everything an event causes (its deliveries' queue messages and every
+/// attempt's log lines): derived from the event id, so a retried ingest, a redelivery and a
+/// replay carry the same one.
+#[must_use]
+pub fn correlation_id(event_id: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"correlation\0");
+    hasher.update(event_id.as_bytes());
+    format!("cor_{}", hex::encode(&hasher.finalize()[..8]))
+}
+
 /// A short, non-reversible tag for a license key, for logs (the key itself never is logged).
 #[must_use]
 pub fn key_fingerprint(key: &str) -> String {

@@ -221,6 +221,9 @@ pub trait AppSecretIndex: Send + Sync {
 pub struct OutgoingMessage {
     pub body: String,
     pub delay: Duration,
+    /// The event's correlation id, carried beside the body (an SQS message attribute), so
+    /// every log line of every attempt names it.
+    pub correlation_id: Option<String>,
 }
 
 /// A message taken off the queue, invisible to others until its visibility timeout runs out.
@@ -231,6 +234,8 @@ pub struct ReceivedMessage {
     pub body: String,
     /// How many times it has been received, this time included (SQS `ApproximateReceiveCount`).
     pub receive_count: u32,
+    /// As it was sent.
+    pub correlation_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

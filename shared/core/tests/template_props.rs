@@ -281,7 +281,8 @@ fn compiled_urls_render_for_any_value() {
     assert_reached("compiled with a variable", &compiled_with_variables, 50);
 }
 
-/// Compiling never panics, and whatever compiles renders the sample of every event. Most
+/// Compiling never panics, and whatever compiles renders the sample of every pipeline event (what
+/// the generated specs subscribe to: compiling checks exactly the subscribed events). Most
 /// generated specs compile, so the rendering half is exercised too.
 #[test]
 fn compile_never_panics_on_arbitrary_specs() {
@@ -302,7 +303,7 @@ fn compile_never_panics_on_arbitrary_specs() {
             spec.format = PayloadFormat::Form;
         }
         if let Ok(compiled) = compile(&spec) {
-            for event in EventName::ALL {
+            for event in EventName::PIPELINE {
                 compiled.render(&Values::sample(event)).expect("compiled specs render their samples");
             }
             compiled_specs.fetch_add(1, Ordering::Relaxed);

@@ -9,7 +9,8 @@ use patchbay_core::model::{
     AppInfo, EventBody, EventName, PayloadFormat, VersionInfo, WebhookMethod, WebhookSpec,
 };
 use patchbay_core::template::{
-    CONTENT_TYPE_FORM, CONTENT_TYPE_JSON, RenderedRequest, TemplateError, Values, Variable, compile,
+    CONTENT_TYPE_FORM, CONTENT_TYPE_JSON, PATCHKIT_VARIABLES, RenderedRequest, TemplateError, Values,
+    Variable, compile,
 };
 use serde_json::{Value, json};
 
@@ -46,10 +47,14 @@ fn with_changes(changes: &str) -> Values {
     Values::sample(EventName::VersionPublished).with(Variable::VersionChanges, changes)
 }
 
-/// Every variable as a payload field named after it.
+/// Every PatchKit variable as a payload field named after it.
 fn all_variables_payload() -> Value {
+    variables_payload(&Variable::ALL[..PATCHKIT_VARIABLES])
+}
+
+fn variables_payload(variables: &[Variable]) -> Value {
     Value::Object(
-        Variable::ALL
+        variables
             .iter()
             .map(|v| (v.name().to_owned(), Value::String(format!("{{{{ {} }}}}", v.name()))))
             .collect(),
@@ -59,9 +64,31 @@ fn all_variables_payload() -> Value {
 // ---- every variable, every event ----
 
 #[test]
+fn operational_variables_render_their_samples() {
+    let spec = post(variables_payload(&Variable::ALL));
+    let body = body_json(&render(&spec, &Values::sample(EventName::DeliveryFailed)));
+    assert_eq!(body["event.name"], "delivery.failed");
+    assert_eq!(body["app.display_name"], "Test App");
+    assert_eq!(body["event.occurred_at"], "2024-05-14T09:30:00Z");
+    assert_eq!(body["webhook.id"], "wh_test");
+    assert_eq!(body["webhook.url"], "https://example.com/hooks/patchbay");
+    assert_eq!(body["webhook.failing_since"], "2024-05-09T09:30:00Z");
+    assert_eq!(body["webhook.disabled_reason"], "");
+    assert_eq!(body["delivery.id"], "dlv_test");
+    assert_eq!(body["delivery.event_id"], "msg_test");
+    assert_eq!(body["delivery.event_name"], "version_published");
+    assert_eq!(body["delivery.attempts"], "14");
+    assert_eq!(body["delivery.last_error"], "receiver answered 503; gave up after 14 attempts");
+    assert_eq!(body["version.id"], "", "operational events carry no version");
+    let body = body_json(&render(&spec, &Values::sample(EventName::WebhookDisabled)));
+    assert!(body["webhook.disabled_reason"].as_str().unwrap_or_default().starts_with("auto-disabled: "));
+    assert_eq!(body["delivery.id"], "");
+}
+
+#[test]
 fn every_variable_renders_the_sample_for_every_event() {
     let spec = post(all_variables_payload());
-    for event in EventName::ALL {
+    for event in EventName::PIPELINE {
         let body = body_json(&render(&spec, &Values::sample(event)));
         let processing_error = match event {
             EventName::VersionProcessFailed => {
@@ -99,7 +126,7 @@ fn every_variable_renders_the_sample_for_every_event() {
 fn every_variable_renders_a_real_event_for_every_event() {
     let spec = post(all_variables_payload());
     let started = Utc.with_ymd_and_hms(2025, 3, 1, 8, 0, 0).single().expect("valid date");
-    for event in EventName::ALL {
+    for event in EventName::PIPELINE {
         let body = EventBody {
             event,
             app: AppInfo {
@@ -157,7 +184,7 @@ fn missing_values_render_empty() {
         app: AppInfo { id: "app_1".into(), ..AppInfo::default() },
         version: VersionInfo { id: 9, ..VersionInfo::default() },
     };
-    let rendered = body_json(&render(&post(all_variables_payload()), &Values::from_event(&body)));
+    let rendered = body_json(&render(&post(variables_payload(&Variable::ALL)), &Values::from_event(&body)));
     for var in Variable::ALL {
         let expected = match var {
             Variable::EventName => "version_processed",

@@ -13,6 +13,8 @@
 //! * the queue: visibility ≥ 6 × deliver's timeout, the dead-letter queue's `maxReceiveCount`
 //!   above the retry schedule's attempts, retention longer than the schedule;
 //! * the routes reach the right function, and the key check is throttled;
+//! * the alarms (failure rate, DLQ depth, key-check 503) and the dashboard read metrics the
+//!   code emits, and the dashboard shows every alarm;
 //! * least privilege: no keys table for ingest, no queue for license-check, no wildcards,
 //!   `secretsmanager:GetSecretValue` on exactly each function's own secrets.
 //!
@@ -20,6 +22,7 @@
 
 mod cfn;
 mod checker;
+mod dashboard;
 mod env_drift;
 mod iam;
 mod key_schemas;
@@ -95,6 +98,7 @@ fn check(t: &Value) -> Vec<Problem> {
     routes::check_routes(&mut c);
     routes::check_function_url(&mut c);
     sam_values::check_alarms(&mut c, queues.as_ref());
+    dashboard::check_dashboard(&mut c);
     for name in PARAMETERS {
         if parameter(t, name).is_none() {
             c.fail(format!("parameter {name} is missing"));

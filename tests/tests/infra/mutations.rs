@@ -25,6 +25,14 @@ fn sqs_event_mut(t: &mut Value) -> &mut Value {
     &mut e["Properties"]
 }
 
+/// Edit the dashboard's body text (the JSON inside its `!Sub`).
+fn edit_dashboard(t: &mut Value, from: &str, to: &str) {
+    let body = &mut props_mut(t, "OperationsDashboard")["DashboardBody"]["Fn::Sub"];
+    let text = body.as_str().expect("a !Sub body").to_owned();
+    assert!(text.contains(from), "the dashboard has no {from:?}");
+    *body = json!(text.replace(from, to));
+}
+
 fn role_statements_mut<'a>(t: &'a mut Value, role: &str) -> &'a mut Vec<Value> {
     props_mut(t, role)["Policies"][0]["PolicyDocument"]["Statement"].as_array_mut().expect("statements")
 }
@@ -608,6 +616,70 @@ fn each_drift_is_caught() {
             "the code emits no such metric",
         ),
         (
+            "no failure-rate alarm",
+            |t| {
+                t["Resources"].as_object_mut().expect("resources").remove("DeliveryFailureRateAlarm");
+            },
+            "no alarm on the delivery failure rate",
+        ),
+        (
+            "failure rate on a metric the code does not emit",
+            |t| {
+                props_mut(t, "DeliveryFailureRateAlarm")["Metrics"][0]["MetricStat"]["Metric"]["MetricName"] =
+                    json!("DeliveriesFailed");
+            },
+            "alarm on Patchbay/DeliveriesFailed by []: the code emits no such metric",
+        ),
+        (
+            "no dashboard",
+            |t| {
+                t["Resources"].as_object_mut().expect("resources").remove("OperationsDashboard");
+            },
+            "no AWS::CloudWatch::Dashboard",
+        ),
+        (
+            "dashboard body not JSON",
+            |t| edit_dashboard(t, "\"widgets\":", "widgets:"),
+            "OperationsDashboard: DashboardBody is not JSON",
+        ),
+        (
+            "dashboard plots a metric the code does not emit",
+            |t| {
+                edit_dashboard(
+                    t,
+                    "[\"Patchbay\", \"DeliveryRetried\"]",
+                    "[\"Patchbay\", \"DeliveryRetries\"]",
+                );
+            },
+            "dashboard plots Patchbay/DeliveryRetries by []: the code emits no such metric",
+        ),
+        (
+            "dashboard plots a dimension the metric does not carry",
+            |t| {
+                edit_dashboard(
+                    t,
+                    "[\"Patchbay\", \"KeyCheck\", \"Status\", \"404\"]",
+                    "[\"Patchbay\", \"KeyCheck\", \"StatusClass\", \"4xx\"]",
+                );
+            },
+            "dashboard plots Patchbay/KeyCheck by [\"StatusClass\"]: the code emits no such metric",
+        ),
+        (
+            "dashboard uses the shorthand",
+            |t| edit_dashboard(t, "[\"Patchbay\", \"DeliveryFailed\"]", "[\".\", \"DeliveryFailed\"]"),
+            "uses the \".\" shorthand",
+        ),
+        (
+            "dashboard misses an alarm",
+            |t| edit_dashboard(t, "\"${KeyCheckUnavailableAlarm.Arn}\", ", ""),
+            "OperationsDashboard: does not show alarm KeyCheckUnavailableAlarm",
+        ),
+        (
+            "dashboard misses what an alarm watches",
+            |t| edit_dashboard(t, "\"Status\", \"503\"]", "\"Status\", \"403\"]"),
+            "OperationsDashboard: plots no Patchbay/KeyCheck [(\"Status\", \"503\")], which KeyCheckUnavailableAlarm watches",
+        ),
+        (
             "alarm on a dimension the metric does not carry",
             |t| props_mut(t, "KeyCheckUnavailableAlarm")["Dimensions"][0]["Name"] = json!("StatusClass"),
             "the code emits no such metric",
@@ -800,6 +872,7 @@ fn failure_checks() -> BTreeMap<String, &'static str> {
         ("routes.rs", include_str!("routes.rs")),
         ("sam_values.rs", include_str!("sam_values.rs")),
         ("secrets.rs", include_str!("secrets.rs")),
+        ("dashboard.rs", include_str!("dashboard.rs")),
     ];
     let mut checks = BTreeMap::new();
     for (file, source) in sources {

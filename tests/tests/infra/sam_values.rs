@@ -245,8 +245,24 @@ pub fn check_alarms(c: &mut Checker<'_>, queues: Option<&Queues>) {
     if !watched {
         c.fail("no alarm on DeliverFunction Errors > 0");
     }
-    for alarm in alarms.iter().filter(|a| a["Namespace"] == metrics::NAMESPACE) {
-        check_emitted(c, alarm);
+    for alarm in &alarms {
+        for (name, dimensions) in patchbay_metrics(alarm) {
+            check_emitted(c, "alarm on", &name, dimensions.into_iter().map(|(n, _)| n).collect());
+        }
+    }
+    let watched = alarms.iter().any(|a| {
+        let used = patchbay_metrics(a);
+        let uses = |metric: &str| used.iter().any(|(name, dims)| name == metric && dims.is_empty());
+        uses(catalog::DELIVERY_FAILED)
+            && uses(catalog::DELIVERY_SUCCEEDED)
+            && a["Metrics"].as_array().is_some_and(|ms| {
+                ms.iter().any(|m| m["Expression"].as_str().is_some_and(|e| e.contains('/')))
+            })
+            && a["ComparisonOperator"] == "GreaterThanThreshold"
+            && number(c.t, &a["Threshold"]).is_some_and(|t| t > 0)
+    });
+    if !watched {
+        c.fail("no alarm on the delivery failure rate (DeliveryFailed / (DeliveryFailed + DeliverySucceeded) above a threshold)");
     }
     let watched = alarms.iter().any(|a| {
         a["Namespace"] == metrics::NAMESPACE
@@ -259,15 +275,36 @@ pub fn check_alarms(c: &mut Checker<'_>, queues: Option<&Queues>) {
     }
 }
 
-/// An alarm on a Patchbay metric must name one the code emits (EMF, `metrics::catalog`), with
-/// exactly one of the dimension sets it is kept under: any other combination has no data, and
-/// such an alarm would never fire.
-fn check_emitted(c: &mut Checker<'_>, alarm: &Value) {
-    let name = alarm["MetricName"].as_str().unwrap_or_default();
-    let mut dimensions: Vec<&str> = alarm["Dimensions"]
-        .as_array()
-        .map(|ds| ds.iter().filter_map(|d| d["Name"].as_str()).collect())
-        .unwrap_or_default();
+/// The Patchbay metrics an alarm reads, with their dimensions (name, value), sorted: its own
+/// metric, or those of its metric-math `Metrics`.
+pub fn patchbay_metrics(alarm: &Value) -> Vec<(String, Vec<(String, String)>)> {
+    let single = std::iter::once(alarm);
+    let math = alarm["Metrics"].as_array().into_iter().flatten().map(|m| &m["MetricStat"]["Metric"]);
+    single
+        .chain(math)
+        .filter(|m| m["Namespace"] == metrics::NAMESPACE)
+        .map(|m| {
+            let mut dimensions: Vec<(String, String)> = m["Dimensions"]
+                .as_array()
+                .map(|ds| {
+                    ds.iter()
+                        .map(|d| {
+                            let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                            (text(&d["Name"]), text(&d["Value"]))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            dimensions.sort();
+            (m["MetricName"].as_str().unwrap_or_default().to_owned(), dimensions)
+        })
+        .collect()
+}
+
+/// A Patchbay metric in an alarm or on the dashboard must be one the code emits (EMF,
+/// `metrics::catalog`), with exactly one of the dimension sets it is kept under: any other
+/// combination has no data, and such an alarm would never fire.
+pub fn check_emitted(c: &mut Checker<'_>, what: &str, name: &str, mut dimensions: Vec<String>) {
     dimensions.sort_unstable();
     let emitted =
         catalog::DIMENSION_SETS.iter().find(|(metric, _)| *metric == name).is_some_and(|(_, sets)| {
@@ -279,7 +316,7 @@ fn check_emitted(c: &mut Checker<'_>, alarm: &Value) {
         });
     if !emitted {
         c.fail(format!(
-            "alarm on {}/{name} by {dimensions:?}: the code emits no such metric (metrics::catalog)",
+            "{what} {}/{name} by {dimensions:?}: the code emits no such metric (metrics::catalog)",
             metrics::NAMESPACE
         ));
     }

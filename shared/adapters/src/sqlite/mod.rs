@@ -86,7 +86,8 @@ CREATE TABLE IF NOT EXISTS queue (
     body TEXT NOT NULL,
     visible_at_ms INTEGER NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 0,
-    receipt TEXT
+    receipt TEXT,
+    correlation_id TEXT
 );
 CREATE INDEX IF NOT EXISTS queue_by_visibility ON queue(visible_at_ms, seq);
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -132,6 +133,7 @@ impl Db {
         .map_err(StoreError::unavailable)?;
         conn.execute_batch(SCHEMA).map_err(StoreError::unavailable)?;
         keys::migrate(&conn).map_err(StoreError::unavailable)?;
+        migrate(&conn).map_err(StoreError::unavailable)?;
         if path != ":memory:" {
             // A database from before files were created private: tighten it and its WAL files.
             for companion in ["", "-wal", "-shm"] {
@@ -154,6 +156,20 @@ impl Db {
         // atomic), so a poisoned mutex is safe to keep using.
         self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Bring a database made by an earlier version up to [`SCHEMA`] (`CREATE … IF NOT EXISTS`
+/// leaves existing tables as they were).
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let has_correlation: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('queue') WHERE name = 'correlation_id'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_correlation {
+        conn.execute_batch("ALTER TABLE queue ADD COLUMN correlation_id TEXT")?;
+    }
+    Ok(())
 }
 
 /// Create the database file readable by its owner only (it holds webhook signing secrets and

@@ -51,22 +51,22 @@ impl SqliteQueue {
         let mut conn = self.db.lock();
         let tx = conn.transaction().map_err(queue_err)?;
         let now = now_ms();
-        let candidates: Vec<(i64, String, String, u32)> = {
+        let candidates: Vec<(i64, String, String, u32, Option<String>)> = {
             let mut stmt = tx
                 .prepare_cached(
-                    "SELECT seq, message_id, body, receive_count FROM queue
+                    "SELECT seq, message_id, body, receive_count, correlation_id FROM queue
                      WHERE visible_at_ms <= ?1 ORDER BY visible_at_ms, seq LIMIT ?2",
                 )
                 .map_err(queue_err)?;
             stmt.query_map(params![now, i64::try_from(max).unwrap_or(10)], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })
             .map_err(queue_err)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(queue_err)?
         };
         let mut received = Vec::with_capacity(candidates.len());
-        for (seq, message_id, body, count) in candidates {
+        for (seq, message_id, body, count, correlation_id) in candidates {
             if self.max_receive_count.is_some_and(|max| count >= max) {
                 tx.execute(
                     "INSERT OR REPLACE INTO dead_letters (message_id, body, receive_count, dead_at)
@@ -90,6 +90,7 @@ impl SqliteQueue {
                 receipt_handle: receipt,
                 body,
                 receive_count: count + 1,
+                correlation_id,
             });
         }
         tx.commit().map_err(queue_err)?;
@@ -105,13 +106,15 @@ impl Queue for SqliteQueue {
         let now = now_ms();
         {
             let mut insert = tx
-                .prepare_cached("INSERT INTO queue (message_id, body, visible_at_ms) VALUES (?1, ?2, ?3)")
+                .prepare_cached(
+                    "INSERT INTO queue (message_id, body, visible_at_ms, correlation_id) VALUES (?1, ?2, ?3, ?4)",
+                )
                 .map_err(queue_err)?;
             for m in messages {
                 // SQS caps DelaySeconds at 15 minutes.
                 let delay = m.delay.min(Duration::from_secs(900));
                 insert
-                    .execute(params![random_token(), m.body, now.saturating_add(ms(delay))])
+                    .execute(params![random_token(), m.body, now.saturating_add(ms(delay)), m.correlation_id])
                     .map_err(queue_err)?;
             }
         }

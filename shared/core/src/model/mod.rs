@@ -11,7 +11,10 @@ mod webhook;
 pub use app::App;
 pub use app_token::{AppToken, TOKEN_PREFIX};
 pub use delivery::{Attempt, AttemptError, Delivery, DeliveryStatus};
-pub use event::{AppInfo, DeliveryRef, EventBody, EventName, EventState, StoredEvent, VersionInfo};
+pub use event::{
+    AppInfo, DeliveryRef, EventBody, EventName, EventPayload, EventState, FailedDelivery, OperationalBody,
+    StoredEvent, VersionInfo, WebhookInfo,
+};
 pub use license_key::{
     AppCollections, Collection, CollectionId, LicenseKey, auto_block_reason, registration_hour,
 };

@@ -8,12 +8,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::config::SendConfig;
 use crate::metrics::{Metrics, catalog};
-use crate::model::{AttemptError, Delivery, DeliveryStatus, EventBody, StoredEvent, Webhook};
+use crate::model::{AttemptError, Delivery, DeliveryStatus, EventPayload, StoredEvent, Webhook};
 use crate::ports::{Sender, Store, StoreError};
 use crate::retry::RetrySchedule;
 pub use crate::service::attempts::KEPT_BODY_BYTES;
 use crate::service::attempts::Tried;
 use crate::service::message::DeliveryMessage;
+use crate::service::notices::Notices;
 use crate::service::send::render_and_send;
 
 /// What the queue should do with the message.
@@ -39,6 +40,9 @@ pub struct Deliver {
     attempt_retention: Duration,
     auto_disable_after: Duration,
     metrics: Metrics,
+    /// Where auto-disables, given-up deliveries and recoveries are raised as operational
+    /// events; nowhere when `None`.
+    notices: Option<Notices>,
 }
 
 impl Deliver {
@@ -57,7 +61,15 @@ impl Deliver {
             attempt_retention: send.attempt_retention,
             auto_disable_after,
             metrics: Metrics::default(),
+            notices: None,
         }
+    }
+
+    /// Raise `webhook.disabled`, `delivery.failed` and `webhook.recovered` through `notices`.
+    #[must_use]
+    pub fn with_notices(mut self, notices: Notices) -> Self {
+        self.notices = Some(notices);
+        self
     }
 
     /// Report each attempt's outcome and latency to `metrics`.
@@ -114,7 +126,7 @@ impl Deliver {
     /// Render, sign and send. Template problems become an `invalid_request` attempt.
     async fn attempt(&self, delivery: &Delivery, webhook: &Webhook, event: &StoredEvent) -> Tried {
         let at = Utc::now();
-        let body = match serde_json::from_str::<EventBody>(&event.body) {
+        let body = match EventPayload::parse(&event.body) {
             Ok(body) => body,
             Err(err) => return Tried::unsendable(at, format!("stored event is unreadable: {err}")),
         };
@@ -144,7 +156,7 @@ impl Deliver {
         delivery.next_attempt_at = None;
         let succeeded = tried.succeeded();
         let own_schedule = webhook.spec.own_retry_schedule();
-        self.track_health(webhook, succeeded, tried.at).await?;
+        self.track_health(&webhook, succeeded, tried.at).await?;
         let outcome = if succeeded {
             delivery.status = DeliveryStatus::Succeeded;
             delivery.reason = None;
@@ -165,11 +177,15 @@ impl Deliver {
                 MessageOutcome::RetryIn(delay)
             } else {
                 delivery.status = DeliveryStatus::Failed;
-                delivery.reason = Some(if permanent {
+                let reason = if permanent {
                     reason
                 } else {
                     format!("{reason}; gave up after {} attempts", delivery.attempts_in_series())
-                });
+                };
+                if let Some(notices) = &self.notices {
+                    notices.delivery_failed(delivery, &webhook, &reason, tried.at).await?;
+                }
+                delivery.reason = Some(reason);
                 MessageOutcome::Done
             }
         };
@@ -188,17 +204,29 @@ impl Deliver {
     }
 
     /// Auto-disable: a webhook whose attempts have all failed for `auto_disable_after` is
-    /// switched off. Writes only when the failing streak starts, ends, or runs out.
+    /// switched off. Writes only when the failing streak starts, ends, or runs out; the end
+    /// and the running out are raised as operational events first (see [`Notices`]).
     async fn track_health(
         &self,
-        mut webhook: Webhook,
+        webhook: &Webhook,
         succeeded: bool,
         at: DateTime<Utc>,
     ) -> Result<(), ProcessingError> {
         let window = TimeDelta::from_std(self.auto_disable_after).unwrap_or(TimeDelta::MAX);
         match (succeeded, webhook.failing_since) {
             (true, None) => return Ok(()),
-            (true, Some(_)) => webhook.failing_since = None,
+            (false, Some(since)) if at - since < window => return Ok(()),
+            _ => {}
+        }
+        let mut webhook = webhook.clone();
+        match (succeeded, webhook.failing_since) {
+            (true, None) => return Ok(()),
+            (true, Some(since)) => {
+                webhook.failing_since = None;
+                if let Some(notices) = &self.notices {
+                    notices.webhook_recovered(&webhook, since, at).await?;
+                }
+            }
             (false, None) => webhook.failing_since = Some(at),
             (false, Some(since)) if at - since >= window => {
                 webhook.enabled = false;
@@ -208,6 +236,9 @@ impl Deliver {
                     since.to_rfc3339()
                 ));
                 tracing::warn!(webhook_id = %webhook.id, failing_since = %since, "webhook auto-disabled");
+                if let Some(notices) = &self.notices {
+                    notices.webhook_disabled(&webhook, at).await?;
+                }
             }
             (false, Some(_)) => return Ok(()),
         }

@@ -81,8 +81,7 @@ pub enum IngestOutcome {
 }
 
 pub struct Ingest {
-    store: Arc<dyn Store>,
-    queue: Arc<dyn Queue>,
+    fan_out: FanOut,
     /// The pipeline's signing secret, as currently rotated.
     secret: LiveSecret,
     metrics: Metrics,
@@ -91,7 +90,7 @@ pub struct Ingest {
 impl Ingest {
     #[must_use]
     pub fn new(store: Arc<dyn Store>, queue: Arc<dyn Queue>, secret: impl Into<LiveSecret>) -> Self {
-        Ingest { store, queue, secret: secret.into(), metrics: Metrics::default() }
+        Ingest { fan_out: FanOut::new(store, queue), secret: secret.into(), metrics: Metrics::default() }
     }
 
     /// Report each accepted event's fan-out to `metrics`.
@@ -120,18 +119,80 @@ impl Ingest {
             return Err(IngestError::NotDeclaredJson);
         }
         let event = parse_event(body)?;
-
-        let webhooks = self.store.list_webhooks(&event.app.id).await?;
-        let deliveries: Vec<Delivery> = webhooks
-            .iter()
-            .filter(|w| w.fires_on(event.event))
-            .map(|w| Delivery::new(&event_id, &w.id, &event.app.id, event.event, now))
-            .collect();
-        let stored = StoredEvent {
-            id: event_id.clone(),
+        let new = NewEvent {
+            id: event_id,
             app_id: event.app.id.clone(),
             name: event.event,
             body: String::from_utf8_lossy(body).into_owned(),
+            except_webhook: None,
+        };
+        let outcome = self.fan_out.publish(new, now).await?;
+        if let IngestOutcome::Accepted(accepted) = &outcome {
+            self.metrics.emit(|| catalog::ingest_fan_out(accepted.deliveries.len()));
+        }
+        Ok(outcome)
+    }
+}
+
+/// An event to record and fan out: the pipeline's, or one Patchbay raises itself.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// The pipeline's `webhook-id`, or a derived id for an operational event (the same
+    /// occurrence always gets the same id, so a retry finds the first record).
+    pub id: String,
+    pub app_id: String,
+    pub name: EventName,
+    /// The body as stored, byte for byte.
+    pub body: String,
+    /// Never deliver to this webhook (the one an operational event is about).
+    pub except_webhook: Option<String>,
+}
+
+/// Record an event with one delivery per matching webhook and put each on the queue, under
+/// the durability protocol above. Ingest uses it for the pipeline's events, the deliver use
+/// case for operational ones.
+#[derive(Clone)]
+pub struct FanOut {
+    store: Arc<dyn Store>,
+    queue: Arc<dyn Queue>,
+}
+
+impl FanOut {
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>, queue: Arc<dyn Queue>) -> Self {
+        FanOut { store, queue }
+    }
+
+    /// Record and enqueue `event` for every enabled webhook of its app subscribed to it.
+    ///
+    /// # Errors
+    /// `InProgress` when the same event is being fanned out right now; store or queue down
+    /// (safe to retry with the same event).
+    pub async fn publish(&self, event: NewEvent, now: DateTime<Utc>) -> Result<IngestOutcome, IngestError> {
+        let deliveries = self.deliveries(&event, now).await?;
+        self.publish_with(event, deliveries, now).await
+    }
+
+    async fn deliveries(&self, event: &NewEvent, now: DateTime<Utc>) -> Result<Vec<Delivery>, IngestError> {
+        let webhooks = self.store.list_webhooks(&event.app_id).await?;
+        Ok(webhooks
+            .iter()
+            .filter(|w| w.fires_on(event.name) && event.except_webhook.as_deref() != Some(w.id.as_str()))
+            .map(|w| Delivery::new(&event.id, &w.id, &event.app_id, event.name, now))
+            .collect())
+    }
+
+    async fn publish_with(
+        &self,
+        event: NewEvent,
+        deliveries: Vec<Delivery>,
+        now: DateTime<Utc>,
+    ) -> Result<IngestOutcome, IngestError> {
+        let stored = StoredEvent {
+            id: event.id,
+            app_id: event.app_id,
+            name: event.name,
+            body: event.body,
             deliveries: deliveries
                 .iter()
                 .map(|d| DeliveryRef { id: d.id.clone(), webhook_id: d.webhook_id.clone() })
@@ -153,8 +214,7 @@ impl Ingest {
                     self.release(&stored).await;
                     return Err(err);
                 }
-                tracing::info!(event_id, app_id = %stored.app_id, event = %stored.name, deliveries = deliveries.len(), "event accepted");
-                self.metrics.emit(|| catalog::ingest_fan_out(deliveries.len()));
+                tracing::info!(event_id = %stored.id, app_id = %stored.app_id, event = %stored.name, deliveries = deliveries.len(), "event accepted");
                 Ok(IngestOutcome::Accepted(response(&stored)))
             }
             EventCreation::Exists(existing) => self.resume(existing, now).await,
@@ -219,7 +279,7 @@ impl Ingest {
 
     /// Enqueue, flag, complete. The caller releases the lease if any step fails.
     async fn finish(&self, event: &StoredEvent, deliveries: &[Delivery]) -> Result<(), IngestError> {
-        let messages: Vec<_> = deliveries.iter().map(|d| DeliveryMessage::outgoing(&d.id)).collect();
+        let messages: Vec<_> = deliveries.iter().map(DeliveryMessage::of).collect();
         self.queue.send(&messages).await?;
         let ids: Vec<String> = deliveries.iter().map(|d| d.id.clone()).collect();
         self.store.mark_enqueued(&ids).await?;
@@ -242,9 +302,9 @@ pub fn parse_event(body: &[u8]) -> Result<EventBody, BodyError> {
         return Err(FieldError::new("(body)", "must be a JSON object").into());
     };
     if let Some(serde_json::Value::String(name)) = object.get("event")
-        && EventName::parse(name).is_none()
+        && EventName::parse(name).is_none_or(EventName::is_operational)
     {
-        let allowed: Vec<&str> = EventName::ALL.iter().map(|e| e.as_str()).collect();
+        let allowed: Vec<&str> = EventName::PIPELINE.iter().map(|e| e.as_str()).collect();
         return Err(FieldError::new(
             "event",
             format!("unknown event {name:?}; allowed: {}", allowed.join(", ")),
@@ -302,6 +362,11 @@ mod tests {
                 format!(r#"{{"event":"version_published","app":{{"id":"{forged}"}},"version":{{"id":1}}}}"#);
             assert!(status_and_message(&body).1.starts_with("app.id: "), "{forged}");
         }
+        // Operational events are Patchbay's own: the pipeline cannot post one.
+        let (status, message) =
+            status_and_message(r#"{"event":"webhook.disabled","app":{"id":"a"},"version":{"id":1}}"#);
+        assert_eq!(status, 422);
+        assert!(message.starts_with("event: unknown event \"webhook.disabled\""), "{message}");
         let (_, message) = status_and_message(r#"{"event":"version_published","app":{"id":"a"}}"#);
         assert_eq!(message, "version: is required");
     }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::Delivery;
 use crate::ports::OutgoingMessage;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -11,10 +12,19 @@ pub struct DeliveryMessage {
 }
 
 impl DeliveryMessage {
+    /// A message for this delivery, without a correlation id.
     #[must_use]
     pub fn outgoing(delivery_id: &str) -> OutgoingMessage {
         let body = serde_json::json!({ "delivery_id": delivery_id }).to_string();
-        OutgoingMessage { body, delay: std::time::Duration::ZERO }
+        OutgoingMessage { body, delay: std::time::Duration::ZERO, correlation_id: None }
+    }
+
+    /// The message for `delivery`, carrying its event's correlation id.
+    #[must_use]
+    pub fn of(delivery: &Delivery) -> OutgoingMessage {
+        let mut message = DeliveryMessage::outgoing(&delivery.id);
+        message.correlation_id = Some(crate::ids::correlation_id(&delivery.event_id));
+        message
     }
 
     #[must_use]

@@ -11,6 +11,7 @@ pub mod key_admin;
 pub mod keys;
 pub mod manage;
 pub mod message;
+pub mod notices;
 pub mod outgoing;
 pub mod send;
 pub mod tokens;

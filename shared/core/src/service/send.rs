@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{EventBody, Webhook};
+use crate::model::{EventPayload, Webhook};
 use crate::ports::{OutgoingRequest, SendOutcome, Sender};
 use crate::service::outgoing::finalize;
 use crate::signing::VerifyError;
@@ -26,11 +26,11 @@ pub enum PrepareError {
 /// A template that does not render, or an unusable signing secret.
 pub fn prepare(
     webhook: &Webhook,
-    event: &EventBody,
+    event: &EventPayload,
     message_id: &str,
     at: DateTime<Utc>,
 ) -> Result<OutgoingRequest, PrepareError> {
-    let rendered = template::compile(&webhook.spec)?.render(&Values::from_event(event))?;
+    let rendered = template::compile(&webhook.spec)?.render(&Values::from_payload(event))?;
     let mut request = finalize(rendered, &webhook.secrets.active(at), message_id, at)?;
     request.timeout = webhook.spec.own_timeout();
     Ok(request)
@@ -43,7 +43,7 @@ pub fn prepare(
 pub async fn render_and_send(
     sender: &dyn Sender,
     webhook: &Webhook,
-    event: &EventBody,
+    event: &EventPayload,
     message_id: &str,
     at: DateTime<Utc>,
 ) -> Result<(OutgoingRequest, SendOutcome), PrepareError> {

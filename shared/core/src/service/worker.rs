@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::sync::watch;
+use tracing::{Instrument, Span};
 
 use crate::bounded::BoundedTasks;
 use crate::config::MAX_WEBHOOK_TIMEOUT;
@@ -28,13 +29,41 @@ pub async fn process_batch(
     deliverer: &Deliver,
     bodies: Vec<String>,
 ) -> Vec<Result<MessageOutcome, ProcessingError>> {
+    process_batch_in_spans(deliverer, bodies.into_iter().map(|body| (body, Span::none())).collect()).await
+}
+
+/// [`process_batch`], each message's work (and so every log line of its attempt) inside its
+/// own span, e.g. [`attempt_span`].
+pub async fn process_batch_in_spans(
+    deliverer: &Deliver,
+    records: Vec<(String, Span)>,
+) -> Vec<Result<MessageOutcome, ProcessingError>> {
     // Owned bodies keep the future `Send` for `tokio::spawn` (borrowed ones trip a
     // higher-ranked lifetime limitation of the compiler).
-    futures::stream::iter(bodies)
-        .map(|body| async move { deliverer.process(&body).await })
+    futures::stream::iter(records)
+        .map(|(body, span)| async move { deliverer.process(&body).await }.instrument(span))
         .buffered(BATCH_CONCURRENCY)
         .collect()
         .await
+}
+
+/// The span one attempt runs in: its event's correlation id (from the queue message) and, on
+/// Lambda, the invocation's request id, so every log line of every attempt of a delivery can
+/// be found by either.
+#[must_use]
+pub fn attempt_span(correlation_id: Option<&str>, request_id: Option<&str>) -> Span {
+    let span = tracing::info_span!(
+        "attempt",
+        correlation_id = tracing::field::Empty,
+        request_id = tracing::field::Empty
+    );
+    if let Some(id) = correlation_id {
+        span.record("correlation_id", id);
+    }
+    if let Some(id) = request_id {
+        span.record("request_id", id);
+    }
+    span
 }
 
 /// Apply an outcome to the queue: delete a finished message, hide a retried one until its next
@@ -128,11 +157,16 @@ pub async fn run(
         // Unused slots drop here and free themselves.
         for (message, slot) in messages.into_iter().zip(slots) {
             let (deliverer, queue) = (deliverer.clone(), queue.clone());
-            in_flight.spawn(slot, async move {
-                let work = deliverer.process(&message.body);
-                let outcome = kept_hidden(queue.as_ref(), &message, options.visibility, work).await;
-                settle(queue.as_ref(), &message, &outcome).await;
-            });
+            let span = attempt_span(message.correlation_id.as_deref(), None);
+            in_flight.spawn(
+                slot,
+                async move {
+                    let work = deliverer.process(&message.body);
+                    let outcome = kept_hidden(queue.as_ref(), &message, options.visibility, work).await;
+                    settle(queue.as_ref(), &message, &outcome).await;
+                }
+                .instrument(span),
+            );
         }
     }
     if !in_flight.is_empty() {
@@ -179,6 +213,7 @@ mod tests {
             receipt_handle: "r".into(),
             body: String::new(),
             receive_count: 1,
+            correlation_id: None,
         };
         let visibility = Duration::from_millis(400);
         let queue = VisibilityLog::default();

@@ -19,7 +19,7 @@ mod vars;
 use crate::model::{EventName, PayloadFormat, WebhookMethod, WebhookSpec};
 
 pub use parse::{ParseError, Segment, Template};
-pub use vars::{Values, Variable, sample_event};
+pub use vars::{PATCHKIT_VARIABLES, Values, Variable, sample_event, sample_payload};
 
 use headers::HeaderTemplate;
 use payload::PayloadTemplate;

@@ -1,12 +1,14 @@
-//! The variables a template may name (PatchKit's seventeen, spelled as its docs spell them) and
-//! their values for one event.
+//! The variables a template may name (PatchKit's seventeen, spelled as its docs spell them, and
+//! ours for operational events) and their values for one event.
 
 use std::fmt;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::humanize::{human_duration, human_size};
-use crate::model::{AppInfo, EventBody, EventName, VersionInfo};
+use crate::model::{
+    AppInfo, EventBody, EventName, EventPayload, FailedDelivery, OperationalBody, VersionInfo, WebhookInfo,
+};
 
 macro_rules! variables {
     ($($variant:ident => $name:literal,)*) => {
@@ -50,7 +52,21 @@ variables! {
     VersionProcessingStartedAt => "version.processing_started_at",
     VersionProcessingFinishedAt => "version.processing_finished_at",
     VersionHumanizedProcessingDuration => "version.humanized_processing_duration",
+    // Operational events (`webhook.disabled`, `delivery.failed`, `webhook.recovered`).
+    EventOccurredAt => "event.occurred_at",
+    WebhookId => "webhook.id",
+    WebhookUrl => "webhook.url",
+    WebhookFailingSince => "webhook.failing_since",
+    WebhookDisabledReason => "webhook.disabled_reason",
+    DeliveryId => "delivery.id",
+    DeliveryEventId => "delivery.event_id",
+    DeliveryEventName => "delivery.event_name",
+    DeliveryAttempts => "delivery.attempts",
+    DeliveryLastError => "delivery.last_error",
 }
+
+/// The variables PatchKit documents; the others exist for operational events only.
+pub const PATCHKIT_VARIABLES: usize = 17;
 
 impl Variable {
     /// The variable called `name` (exact, case-sensitive, no surrounding whitespace).
@@ -107,10 +123,47 @@ impl Values {
         values
     }
 
-    /// What a test send renders: [`sample_event`] through [`Values::from_event`].
+    /// An operational event's values: `event.name`, the app's `app.name` and
+    /// `app.display_name`, and the `event.occurred_at`, `webhook.*` and `delivery.*` variables
+    /// (the `delivery.*` ones only for `delivery.failed`). The `version.*` ones are empty.
+    #[must_use]
+    pub fn from_operational(body: &OperationalBody) -> Values {
+        let OperationalBody { event, app, webhook, delivery, occurred_at } = body;
+        let mut values = Values::default();
+        let mut set = |var: Variable, value: Option<String>| values.set(var, value.unwrap_or_default());
+        set(Variable::EventName, Some(event.as_str().to_owned()));
+        set(Variable::AppName, app.name.clone());
+        set(Variable::AppDisplayName, app.display_name.clone());
+        set(Variable::AppGroupName, app.group_name.clone());
+        set(Variable::AppDownloadUrl, app.download_url.clone());
+        set(Variable::AppDirectDownloadUrl, app.direct_download_url.clone());
+        set(Variable::EventOccurredAt, Some(timestamp(*occurred_at)));
+        set(Variable::WebhookId, Some(webhook.id.clone()));
+        set(Variable::WebhookUrl, Some(webhook.url.clone()));
+        set(Variable::WebhookFailingSince, webhook.failing_since.map(timestamp));
+        set(Variable::WebhookDisabledReason, webhook.disabled_reason.clone());
+        if let Some(delivery) = delivery {
+            set(Variable::DeliveryId, Some(delivery.id.clone()));
+            set(Variable::DeliveryEventId, Some(delivery.event_id.clone()));
+            set(Variable::DeliveryEventName, Some(delivery.event_name.as_str().to_owned()));
+            set(Variable::DeliveryAttempts, Some(delivery.attempts.to_string()));
+            set(Variable::DeliveryLastError, Some(delivery.last_error.clone()));
+        }
+        values
+    }
+
+    #[must_use]
+    pub fn from_payload(payload: &EventPayload) -> Values {
+        match payload {
+            EventPayload::Pipeline(body) => Values::from_event(body),
+            EventPayload::Operational(body) => Values::from_operational(body),
+        }
+    }
+
+    /// What a test send renders: [`sample_payload`]'s values.
     #[must_use]
     pub fn sample(event: EventName) -> Values {
-        Values::from_event(&sample_event(event))
+        Values::from_payload(&sample_payload(event))
     }
 
     #[must_use]
@@ -133,8 +186,60 @@ fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-/// A realistic event for test sends, with every field filled so a studio sees each variable it
-/// uses. PatchKit's test send leaves `known_issues` empty; ours fills it on purpose, so a
+/// What a test send of `event` carries: [`sample_event`] for the pipeline's events, a
+/// realistic operational body (every field its event has filled) for the others.
+#[must_use]
+pub fn sample_payload(event: EventName) -> EventPayload {
+    if !event.is_operational() {
+        return EventPayload::Pipeline(sample_event(event));
+    }
+    // 2024-05-14T09:30:00Z, as in `sample_event`; the streak started five days earlier.
+    const AT: i64 = 1_715_679_000;
+    let at = |secs: i64| DateTime::<Utc>::from_timestamp(secs, 0);
+    let failing_since = at(AT - 5 * 86_400);
+    let app = AppInfo {
+        id: "app_test".to_owned(),
+        name: Some("test-app".to_owned()),
+        display_name: Some("Test App".to_owned()),
+        ..AppInfo::default()
+    };
+    let webhook = |failing_since, disabled_reason: Option<&str>| WebhookInfo {
+        id: "wh_test".to_owned(),
+        url: "https://example.com/hooks/patchbay".to_owned(),
+        failing_since,
+        disabled_reason: disabled_reason.map(str::to_owned),
+    };
+    let (webhook, delivery) = match event {
+        EventName::WebhookDisabled => (
+            webhook(
+                failing_since,
+                Some("auto-disabled: every delivery attempt failed since 2024-05-09T09:30:00+00:00"),
+            ),
+            None,
+        ),
+        EventName::WebhookRecovered => (webhook(failing_since, None), None),
+        _ => (
+            webhook(failing_since, None),
+            Some(FailedDelivery {
+                id: "dlv_test".to_owned(),
+                event_id: "msg_test".to_owned(),
+                event_name: EventName::VersionPublished,
+                attempts: 14,
+                last_error: "receiver answered 503; gave up after 14 attempts".to_owned(),
+            }),
+        ),
+    };
+    EventPayload::Operational(OperationalBody {
+        event,
+        app,
+        webhook,
+        delivery,
+        occurred_at: at(AT).unwrap_or_default(),
+    })
+}
+
+/// A realistic pipeline event for test sends, with every field filled so a studio sees each
+/// variable it uses. PatchKit's test send leaves `known_issues` empty; ours fills it on purpose, so a
 /// template that uses it can be checked before a real release. Processing errors exist only on
 /// `version_process_failed`, as they would for real.
 #[must_use]
@@ -147,7 +252,7 @@ pub fn sample_event(event: EventName) -> EventBody {
             "Content file is not a valid ZIP archive".to_owned(),
             "Diff could not be computed".to_owned(),
         ],
-        EventName::VersionPublished | EventName::VersionProcessed => Vec::new(),
+        _ => Vec::new(),
     };
     EventBody {
         event,
@@ -182,7 +287,7 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_parse_back() {
-        assert_eq!(Variable::ALL.len(), 17);
+        assert_eq!(Variable::ALL.len(), PATCHKIT_VARIABLES + 10);
         for (i, var) in Variable::ALL.into_iter().enumerate() {
             assert_eq!(var.index(), i);
             assert_eq!(Variable::parse(var.name()), Some(var));
@@ -234,9 +339,10 @@ mod tests {
 
     #[test]
     fn sample_fills_every_variable_and_errors_only_on_failure() {
-        for event in EventName::ALL {
+        for event in EventName::PIPELINE {
             let values = Values::sample(event);
-            for var in Variable::ALL {
+            for var in &Variable::ALL[..PATCHKIT_VARIABLES] {
+                let var = *var;
                 if var == Variable::VersionProcessingError && event != EventName::VersionProcessFailed {
                     assert_eq!(values.get(var), "", "{event}: {var}");
                 } else {
@@ -244,6 +350,33 @@ mod tests {
                 }
             }
             assert_eq!(values.get(Variable::EventName), event.as_str());
+            assert!(Variable::ALL[PATCHKIT_VARIABLES..].iter().all(|v| values.get(*v).is_empty()));
         }
+    }
+
+    #[test]
+    fn operational_samples_fill_what_their_event_carries() {
+        for event in EventName::OPERATIONAL {
+            let values = Values::sample(event);
+            assert_eq!(values.get(Variable::EventName), event.as_str());
+            for var in Variable::ALL {
+                let expected = match var {
+                    Variable::EventName | Variable::AppName | Variable::AppDisplayName => true,
+                    Variable::EventOccurredAt
+                    | Variable::WebhookId
+                    | Variable::WebhookUrl
+                    | Variable::WebhookFailingSince => true,
+                    Variable::WebhookDisabledReason => event == EventName::WebhookDisabled,
+                    Variable::DeliveryId
+                    | Variable::DeliveryEventId
+                    | Variable::DeliveryEventName
+                    | Variable::DeliveryAttempts
+                    | Variable::DeliveryLastError => event == EventName::DeliveryFailed,
+                    _ => false,
+                };
+                assert_eq!(!values.get(var).is_empty(), expected, "{event}: {var}");
+            }
+        }
+        assert_eq!(Values::sample(EventName::DeliveryFailed).get(Variable::DeliveryAttempts), "14");
     }
 }

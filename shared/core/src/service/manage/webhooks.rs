@@ -209,7 +209,7 @@ impl Manage {
         let webhook = self.webhook(id).await?;
         let event_name =
             req.event.or_else(|| webhook.spec.events.first().copied()).unwrap_or(EventName::VersionPublished);
-        let body = template::sample_event(event_name);
+        let body = template::sample_payload(event_name);
         let now = Utc::now();
         let event_id = random_id("test");
         let mut delivery = Delivery::new(&event_id, &webhook.id, &webhook.app_id, event_name, now);
@@ -219,7 +219,7 @@ impl Manage {
             id: event_id,
             app_id: webhook.app_id.clone(),
             name: event_name,
-            body: serde_json::to_string(&body).map_err(crate::ports::StoreError::unavailable)?,
+            body: body.to_json().map_err(crate::ports::StoreError::unavailable)?,
             deliveries: vec![DeliveryRef { id: delivery.id.clone(), webhook_id: webhook.id.clone() }],
             state: EventState::Complete,
             lease_until: now,
