@@ -69,6 +69,16 @@
 //!   `TransactWriteItems` in chunks of 100 conditional puts: each chunk is atomic, the whole
 //!   call is not; if a later chunk fails, the keys of earlier chunks are deleted again, best
 //!   effort. A key given twice in one call counts as existing (its second occurrence).
+//! * The deliver path, two round trips per attempt: `load_attempt_context` is one
+//!   strongly consistent `BatchGetItem` of the delivery, webhook and event (keys named by the
+//!   queue message). `record_outcomes` writes outcomes without a health change as plain puts of
+//!   the attempt and the delivery, packed into `BatchWriteItem` calls of up to 25 items (no key
+//!   twice in one call; unprocessed items are re-sent), 1 write unit per item of ≤ 1 KB; each
+//!   item is atomic, a call is not, which is harmless here: a lost delivery write means the
+//!   message comes back and the same attempt number is written again (a duplicate message's
+//!   attempt likewise replaces the record of the same number). An outcome that changes the
+//!   webhook's health is one `TransactWriteItems` (attempt if new, delivery, webhook
+//!   conditional on existing, so a health write never brings back a deleted webhook).
 //! * `list_attempts` hides attempts whose `expires_at` has passed (DynamoDB's TTL sweep lags).
 //! * Every `GetItem` and main-table `Query` is strongly consistent.
 //! * A transaction cancelled by a concurrent transaction on the same items

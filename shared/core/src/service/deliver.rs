@@ -1,15 +1,22 @@
 //! One queue message = one attempt at one delivery. The caller (the Lambda handler or the local
 //! worker) turns the outcome into queue operations: delete, or hide until the next retry.
+//!
+//! Store round trips per attempt: one read ([`AttemptStore::load_attempt_context`]: delivery,
+//! webhook and event together) and one write ([`AttemptStore::record_outcomes`]: attempt,
+//! delivery state and any health change together). Outcomes that finish at the same time share
+//! the write: concurrent attempts queue their outcomes and one of them writes them all (group
+//! commit), so the local worker commits one SQLite transaction per batch of outcomes.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use tokio::sync::oneshot;
 
 use crate::config::SendConfig;
 use crate::metrics::{Metrics, catalog};
-use crate::model::{AttemptError, Delivery, DeliveryStatus, EventBody, StoredEvent, Webhook};
-use crate::ports::{Sender, Store, StoreError};
+use crate::model::{Attempt, AttemptError, Delivery, DeliveryStatus, EventBody, StoredEvent, Webhook};
+use crate::ports::{AttemptContext, OutcomeRecord, Sender, Store, StoreError, StoreResult};
 use crate::retry::RetrySchedule;
 pub use crate::service::attempts::KEPT_BODY_BYTES;
 use crate::service::attempts::Tried;
@@ -31,6 +38,74 @@ pub enum MessageOutcome {
 #[error("delivery processing failed: {0}")]
 pub struct ProcessingError(#[from] pub StoreError);
 
+/// How an attempt changed its webhook's health (written with the attempt, in the same round
+/// trip). The one place that decides it is [`Deliver::decide`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthChange {
+    /// Nothing to write.
+    Unchanged,
+    /// The first failure after a success: the failing streak starts.
+    StartedFailing,
+    /// The first success after a failing streak.
+    Recovered { failing_since: DateTime<Utc> },
+    /// Every attempt failed for the auto-disable window: switched off.
+    AutoDisabled { failing_since: DateTime<Utc> },
+}
+
+/// The outcome of one attempt, decided but not yet written: what to write, what the queue does,
+/// and how the webhook's health changed.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub record: OutcomeRecord,
+    pub outcome: MessageOutcome,
+    pub health: HealthChange,
+}
+
+/// A message processed up to its write.
+enum Step {
+    /// Nothing to write (unreadable, unknown or already finished).
+    Finished(MessageOutcome),
+    /// Write this, then the message's outcome stands.
+    Write(Box<Decision>),
+}
+
+/// Outcomes waiting for a write, and the turn to write them: whoever holds `turn` takes every
+/// waiting outcome and writes them in one call.
+#[derive(Default)]
+struct GroupCommit {
+    waiting: Mutex<Vec<(OutcomeRecord, oneshot::Sender<StoreResult<()>>)>>,
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl GroupCommit {
+    async fn write(&self, store: &dyn Store, record: OutcomeRecord) -> StoreResult<()> {
+        let (tx, mut rx) = oneshot::channel();
+        self.lock_waiting().push((record, tx));
+        let turn = self.turn.lock().await;
+        // A writer before us may have taken ours along.
+        if let Ok(result) = rx.try_recv() {
+            return result;
+        }
+        let batch = std::mem::take(&mut *self.lock_waiting());
+        if !batch.is_empty() {
+            let (records, senders): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            let results = store.record_outcomes(&records).await;
+            for (sender, result) in senders.into_iter().zip(results) {
+                // The waiter may have been cancelled; nothing to tell it then.
+                let _ = sender.send(result);
+            }
+        }
+        drop(turn);
+        rx.await.unwrap_or_else(|_| Err(StoreError::Unavailable("outcome write was abandoned".to_owned())))
+    }
+
+    fn lock_waiting(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Vec<(OutcomeRecord, oneshot::Sender<StoreResult<()>>)>> {
+        self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 pub struct Deliver {
     store: Arc<dyn Store>,
     sender: Arc<dyn Sender>,
@@ -39,6 +114,7 @@ pub struct Deliver {
     attempt_retention: Duration,
     auto_disable_after: Duration,
     metrics: Metrics,
+    commits: GroupCommit,
 }
 
 impl Deliver {
@@ -57,6 +133,7 @@ impl Deliver {
             attempt_retention: send.attempt_retention,
             auto_disable_after,
             metrics: Metrics::default(),
+            commits: GroupCommit::default(),
         }
     }
 
@@ -67,48 +144,110 @@ impl Deliver {
         self
     }
 
-    /// Process one queue message body.
+    /// Process one queue message body: one read round trip, the request, one write round trip
+    /// (shared with the outcomes of concurrent calls that are ready at the same time).
     ///
     /// # Errors
     /// The store failed; the message must stay on the queue untouched.
     pub async fn process(&self, body: &str) -> Result<MessageOutcome, ProcessingError> {
+        match self.prepare(body).await? {
+            Step::Finished(outcome) => Ok(outcome),
+            Step::Write(decision) => {
+                self.commits.write(self.store.as_ref(), decision.record.clone()).await?;
+                Ok(self.written(&decision))
+            }
+        }
+    }
+
+    /// Process a batch of message bodies: attempts run concurrently (at most `concurrency` at
+    /// once), then every outcome is written in one call. One result per body, in order.
+    pub async fn process_all(
+        &self,
+        bodies: &[String],
+        concurrency: usize,
+    ) -> Vec<Result<MessageOutcome, ProcessingError>> {
+        use futures::StreamExt;
+        let steps: Vec<Result<Step, ProcessingError>> = futures::stream::iter(bodies)
+            .map(|body| self.prepare(body))
+            .buffered(concurrency.max(1))
+            .collect()
+            .await;
+        let records: Vec<OutcomeRecord> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Ok(Step::Write(d)) => Some(d.record.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut written =
+            if records.is_empty() { Vec::new() } else { self.store.record_outcomes(&records).await }
+                .into_iter();
+        steps
+            .into_iter()
+            .map(|step| match step? {
+                Step::Finished(outcome) => Ok(outcome),
+                Step::Write(decision) => {
+                    written.next().unwrap_or_else(|| {
+                        Err(StoreError::Unavailable("store returned too few results".to_owned()))
+                    })?;
+                    Ok(self.written(&decision))
+                }
+            })
+            .collect()
+    }
+
+    /// Read, check, send and decide; everything but the write.
+    async fn prepare(&self, body: &str) -> Result<Step, ProcessingError> {
         let Some(message) = DeliveryMessage::parse(body) else {
             // Can never succeed; keeping it would only feed the DLQ.
             tracing::error!(body_len = body.len(), "unreadable queue message dropped");
-            return Ok(MessageOutcome::Done);
+            return Ok(Step::Finished(MessageOutcome::Done));
         };
-        let Some(mut delivery) = self.store.get_delivery(&message.delivery_id).await? else {
+        let context = self.load(&message).await?;
+        let Some(mut delivery) = context.delivery else {
             tracing::warn!(delivery_id = %message.delivery_id, "message for unknown delivery dropped");
-            return Ok(MessageOutcome::Done);
+            return Ok(Step::Finished(MessageOutcome::Done));
         };
         if delivery.status != DeliveryStatus::Pending {
             tracing::info!(delivery_id = %delivery.id, status = delivery.status.as_str(), "duplicate message for a finished delivery");
-            return Ok(MessageOutcome::Done);
+            return Ok(Step::Finished(MessageOutcome::Done));
         }
-        let webhook = match self.store.get_webhook(&delivery.webhook_id).await? {
+        let webhook = match context.webhook {
             Some(w) if w.enabled => w,
-            Some(_) => return self.finish_unsent(&mut delivery, "webhook is disabled").await,
-            None => return self.finish_unsent(&mut delivery, "webhook was deleted").await,
+            Some(_) => return Ok(Step::Write(Box::new(Self::unsent(&mut delivery, "webhook is disabled")))),
+            None => return Ok(Step::Write(Box::new(Self::unsent(&mut delivery, "webhook was deleted")))),
         };
-        let Some(event) = self.store.get_event(&delivery.event_id).await? else {
-            return self.finish_unsent(&mut delivery, "event record is gone").await;
+        let Some(event) = context.event else {
+            return Ok(Step::Write(Box::new(Self::unsent(&mut delivery, "event record is gone"))));
         };
-
         let tried = self.attempt(&delivery, &webhook, &event).await;
-        self.record(&mut delivery, webhook, tried).await
+        Ok(Step::Write(Box::new(self.decide(delivery, webhook, &tried))))
     }
 
-    async fn finish_unsent(
-        &self,
-        delivery: &mut Delivery,
-        why: &str,
-    ) -> Result<MessageOutcome, ProcessingError> {
+    /// The delivery, webhook and event in one round trip. A message from before messages named
+    /// the webhook and event costs one read more.
+    async fn load(&self, message: &DeliveryMessage) -> StoreResult<AttemptContext> {
+        let id = &message.delivery_id;
+        if let (Some(webhook_id), Some(event_id)) = (&message.webhook_id, &message.event_id) {
+            return self.store.load_attempt_context(id, webhook_id, event_id).await;
+        }
+        match self.store.get_delivery(id).await? {
+            Some(d) => self.store.load_attempt_context(id, &d.webhook_id, &d.event_id).await,
+            None => Ok(AttemptContext { delivery: None, webhook: None, event: None }),
+        }
+    }
+
+    /// Finish without sending: no attempt, the delivery fails with `why`.
+    fn unsent(delivery: &mut Delivery, why: &str) -> Decision {
         tracing::info!(delivery_id = %delivery.id, reason = why, "delivery finished without sending");
         delivery.status = DeliveryStatus::Failed;
         delivery.reason = Some(why.to_owned());
         delivery.updated_at = Utc::now();
-        self.store.update_delivery(delivery).await?;
-        Ok(MessageOutcome::Done)
+        Decision {
+            record: OutcomeRecord { attempt: None, delivery: delivery.clone(), webhook: None },
+            outcome: MessageOutcome::Done,
+            health: HealthChange::Unchanged,
+        }
     }
 
     /// Render, sign and send. Template problems become an `invalid_request` attempt.
@@ -124,26 +263,19 @@ impl Deliver {
         }
     }
 
-    async fn record(
-        &self,
-        delivery: &mut Delivery,
-        webhook: Webhook,
-        tried: Tried,
-    ) -> Result<MessageOutcome, ProcessingError> {
+    /// The one place an attempt's consequences are decided: the attempt record, the delivery's
+    /// new state, what the queue does next, and how the webhook's health changed (written in
+    /// the same round trip when it did).
+    #[must_use]
+    pub fn decide(&self, mut delivery: Delivery, mut webhook: Webhook, tried: &Tried) -> Decision {
         let number = delivery.attempt_count + 1;
         let attempt = tried.record(&delivery.id, number, self.attempt_retention);
-        match self.store.record_attempt(&attempt).await {
-            // Another worker recorded this number (a duplicate message raced us): keep ours
-            // out of the history but carry on; the delivery state below is still right.
-            Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
-            Err(err) => return Err(err.into()),
-        }
         delivery.attempt_count = number;
         delivery.updated_at = Utc::now();
 
         let succeeded = tried.succeeded();
         let own_schedule = webhook.spec.own_retry_schedule();
-        self.track_health(webhook, succeeded, tried.at).await?;
+        let health = self.health(&mut webhook, succeeded, tried.at);
         let outcome = if succeeded {
             delivery.status = DeliveryStatus::Succeeded;
             delivery.reason = None;
@@ -170,34 +302,26 @@ impl Deliver {
                 MessageOutcome::Done
             }
         };
-        self.store.update_delivery(delivery).await?;
-        tracing::info!(
-            delivery_id = %delivery.id,
-            attempt = number,
-            status = delivery.status.as_str(),
-            code = attempt.status_code,
-            error = attempt.error.map(AttemptError::as_str),
-            duration_ms = attempt.duration_ms,
-            "delivery attempt"
-        );
-        self.metrics.emit(|| catalog::delivery_attempt(&attempt, delivery.status));
-        Ok(outcome)
+        let webhook = (health != HealthChange::Unchanged).then_some(webhook);
+        Decision { record: OutcomeRecord { attempt: Some(attempt), delivery, webhook }, outcome, health }
     }
 
     /// Auto-disable: a webhook whose attempts have all failed for `auto_disable_after` is
-    /// switched off. Writes only when the failing streak starts, ends, or runs out.
-    async fn track_health(
-        &self,
-        mut webhook: Webhook,
-        succeeded: bool,
-        at: DateTime<Utc>,
-    ) -> Result<(), ProcessingError> {
+    /// switched off. Changes `webhook` only when the failing streak starts, ends, or runs out.
+    fn health(&self, webhook: &mut Webhook, succeeded: bool, at: DateTime<Utc>) -> HealthChange {
         let window = TimeDelta::from_std(self.auto_disable_after).unwrap_or(TimeDelta::MAX);
-        match (succeeded, webhook.failing_since) {
-            (true, None) => return Ok(()),
-            (true, Some(_)) => webhook.failing_since = None,
-            (false, None) => webhook.failing_since = Some(at),
-            (false, Some(since)) if at - since >= window => {
+        let change = match (succeeded, webhook.failing_since) {
+            (true, None) => return HealthChange::Unchanged,
+            (false, Some(since)) if at - since < window => return HealthChange::Unchanged,
+            (true, Some(since)) => {
+                webhook.failing_since = None;
+                HealthChange::Recovered { failing_since: since }
+            }
+            (false, None) => {
+                webhook.failing_since = Some(at);
+                HealthChange::StartedFailing
+            }
+            (false, Some(since)) => {
                 webhook.enabled = false;
                 webhook.disabled_at = Some(at);
                 webhook.disabled_reason = Some(format!(
@@ -205,13 +329,31 @@ impl Deliver {
                     since.to_rfc3339()
                 ));
                 tracing::warn!(webhook_id = %webhook.id, failing_since = %since, "webhook auto-disabled");
+                HealthChange::AutoDisabled { failing_since: since }
             }
-            (false, Some(_)) => return Ok(()),
-        }
+        };
         webhook.updated_at = at;
-        match self.store.update_webhook(&webhook).await {
-            Ok(()) | Err(StoreError::NotFound(_)) => Ok(()),
-            Err(err) => Err(err.into()),
-        }
+        change
     }
+
+    /// Log and report a written outcome; the message's outcome stands.
+    fn written(&self, decision: &Decision) -> MessageOutcome {
+        if let Some(attempt) = &decision.record.attempt {
+            report(&self.metrics, attempt, &decision.record.delivery);
+        }
+        decision.outcome.clone()
+    }
+}
+
+fn report(metrics: &Metrics, attempt: &Attempt, delivery: &Delivery) {
+    tracing::info!(
+        delivery_id = %delivery.id,
+        attempt = attempt.number,
+        status = delivery.status.as_str(),
+        code = attempt.status_code,
+        error = attempt.error.map(AttemptError::as_str),
+        duration_ms = attempt.duration_ms,
+        "delivery attempt"
+    );
+    metrics.emit(|| catalog::delivery_attempt(attempt, delivery.status));
 }

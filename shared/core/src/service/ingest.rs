@@ -219,7 +219,7 @@ impl Ingest {
 
     /// Enqueue, flag, complete. The caller releases the lease if any step fails.
     async fn finish(&self, event: &StoredEvent, deliveries: &[Delivery]) -> Result<(), IngestError> {
-        let messages: Vec<_> = deliveries.iter().map(|d| DeliveryMessage::outgoing(&d.id)).collect();
+        let messages: Vec<_> = deliveries.iter().map(DeliveryMessage::outgoing).collect();
         self.queue.send(&messages).await?;
         let ids: Vec<String> = deliveries.iter().map(|d| d.id.clone()).collect();
         self.store.mark_enqueued(&ids).await?;

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use tokio::sync::watch;
 
 use crate::bounded::BoundedTasks;
@@ -22,19 +21,13 @@ const RECEIVE_MAX: usize = 10;
 /// The local worker's default bound on deliveries in flight.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
-/// Process every message, concurrently (bounded), returning each outcome in input order.
-/// One message's failure never affects another's.
+/// Process every message, concurrently (bounded), returning each outcome in input order;
+/// their outcomes are written in one store call. One message's failure never affects another's.
 pub async fn process_batch(
     deliverer: &Deliver,
     bodies: Vec<String>,
 ) -> Vec<Result<MessageOutcome, ProcessingError>> {
-    // Owned bodies keep the future `Send` for `tokio::spawn` (borrowed ones trip a
-    // higher-ranked lifetime limitation of the compiler).
-    futures::stream::iter(bodies)
-        .map(|body| async move { deliverer.process(&body).await })
-        .buffered(BATCH_CONCURRENCY)
-        .collect()
-        .await
+    deliverer.process_all(&bodies, BATCH_CONCURRENCY).await
 }
 
 /// Apply an outcome to the queue: delete a finished message, hide a retried one until its next

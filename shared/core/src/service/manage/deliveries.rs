@@ -76,7 +76,7 @@ impl Manage {
         delivery.reason = None;
         delivery.updated_at = Utc::now();
         self.store.update_delivery(delivery).await?;
-        self.queue.send(&[DeliveryMessage::outgoing(&delivery.id)]).await?;
+        self.queue.send(&[DeliveryMessage::outgoing(delivery)]).await?;
         self.store.mark_enqueued(std::slice::from_ref(&delivery.id)).await?;
         delivery.enqueued = true;
         tracing::info!(delivery_id = %delivery.id, "redelivery queued");
