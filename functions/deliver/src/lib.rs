@@ -8,7 +8,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use patchbay_adapters::backends::EventBackends;
 use patchbay_adapters::wiring::{self, InitError};
 use patchbay_core::config::DeliverConfig;
-use patchbay_core::ports::Queue;
+use patchbay_core::ports::{OutgoingMessage, Queue};
 use patchbay_core::service::deliver::{Deliver, MessageOutcome};
 use patchbay_core::service::worker::process_batch;
 
@@ -36,6 +36,26 @@ impl Handler {
         let bodies = records.iter().map(|r| r.body.clone().unwrap_or_default()).collect();
         let outcomes = process_batch(&self.deliver, bodies).await;
         let mut response = SqsBatchResponse::default();
+        // Deferred records (open circuit) go back as new messages, all in one send; they then
+        // count as done, so Lambda deletes the originals.
+        let deferred: Vec<OutgoingMessage> = records
+            .iter()
+            .zip(&outcomes)
+            .filter_map(|(record, outcome)| match outcome {
+                Ok(MessageOutcome::Defer(delay)) => {
+                    Some(OutgoingMessage { body: record.body.clone().unwrap_or_default(), delay: *delay })
+                }
+                _ => None,
+            })
+            .collect();
+        let requeued = deferred.is_empty()
+            || {
+                let sent = self.queue.send(&deferred).await;
+                if let Err(err) = &sent {
+                    tracing::warn!(error = %err, "could not re-send deferred records; they wait through visibility");
+                }
+                sent.is_ok()
+            };
         for (record, outcome) in records.iter().zip(outcomes) {
             let id = record.message_id.clone().unwrap_or_default();
             match outcome {
@@ -47,6 +67,15 @@ impl Handler {
                         && let Err(err) = self.queue.change_visibility(receipt, delay).await
                     {
                         tracing::warn!(message_id = %id, error = %err, "could not set retry delay");
+                    }
+                    response.add_failure(id);
+                }
+                Ok(MessageOutcome::Defer(_)) if requeued => {}
+                Ok(MessageOutcome::Defer(delay)) => {
+                    if let Some(receipt) = record.receipt_handle.as_deref()
+                        && let Err(err) = self.queue.change_visibility(receipt, delay).await
+                    {
+                        tracing::warn!(message_id = %id, error = %err, "could not defer");
                     }
                     response.add_failure(id);
                 }

@@ -151,6 +151,15 @@ pub trait AttemptStore: Send + Sync {
     /// recorded (a duplicate message raced us) is left as it was, and the rest still written.
     /// A delivery or webhook that is gone is skipped. One result per outcome, in order.
     async fn record_outcomes(&self, outcomes: &[OutcomeRecord]) -> Vec<StoreResult<()>>;
+    /// Claim the probe of a webhook whose circuit cool-down has run out: moves the circuit's
+    /// `open_until` from `seen` to `until` if it still is `seen` (`Ok(false)` otherwise, or when
+    /// the webhook is gone), so exactly one attempt probes.
+    async fn claim_probe(
+        &self,
+        webhook_id: &str,
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
 }
 
 /// How a key check went, decided by the store in one round trip where it can.

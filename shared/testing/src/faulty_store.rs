@@ -169,4 +169,13 @@ impl AttemptStore for FaultyStore {
         }
         self.inner.record_outcomes(outcomes).await
     }
+    async fn claim_probe(
+        &self,
+        webhook_id: &str,
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.enter("claim_probe")?;
+        self.inner.claim_probe(webhook_id, seen, until).await
+    }
 }

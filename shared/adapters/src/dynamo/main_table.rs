@@ -87,12 +87,27 @@ fn secret_index_item(app: &App, secret_hash: &str) -> StoreResult<Item> {
     Ok(item)
 }
 
+/// The circuit's `open_until` (authoritative over the copy in `doc`: `claim_probe` moves it
+/// alone).
+const CIRCUIT_OPEN_UNTIL: &str = "circuit_open_until";
+
 fn webhook_item(webhook: &Webhook) -> StoreResult<Item> {
     let mut item = key(webhook_pk(&webhook.id), "WH");
     item.insert("doc".into(), to_doc(webhook)?);
+    if let Some(until) = webhook.circuit.open_until {
+        item.insert(CIRCUIT_OPEN_UNTIL.into(), s(ts(until)));
+    }
     item.insert(GSI1PK.into(), s(format!("APPWH#{}", webhook.app_id)));
     item.insert(GSI1SK.into(), s(format!("{}#{}", ts(webhook.created_at), webhook.id)));
     Ok(item)
+}
+
+fn webhook_from_item(item: &Item) -> StoreResult<Webhook> {
+    let mut webhook: Webhook = from_doc(item)?;
+    if item.contains_key(CIRCUIT_OPEN_UNTIL) {
+        webhook.circuit.open_until = Some(attr_ts(item, CIRCUIT_OPEN_UNTIL)?);
+    }
+    Ok(webhook)
 }
 
 fn state_str(state: EventState) -> &'static str {
@@ -389,7 +404,7 @@ impl WebhookStore for DynamoStore {
     }
 
     async fn get_webhook(&self, id: &str) -> StoreResult<Option<Webhook>> {
-        self.get_item(webhook_pk(id), "WH").await?.as_ref().map(from_doc).transpose()
+        self.get_item(webhook_pk(id), "WH").await?.as_ref().map(webhook_from_item).transpose()
     }
 
     async fn list_webhooks(&self, app_id: &str) -> StoreResult<Vec<Webhook>> {
@@ -402,7 +417,7 @@ impl WebhookStore for DynamoStore {
                 &[(":pk", s(format!("APPWH#{app_id}")))],
             )
             .await?;
-        items.iter().map(from_doc).collect()
+        items.iter().map(webhook_from_item).collect()
     }
 
     async fn update_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
@@ -710,7 +725,7 @@ impl AttemptStore for DynamoStore {
         let [(d, _), (w, _), (e, _)] = &wanted;
         Ok(AttemptContext {
             delivery: found.get(d).map(delivery_from_item).transpose()?,
-            webhook: found.get(w).map(from_doc).transpose()?,
+            webhook: found.get(w).map(webhook_from_item).transpose()?,
             event: found.get(e).map(event_from_item).transpose()?,
         })
     }
@@ -744,6 +759,30 @@ impl AttemptStore for DynamoStore {
             .into_iter()
             .map(|r| r.unwrap_or_else(|| Err(StoreError::Unavailable("unwritten".into()))))
             .collect()
+    }
+    async fn claim_probe(
+        &self,
+        webhook_id: &str,
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(webhook_pk(webhook_id), "WH")))
+            .update_expression("SET #open = :until")
+            .condition_expression("#open = :seen")
+            .expression_attribute_names("#open", CIRCUIT_OPEN_UNTIL)
+            .expression_attribute_values(":until", s(ts(until)))
+            .expression_attribute_values(":seen", s(ts(seen)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if update_condition_failed(&err) => Ok(false),
+            Err(err) => Err(unavailable(err)),
+        }
     }
 }
 

@@ -421,6 +421,28 @@ impl AttemptStore for SqliteStore {
             Err(err) => outcomes.iter().map(|_| Err(StoreError::Unavailable(err.to_string()))).collect(),
         }
     }
+
+    async fn claim_probe(
+        &self,
+        webhook_id: &str,
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction().map_err(db_err)?;
+        let Some(doc) = doc_by_id(&tx, "SELECT doc FROM webhooks WHERE id = ?1", webhook_id)? else {
+            return Ok(false);
+        };
+        let mut webhook: Webhook = from_doc(&doc)?;
+        if webhook.circuit.open_until != Some(seen) {
+            return Ok(false);
+        }
+        webhook.circuit.open_until = Some(until);
+        tx.execute("UPDATE webhooks SET doc = ?2 WHERE id = ?1", params![webhook_id, to_doc(&webhook)?])
+            .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        Ok(true)
+    }
 }
 
 /// One outcome inside the caller's transaction: an attempt number already recorded stays as it

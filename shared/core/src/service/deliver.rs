@@ -7,21 +7,26 @@
 //! the write: concurrent attempts queue their outcomes and one of them writes them all (group
 //! commit), so the local worker commits one SQLite transaction per batch of outcomes.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::oneshot;
 
 use crate::config::SendConfig;
 use crate::metrics::{Metrics, catalog};
-use crate::model::{Attempt, AttemptError, Delivery, DeliveryStatus, EventBody, StoredEvent, Webhook};
+use crate::model::{
+    Attempt, AttemptError, CircuitChange, CircuitState, Delivery, DeliveryStatus, EventBody, StoredEvent,
+    Webhook,
+};
 use crate::ports::{AttemptContext, OutcomeRecord, Sender, Store, StoreError, StoreResult};
 use crate::retry::RetrySchedule;
 pub use crate::service::attempts::KEPT_BODY_BYTES;
 use crate::service::attempts::Tried;
 use crate::service::message::DeliveryMessage;
-use crate::service::send::render_and_send;
+use crate::service::send::{PrepareError, prepare_compiled};
+use crate::template::TemplateCache;
 
 /// What the queue should do with the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +35,17 @@ pub enum MessageOutcome {
     Done,
     /// Failed, attempts remain: hide the message this long, then try again.
     RetryIn(Duration),
+    /// The webhook's circuit is open: nothing was sent and no attempt used up. Put the message
+    /// back as a new one delayed this long (at most [`MAX_DEFER`]) and delete this one, so a long
+    /// outage never walks it toward the queue's `maxReceiveCount`.
+    Defer(Duration),
 }
+
+/// SQS's longest message delay.
+pub const MAX_DEFER: Duration = Duration::from_secs(900);
+
+/// How long an instance trusts what it saw of a webhook's open circuit before reading it again.
+const CIRCUIT_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// Something outside the delivery broke (store down): leave the message alone so the queue
 /// retries it, and redrives it to the DLQ if it keeps failing.
@@ -53,12 +68,13 @@ pub enum HealthChange {
 }
 
 /// The outcome of one attempt, decided but not yet written: what to write, what the queue does,
-/// and how the webhook's health changed.
+/// and how the webhook's health and circuit changed.
 #[derive(Debug, Clone)]
 pub struct Decision {
     pub record: OutcomeRecord,
     pub outcome: MessageOutcome,
     pub health: HealthChange,
+    pub circuit: CircuitChange,
 }
 
 /// A message processed up to its write.
@@ -115,6 +131,12 @@ pub struct Deliver {
     auto_disable_after: Duration,
     metrics: Metrics,
     commits: GroupCommit,
+    /// Compiled templates per webhook revision: no parsing on the hot path.
+    templates: TemplateCache,
+    /// The function's send timeout (a probe's claim lasts this plus a margin).
+    timeout: Duration,
+    /// Webhooks seen with an open circuit: id → (open until, when seen).
+    open_circuits: Mutex<HashMap<String, (DateTime<Utc>, Instant)>>,
 }
 
 impl Deliver {
@@ -134,6 +156,9 @@ impl Deliver {
             auto_disable_after,
             metrics: Metrics::default(),
             commits: GroupCommit::default(),
+            templates: TemplateCache::default(),
+            timeout: send.timeout,
+            open_circuits: Mutex::new(HashMap::new()),
         }
     }
 
@@ -203,6 +228,9 @@ impl Deliver {
             tracing::error!(body_len = body.len(), "unreadable queue message dropped");
             return Ok(Step::Finished(MessageOutcome::Done));
         };
+        if let Some(until) = message.webhook_id.as_deref().and_then(|id| self.known_open(id)) {
+            return Ok(Step::Finished(defer_until(until)));
+        }
         let context = self.load(&message).await?;
         let Some(mut delivery) = context.delivery else {
             tracing::warn!(delivery_id = %message.delivery_id, "message for unknown delivery dropped");
@@ -220,6 +248,26 @@ impl Deliver {
         let Some(event) = context.event else {
             return Ok(Step::Write(Box::new(Self::unsent(&mut delivery, "event record is gone"))));
         };
+        let mut webhook = webhook;
+        match webhook.circuit.state(Utc::now()) {
+            CircuitState::Closed => {}
+            CircuitState::Open(until) => {
+                self.remember_open(&webhook.id, until);
+                return Ok(Step::Finished(defer_until(until)));
+            }
+            CircuitState::HalfOpen => {
+                let seen = webhook.circuit.open_until.unwrap_or_else(Utc::now);
+                let window = webhook.spec.own_timeout().unwrap_or(self.timeout) + Duration::from_secs(5);
+                let until = Utc::now() + TimeDelta::from_std(window).unwrap_or(TimeDelta::minutes(1));
+                if !self.store.claim_probe(&webhook.id, seen, until).await? {
+                    // Another attempt is the probe: wait for its verdict.
+                    self.remember_open(&webhook.id, until);
+                    return Ok(Step::Finished(defer_until(until)));
+                }
+                tracing::info!(webhook_id = %webhook.id, delivery_id = %delivery.id, "circuit half-open: this attempt is the probe");
+                webhook.circuit.open_until = Some(until);
+            }
+        }
         let tried = self.attempt(&delivery, &webhook, &event).await;
         Ok(Step::Write(Box::new(self.decide(delivery, webhook, &tried))))
     }
@@ -247,6 +295,7 @@ impl Deliver {
             record: OutcomeRecord { attempt: None, delivery: delivery.clone(), webhook: None },
             outcome: MessageOutcome::Done,
             health: HealthChange::Unchanged,
+            circuit: CircuitChange::Unchanged,
         }
     }
 
@@ -257,8 +306,13 @@ impl Deliver {
             Ok(body) => body,
             Err(err) => return Tried::unsendable(at, format!("stored event is unreadable: {err}")),
         };
-        match render_and_send(self.sender.as_ref(), webhook, &body, &delivery.id, at).await {
-            Ok((_, outcome)) => Tried { outcome, at },
+        let request = self
+            .templates
+            .get(webhook)
+            .map_err(PrepareError::from)
+            .and_then(|compiled| prepare_compiled(webhook, &compiled, &body, &delivery.id, at));
+        match request {
+            Ok(request) => Tried { outcome: self.sender.send(&request).await, at },
             Err(err) => Tried::unsendable(at, err.to_string()),
         }
     }
@@ -276,6 +330,18 @@ impl Deliver {
         let succeeded = tried.succeeded();
         let own_schedule = webhook.spec.own_retry_schedule();
         let health = self.health(&mut webhook, succeeded, tried.at);
+        let circuit = webhook.circuit.record(tried.unreachable(), tried.at);
+        match circuit {
+            CircuitChange::Opened { until } => {
+                tracing::warn!(webhook_id = %webhook.id, open_until = %until, cooldown_s = webhook.circuit.cooldown_s, "circuit opened: deliveries wait without sending");
+                self.remember_open(&webhook.id, until);
+            }
+            CircuitChange::Closed => {
+                tracing::info!(webhook_id = %webhook.id, "circuit closed: the receiver answers again");
+                self.forget_open(&webhook.id);
+            }
+            CircuitChange::Unchanged | CircuitChange::Counted => {}
+        }
         let outcome = if succeeded {
             delivery.status = DeliveryStatus::Succeeded;
             delivery.reason = None;
@@ -302,8 +368,14 @@ impl Deliver {
                 MessageOutcome::Done
             }
         };
-        let webhook = (health != HealthChange::Unchanged).then_some(webhook);
-        Decision { record: OutcomeRecord { attempt: Some(attempt), delivery, webhook }, outcome, health }
+        let webhook =
+            (health != HealthChange::Unchanged || circuit != CircuitChange::Unchanged).then_some(webhook);
+        Decision {
+            record: OutcomeRecord { attempt: Some(attempt), delivery, webhook },
+            outcome,
+            health,
+            circuit,
+        }
     }
 
     /// Auto-disable: a webhook whose attempts have all failed for `auto_disable_after` is
@@ -336,6 +408,31 @@ impl Deliver {
         change
     }
 
+    /// The open circuit this instance saw for `webhook_id` in the last few seconds, if any.
+    fn known_open(&self, webhook_id: &str) -> Option<DateTime<Utc>> {
+        let mut open = self.open_circuits.lock().unwrap_or_else(PoisonError::into_inner);
+        match open.get(webhook_id) {
+            Some(&(until, seen)) if seen.elapsed() < CIRCUIT_CACHE_TTL && until > Utc::now() => Some(until),
+            Some(_) => {
+                open.remove(webhook_id);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn remember_open(&self, webhook_id: &str, until: DateTime<Utc>) {
+        let mut open = self.open_circuits.lock().unwrap_or_else(PoisonError::into_inner);
+        if open.len() >= 1_024 {
+            open.clear();
+        }
+        open.insert(webhook_id.to_owned(), (until, Instant::now()));
+    }
+
+    fn forget_open(&self, webhook_id: &str) {
+        self.open_circuits.lock().unwrap_or_else(PoisonError::into_inner).remove(webhook_id);
+    }
+
     /// Log and report a written outcome; the message's outcome stands.
     fn written(&self, decision: &Decision) -> MessageOutcome {
         if let Some(attempt) = &decision.record.attempt {
@@ -343,6 +440,14 @@ impl Deliver {
         }
         decision.outcome.clone()
     }
+}
+
+/// Defer until `until`, spread by up to a tenth so deferred messages do not all come back at
+/// once, and capped at what SQS can delay.
+fn defer_until(until: DateTime<Utc>) -> MessageOutcome {
+    let left = (until - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+    let spread = left.mul_f64(rand::random::<f64>() / 10.0);
+    MessageOutcome::Defer((left + spread).clamp(Duration::from_secs(1), MAX_DEFER))
 }
 
 fn report(metrics: &Metrics, attempt: &Attempt, delivery: &Delivery) {

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use crate::bounded::BoundedTasks;
 use crate::config::MAX_WEBHOOK_TIMEOUT;
-use crate::ports::{Queue, ReceivedMessage};
+use crate::ports::{OutgoingMessage, Queue, ReceivedMessage};
 use crate::service::deliver::{Deliver, MessageOutcome, ProcessingError};
 
 /// Messages processed at once from one batch: enough to overlap slow receivers, few enough
@@ -40,6 +40,15 @@ pub async fn settle(
     let result = match outcome {
         Ok(MessageOutcome::Done) => queue.delete(&message.receipt_handle).await,
         Ok(MessageOutcome::RetryIn(delay)) => queue.change_visibility(&message.receipt_handle, *delay).await,
+        Ok(MessageOutcome::Defer(delay)) => {
+            // A new message starts its receive count afresh; if it cannot be sent, waiting
+            // through visibility costs one receive, which is bounded by the queue's limit.
+            let again = OutgoingMessage { body: message.body.clone(), delay: *delay };
+            match queue.send(std::slice::from_ref(&again)).await {
+                Ok(()) => queue.delete(&message.receipt_handle).await,
+                Err(_) => queue.change_visibility(&message.receipt_handle, *delay).await,
+            }
+        }
         Err(err) => {
             tracing::warn!(message_id = %message.message_id, error = %err, "message left for the queue to retry");
             Ok(())
@@ -142,7 +151,7 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::ports::{OutgoingMessage, QueueResult};
+    use crate::ports::QueueResult;
 
     /// Records the visibility changes asked of it; nothing else is called.
     #[derive(Default)]
