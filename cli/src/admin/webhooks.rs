@@ -185,8 +185,8 @@ impl ReplayStatus {
 }
 
 /// Fields a `webhooks show --json` document has that a create or update does not take.
-const READ_ONLY_FIELDS: [&str; 7] =
-    ["id", "app_id", "secret", "disabled_reason", "disabled_at", "created_at", "updated_at"];
+const READ_ONLY_FIELDS: [&str; 8] =
+    ["id", "app_id", "secret", "disabled_reason", "disabled_at", "health", "created_at", "updated_at"];
 
 impl SpecFlags {
     /// The request body: the file (minus read-only fields), or the flags that were given.

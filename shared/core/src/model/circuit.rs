@@ -67,8 +67,10 @@ impl Circuit {
     }
 
     /// Record an attempt made at `at`: `unreachable` for a timeout or connection failure,
-    /// `false` for any answer (whatever its status) or other error.
-    pub fn record(&mut self, unreachable: bool, at: DateTime<Utc>) -> CircuitChange {
+    /// `false` for any answer (whatever its status) or other error; `probe` when it was the
+    /// one attempt let through after the cool-down (its failure reopens the circuit for twice
+    /// as long; the failure of an attempt sent before the circuit opened only counts).
+    pub fn record(&mut self, unreachable: bool, probe: bool, at: DateTime<Utc>) -> CircuitChange {
         if !unreachable {
             if self.is_clean() {
                 return CircuitChange::Unchanged;
@@ -79,7 +81,7 @@ impl Circuit {
         }
         self.failures = self.failures.saturating_add(1);
         // A failed probe reopens at once; a closed circuit opens at the threshold.
-        if self.open_until.is_some() || self.failures >= OPEN_AFTER {
+        if probe || (self.open_until.is_none() && self.failures >= OPEN_AFTER) {
             let cooldown = if self.cooldown_s == 0 {
                 FIRST_COOLDOWN
             } else {
@@ -105,23 +107,30 @@ mod tests {
     #[test]
     fn opens_after_a_few_unreachable_attempts_and_the_cooldown_doubles_to_an_hour() {
         let mut c = Circuit::default();
-        assert_eq!(c.record(true, at(0)), CircuitChange::Counted);
-        assert_eq!(c.record(false, at(1)), CircuitChange::Counted, "an answer resets the count");
+        assert_eq!(c.record(true, false, at(0)), CircuitChange::Counted);
+        assert_eq!(c.record(false, false, at(1)), CircuitChange::Counted, "an answer resets the count");
         assert!(c.is_clean());
         for _ in 1..OPEN_AFTER {
-            assert_eq!(c.record(true, at(2)), CircuitChange::Counted);
+            assert_eq!(c.record(true, false, at(2)), CircuitChange::Counted);
         }
-        assert_eq!(c.record(true, at(2)), CircuitChange::Opened { until: at(62) });
+        assert_eq!(c.record(true, false, at(2)), CircuitChange::Opened { until: at(62) });
         assert_eq!(c.state(at(61)), CircuitState::Open(at(62)));
+        // Attempts sent before it opened, failing late, only count.
+        assert_eq!(c.record(true, false, at(3)), CircuitChange::Counted);
+        assert_eq!(c.open_until, Some(at(62)));
         assert_eq!(c.state(at(62)), CircuitState::HalfOpen);
         let mut cooldowns = Vec::new();
         for _ in 0..8 {
             // Each failed probe reopens with twice the cool-down.
-            c.record(true, at(100));
+            c.record(true, true, at(100));
             cooldowns.push(c.cooldown_s);
         }
         assert_eq!(cooldowns, [120, 240, 480, 960, 1920, 3600, 3600, 3600]);
-        assert_eq!(c.record(false, at(200)), CircuitChange::Closed, "a probe that got an answer closes it");
+        assert_eq!(
+            c.record(false, true, at(200)),
+            CircuitChange::Closed,
+            "a probe that got an answer closes it"
+        );
         assert_eq!(c.state(at(200)), CircuitState::Closed);
         assert!(c.is_clean());
     }

@@ -17,8 +17,8 @@ use tokio::sync::oneshot;
 use crate::config::SendConfig;
 use crate::metrics::{Metrics, catalog};
 use crate::model::{
-    Attempt, AttemptError, CircuitChange, CircuitState, Delivery, DeliveryStatus, EventBody, StoredEvent,
-    Webhook,
+    Attempt, AttemptError, Circuit, CircuitChange, CircuitState, Delivery, DeliveryStatus, EventBody,
+    StoredEvent, Webhook,
 };
 use crate::ports::{AttemptContext, OutcomeRecord, Sender, Store, StoreError, StoreResult};
 use crate::retry::RetrySchedule;
@@ -135,8 +135,10 @@ pub struct Deliver {
     templates: TemplateCache,
     /// The function's send timeout (a probe's claim lasts this plus a margin).
     timeout: Duration,
-    /// Webhooks seen with an open circuit: id → (open until, when seen).
-    open_circuits: Mutex<HashMap<String, (DateTime<Utc>, Instant)>>,
+    /// What this instance last saw or decided of each webhook's circuit, and when: open
+    /// circuits defer without a read, and concurrent outcomes for one webhook count on each
+    /// other rather than each on the same stale snapshot.
+    circuits: Mutex<HashMap<String, (Circuit, Instant)>>,
 }
 
 impl Deliver {
@@ -158,7 +160,7 @@ impl Deliver {
             commits: GroupCommit::default(),
             templates: TemplateCache::default(),
             timeout: send.timeout,
-            open_circuits: Mutex::new(HashMap::new()),
+            circuits: Mutex::new(HashMap::new()),
         }
     }
 
@@ -249,27 +251,29 @@ impl Deliver {
             return Ok(Step::Write(Box::new(Self::unsent(&mut delivery, "event record is gone"))));
         };
         let mut webhook = webhook;
+        let mut probe = false;
         match webhook.circuit.state(Utc::now()) {
             CircuitState::Closed => {}
             CircuitState::Open(until) => {
-                self.remember_open(&webhook.id, until);
+                self.remember(&webhook.id, &webhook.circuit);
                 return Ok(Step::Finished(defer_until(until)));
             }
             CircuitState::HalfOpen => {
                 let seen = webhook.circuit.open_until.unwrap_or_else(Utc::now);
                 let window = webhook.spec.own_timeout().unwrap_or(self.timeout) + Duration::from_secs(5);
                 let until = Utc::now() + TimeDelta::from_std(window).unwrap_or(TimeDelta::minutes(1));
+                webhook.circuit.open_until = Some(until);
                 if !self.store.claim_probe(&webhook.id, seen, until).await? {
                     // Another attempt is the probe: wait for its verdict.
-                    self.remember_open(&webhook.id, until);
+                    self.remember(&webhook.id, &webhook.circuit);
                     return Ok(Step::Finished(defer_until(until)));
                 }
                 tracing::info!(webhook_id = %webhook.id, delivery_id = %delivery.id, "circuit half-open: this attempt is the probe");
-                webhook.circuit.open_until = Some(until);
+                probe = true;
             }
         }
         let tried = self.attempt(&delivery, &webhook, &event).await;
-        Ok(Step::Write(Box::new(self.decide(delivery, webhook, &tried))))
+        Ok(Step::Write(Box::new(self.decide(delivery, webhook, &tried, probe))))
     }
 
     /// The delivery, webhook and event in one round trip. A message from before messages named
@@ -319,9 +323,16 @@ impl Deliver {
 
     /// The one place an attempt's consequences are decided: the attempt record, the delivery's
     /// new state, what the queue does next, and how the webhook's health changed (written in
-    /// the same round trip when it did).
+    /// the same round trip when it did). `probe`: this attempt claimed the probe of a half-open
+    /// circuit.
     #[must_use]
-    pub fn decide(&self, mut delivery: Delivery, mut webhook: Webhook, tried: &Tried) -> Decision {
+    pub fn decide(
+        &self,
+        mut delivery: Delivery,
+        mut webhook: Webhook,
+        tried: &Tried,
+        probe: bool,
+    ) -> Decision {
         let number = delivery.attempt_count + 1;
         let attempt = tried.record(&delivery.id, number, self.attempt_retention);
         delivery.attempt_count = number;
@@ -330,18 +341,7 @@ impl Deliver {
         let succeeded = tried.succeeded();
         let own_schedule = webhook.spec.own_retry_schedule();
         let health = self.health(&mut webhook, succeeded, tried.at);
-        let circuit = webhook.circuit.record(tried.unreachable(), tried.at);
-        match circuit {
-            CircuitChange::Opened { until } => {
-                tracing::warn!(webhook_id = %webhook.id, open_until = %until, cooldown_s = webhook.circuit.cooldown_s, "circuit opened: deliveries wait without sending");
-                self.remember_open(&webhook.id, until);
-            }
-            CircuitChange::Closed => {
-                tracing::info!(webhook_id = %webhook.id, "circuit closed: the receiver answers again");
-                self.forget_open(&webhook.id);
-            }
-            CircuitChange::Unchanged | CircuitChange::Counted => {}
-        }
+        let circuit = self.count_on_circuit(&mut webhook, tried.unreachable(), probe, tried.at);
         let outcome = if succeeded {
             delivery.status = DeliveryStatus::Succeeded;
             delivery.reason = None;
@@ -408,29 +408,69 @@ impl Deliver {
         change
     }
 
+    fn seen_circuits(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Circuit, Instant)>> {
+        self.circuits.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The open circuit this instance saw for `webhook_id` in the last few seconds, if any.
     fn known_open(&self, webhook_id: &str) -> Option<DateTime<Utc>> {
-        let mut open = self.open_circuits.lock().unwrap_or_else(PoisonError::into_inner);
-        match open.get(webhook_id) {
-            Some(&(until, seen)) if seen.elapsed() < CIRCUIT_CACHE_TTL && until > Utc::now() => Some(until),
-            Some(_) => {
-                open.remove(webhook_id);
-                None
+        let seen = self.seen_circuits();
+        let (circuit, at) = seen.get(webhook_id)?;
+        match circuit.state(Utc::now()) {
+            CircuitState::Open(until) if at.elapsed() < CIRCUIT_CACHE_TTL => Some(until),
+            _ => None,
+        }
+    }
+
+    /// Count the attempt on the webhook's circuit, starting from what this instance decided a
+    /// moment ago when that is further along than the stored copy (concurrent attempts read
+    /// the same snapshot); under one lock, so concurrent outcomes count on each other.
+    fn count_on_circuit(
+        &self,
+        webhook: &mut Webhook,
+        unreachable: bool,
+        probe: bool,
+        at: DateTime<Utc>,
+    ) -> CircuitChange {
+        let mut seen = self.seen_circuits();
+        let stored = &mut webhook.circuit;
+        if let Some((circuit, when)) = seen.get(&webhook.id)
+            && when.elapsed() < CIRCUIT_CACHE_TTL
+        {
+            stored.failures = stored.failures.max(circuit.failures);
+            if circuit.open_until > stored.open_until {
+                stored.open_until = circuit.open_until;
+                stored.cooldown_s = stored.cooldown_s.max(circuit.cooldown_s);
             }
-            None => None,
         }
+        let change = stored.record(unreachable, probe, at);
+        if stored.is_clean() {
+            seen.remove(&webhook.id);
+        } else {
+            if seen.len() >= 1_024 {
+                seen.clear();
+            }
+            seen.insert(webhook.id.clone(), (stored.clone(), Instant::now()));
+        }
+        drop(seen);
+        match change {
+            CircuitChange::Opened { until } => {
+                tracing::warn!(webhook_id = %webhook.id, open_until = %until, cooldown_s = webhook.circuit.cooldown_s, "circuit opened: deliveries wait without sending");
+            }
+            CircuitChange::Closed => {
+                tracing::info!(webhook_id = %webhook.id, "circuit closed: the receiver answers again");
+            }
+            CircuitChange::Unchanged | CircuitChange::Counted => {}
+        }
+        change
     }
 
-    fn remember_open(&self, webhook_id: &str, until: DateTime<Utc>) {
-        let mut open = self.open_circuits.lock().unwrap_or_else(PoisonError::into_inner);
-        if open.len() >= 1_024 {
-            open.clear();
+    fn remember(&self, webhook_id: &str, circuit: &Circuit) {
+        let mut seen = self.seen_circuits();
+        if seen.len() >= 1_024 {
+            seen.clear();
         }
-        open.insert(webhook_id.to_owned(), (until, Instant::now()));
-    }
-
-    fn forget_open(&self, webhook_id: &str) {
-        self.open_circuits.lock().unwrap_or_else(PoisonError::into_inner).remove(webhook_id);
+        seen.insert(webhook_id.to_owned(), (circuit.clone(), Instant::now()));
     }
 
     /// Log and report a written outcome; the message's outcome stands.
