@@ -154,3 +154,32 @@ async fn dynamodb_one_read_and_one_write_request_per_attempt() {
     )
     .await;
 }
+
+/// Claiming a half-open circuit's probe: exactly one claim on the `open_until` seen wins.
+async fn probe_claims(store: &dyn Store) {
+    use chrono::{TimeDelta, Utc};
+    let seen = Utc::now() - TimeDelta::seconds(1);
+    let webhook = create_webhook(store, "http://127.0.0.1:9/hook", |w| {
+        w.circuit = patchbay_core::model::Circuit { failures: 3, open_until: Some(seen), cooldown_s: 60 };
+    })
+    .await;
+    let until = Utc::now() + TimeDelta::seconds(35);
+    assert!(store.claim_probe(&webhook.id, seen, until).await.unwrap());
+    assert!(!store.claim_probe(&webhook.id, seen, until).await.unwrap(), "claimed twice");
+    let stored = store.get_webhook(&webhook.id).await.unwrap().unwrap();
+    assert_eq!(stored.circuit.open_until, Some(until));
+    assert_eq!((stored.circuit.failures, stored.circuit.cooldown_s), (3, 60));
+    assert!(!store.claim_probe("wh_gone", seen, until).await.unwrap());
+}
+
+#[tokio::test]
+async fn sqlite_probe_is_claimed_once() {
+    probe_claims(testing::sqlite().await.store.as_ref()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: ./scripts/test runs it"]
+async fn dynamodb_probe_is_claimed_once() {
+    let Some(moto) = testing::moto("dynamodb_probe_is_claimed_once", 5).await else { return };
+    probe_claims(moto.backends.store.as_ref()).await;
+}
