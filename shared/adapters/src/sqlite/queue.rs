@@ -41,6 +41,12 @@ fn random_token() -> String {
     hex::encode(bytes)
 }
 
+/// The message id a receipt handle starts with (`<message_id>.<token>`): settling looks the
+/// message up through its unique index instead of scanning the queue for the receipt.
+fn receipt_message_id(receipt_handle: &str) -> &str {
+    receipt_handle.split_once('.').map_or(receipt_handle, |(id, _)| id)
+}
+
 impl SqliteQueue {
     #[must_use]
     pub fn new(db: Arc<Db>, max_receive_count: Option<u32>) -> Self {
@@ -139,10 +145,14 @@ impl Queue for SqliteQueue {
         let conn = self.db.lock();
         let visibility = visibility.min(patchbay_core::retry::MAX_DELAY);
         let changed = conn
-            .execute(
-                "UPDATE queue SET visible_at_ms = ?2 WHERE receipt = ?1",
-                params![receipt_handle, now_ms().saturating_add(ms(visibility))],
-            )
+            .prepare_cached("UPDATE queue SET visible_at_ms = ?3 WHERE message_id = ?1 AND receipt = ?2")
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    receipt_message_id(receipt_handle),
+                    receipt_handle,
+                    now_ms().saturating_add(ms(visibility))
+                ])
+            })
             .map_err(queue_err)?;
         if changed == 0 {
             return Err(QueueError::InvalidReceipt);
@@ -153,8 +163,8 @@ impl Queue for SqliteQueue {
     async fn delete(&self, receipt_handle: &str) -> QueueResult<()> {
         let conn = self.db.lock();
         // Like SQS, deleting an already-deleted message succeeds: deletes are retried.
-        conn.prepare_cached("DELETE FROM queue WHERE receipt = ?1")
-            .and_then(|mut stmt| stmt.execute([receipt_handle]))
+        conn.prepare_cached("DELETE FROM queue WHERE message_id = ?1 AND receipt = ?2")
+            .and_then(|mut stmt| stmt.execute([receipt_message_id(receipt_handle), receipt_handle]))
             .map_err(queue_err)?;
         Ok(())
     }
