@@ -487,7 +487,9 @@ async fn receiver_outage_then_recovery_delivers_everything_on_schedule() {
         ("PATCHBAY_DELIVERY_TIMEOUT", "1s"),
         ("PATCHBAY_RETRY_SCHEDULE", "1s,1s,1s,1s,1s"),
     ]);
-    let outage: Vec<u16> = (0..24).map(|i| if i % 3 == 0 { HANG } else { 503 }).collect();
+    // Hangs spaced out so that answers always come between them: three timeouts in a row would
+    // open the webhook's circuit and defer everything for a minute (circuit_breaker.rs tests that).
+    let outage: Vec<u16> = (0..24).map(|i| if i % 6 == 0 { HANG } else { 503 }).collect();
     let receiver = Receiver::start(&outage).await;
     app_and_webhook(&dev, "app_outage", &receiver.url("/hook")).await;
     let mut deliveries = Vec::new();

@@ -185,7 +185,7 @@ impl ReplayStatus {
 }
 
 /// Fields a `webhooks show --json` document has that a create or update does not take.
-const READ_ONLY_FIELDS: [&str; 9] = [
+const READ_ONLY_FIELDS: [&str; 10] = [
     "id",
     "app_id",
     "secret",
@@ -193,6 +193,7 @@ const READ_ONLY_FIELDS: [&str; 9] = [
     "disabled_at",
     "failing_since",
     "previous_secrets_until",
+    "health",
     "created_at",
     "updated_at",
 ];

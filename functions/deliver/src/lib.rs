@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use patchbay_adapters::backends::EventBackends;
 use patchbay_adapters::wiring::{self, InitError};
 use patchbay_core::config::DeliverConfig;
-use patchbay_core::ports::Queue;
+use patchbay_core::ports::{OutgoingMessage, Queue};
 use patchbay_core::service::deliver::{Deliver, MessageOutcome};
 use patchbay_core::service::worker::{attempt_span, process_batch_in_spans};
 use tracing::Instrument;
@@ -46,15 +46,34 @@ impl Handler {
         let spans: Vec<_> = records
             .iter()
             .map(|r| {
-                let correlation_id =
-                    r.message_attributes.get(CORRELATION_ATTRIBUTE).and_then(|a| a.string_value.as_deref());
-                attempt_span(correlation_id, request_id)
+                attempt_span(correlation_id(r), request_id)
             })
             .collect();
         let work =
             records.iter().zip(&spans).map(|(r, span)| (r.body.clone().unwrap_or_default(), span.clone()));
         let outcomes = process_batch_in_spans(&self.deliver, work.collect()).await;
         let mut response = SqsBatchResponse::default();
+        // Deferred records (open circuit) go back as new messages, all in one send; they then
+        // count as done, so Lambda deletes the originals.
+        let deferred: Vec<OutgoingMessage> = records
+            .iter()
+            .zip(&outcomes)
+            .filter_map(|(record, outcome)| match outcome {
+                Ok(MessageOutcome::Defer(delay)) => Some(OutgoingMessage {
+                    body: record.body.clone().unwrap_or_default(),
+                    delay: *delay,
+                    correlation_id: correlation_id(record).map(str::to_owned),
+                }),
+                _ => None,
+            })
+            .collect();
+        let requeued = deferred.is_empty() || {
+            let sent = self.queue.send(&deferred).await;
+            if let Err(err) = &sent {
+                tracing::warn!(error = %err, "could not re-send deferred records; they wait through visibility");
+            }
+            sent.is_ok()
+        };
         for ((record, outcome), span) in records.iter().zip(outcomes).zip(spans) {
             let id = record.message_id.clone().unwrap_or_default();
             let failed = async {
@@ -74,6 +93,15 @@ impl Handler {
                         tracing::error!(message_id = %id, error = %err, "record failed; SQS will retry it");
                         true
                     }
+                    Ok(MessageOutcome::Defer(_)) if requeued => false,
+                    Ok(MessageOutcome::Defer(delay)) => {
+                        if let Some(receipt) = record.receipt_handle.as_deref()
+                            && let Err(err) = self.queue.change_visibility(receipt, delay).await
+                        {
+                            tracing::warn!(message_id = %id, error = %err, "could not defer");
+                        }
+                        true
+                    }
                 }
             }
             .instrument(span)
@@ -84,4 +112,9 @@ impl Handler {
         }
         response
     }
+}
+
+/// The correlation id ingest put on the record's message, if any.
+fn correlation_id(record: &SqsMessage) -> Option<&str> {
+    record.message_attributes.get(CORRELATION_ATTRIBUTE).and_then(|a| a.string_value.as_deref())
 }

@@ -102,7 +102,7 @@ async fn fails_twice_then_succeeds_on_the_schedule_with_one_webhook_id() {
     for attempt in 1..=2 {
         match handler.deliver.process(&body).await.unwrap() {
             MessageOutcome::RetryIn(d) => assert!(within_jitter(d, ONE_SECOND), "attempt {attempt}: {d:?}"),
-            MessageOutcome::Done => panic!("attempt {attempt}: done, expected a retry"),
+            other => panic!("attempt {attempt}: {other:?}, expected a retry"),
         }
         let pending = delivery(store, &created.id).await;
         assert_eq!(pending.status, DeliveryStatus::Pending);

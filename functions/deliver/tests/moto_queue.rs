@@ -63,7 +63,7 @@ async fn batch_from_real_sqs_messages() {
     let ok_webhook = create_webhook(store, &receiver.url("/ok"), |_| {}).await;
     let ok = create_delivery(store, &ok_webhook).await;
     let failing = create_delivery(store, &create_webhook(store, &receiver.url("/fail"), |_| {}).await).await;
-    queue.send(&[DeliveryMessage::outgoing(&ok.id), DeliveryMessage::outgoing(&failing.id)]).await.unwrap();
+    queue.send(&[DeliveryMessage::outgoing(&ok), DeliveryMessage::outgoing(&failing)]).await.unwrap();
 
     let mut received = Vec::new();
     for _ in 0..5 {
@@ -74,7 +74,7 @@ async fn batch_from_real_sqs_messages() {
     }
     assert_eq!(received.len(), 2, "{received:?}");
     let failing_message =
-        received.iter().find(|m| m.2 == DeliveryMessage::outgoing(&failing.id).body).unwrap().clone();
+        received.iter().find(|m| m.2 == DeliveryMessage::outgoing(&failing).body).unwrap().clone();
     let (handler, recording) = recording_handler(&moto.backends, &config("1s,1s"));
 
     let response = handler.handle(sqs_event(&records(&received))).await;
@@ -118,8 +118,8 @@ async fn erroring_message_is_redriven_to_the_dlq() {
     let store = moto.backends.store.as_ref();
     let receiver = Receiver::start().await;
     let stuck = create_delivery(store, &create_webhook(store, &receiver.url("/ok"), |_| {}).await).await;
-    let body = DeliveryMessage::outgoing(&stuck.id).body;
-    moto.backends.queue.clone().send(&[DeliveryMessage::outgoing(&stuck.id)]).await.unwrap();
+    let body = DeliveryMessage::outgoing(&stuck).body;
+    moto.backends.queue.clone().send(&[DeliveryMessage::outgoing(&stuck)]).await.unwrap();
     let (handler, recording) = store_failing_handler(&moto.backends, &config("1s,1s"));
 
     // Visibility 0: each failed record is visible again at once, as if its timeout ran out.

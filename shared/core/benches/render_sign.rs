@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use patchbay_core::model::{EventName, PayloadFormat, WebhookMethod, WebhookSpec};
+use patchbay_core::model::{EventName, PayloadFormat, Webhook, WebhookMethod, WebhookSpec};
 use patchbay_core::signing::{SigningKey, generate_secret};
-use patchbay_core::template::{Values, Variable, compile};
+use patchbay_core::template::{TemplateCache, Values, Variable, compile};
 use patchbay_core::verdict::{VerdictSigner, generate_verdict_key};
 use serde_json::json;
 
@@ -73,6 +73,27 @@ fn benches(c: &mut Criterion) {
 
     c.bench_function("render/realistic_json", |b| {
         b.iter(|| compiled.render(black_box(&values)).expect("renders"));
+    });
+
+    // The deliver path: with the per-revision cache (a lookup, then render + sign), and without
+    // it (compile every time, as before the cache).
+    let webhook = Webhook::new("app_bench", realistic_spec(), chrono::Utc::now());
+    let cache = TemplateCache::default();
+    c.bench_function("cached_render_sign/realistic_json", |b| {
+        b.iter(|| {
+            let compiled = cache.get(black_box(&webhook)).expect("compiles");
+            let request = compiled.render(black_box(&values)).expect("renders");
+            let body = request.body.as_deref().unwrap_or_default();
+            black_box(key.sign(MESSAGE_ID, TIMESTAMP, body.as_bytes()))
+        });
+    });
+    c.bench_function("compile_render_sign/realistic_json", |b| {
+        b.iter(|| {
+            let compiled = compile(black_box(&webhook.spec)).expect("compiles");
+            let request = compiled.render(black_box(&values)).expect("renders");
+            let body = request.body.as_deref().unwrap_or_default();
+            black_box(key.sign(MESSAGE_ID, TIMESTAMP, body.as_bytes()))
+        });
     });
 
     let kib = vec![b'x'; 1024];

@@ -119,6 +119,52 @@ pub trait DeliveryStore: Send + Sync {
     async fn list_attempts(&self, delivery_id: &str) -> StoreResult<Vec<Attempt>>;
 }
 
+/// Everything one attempt reads, fetched in one round trip: the delivery, its webhook and its
+/// event (each `None` when gone).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptContext {
+    pub delivery: Option<Delivery>,
+    pub webhook: Option<Webhook>,
+    pub event: Option<StoredEvent>,
+}
+
+/// Everything one attempt writes, in one round trip: the attempt record (absent when nothing
+/// was sent), the delivery's new state, and the webhook when its health changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutcomeRecord {
+    pub attempt: Option<Attempt>,
+    pub delivery: Delivery,
+    pub webhook: Option<Webhook>,
+}
+
+/// The deliver path's two round trips.
+#[async_trait]
+pub trait AttemptStore: Send + Sync {
+    /// The delivery, its webhook and its event, in one round trip (DynamoDB: one
+    /// `BatchGetItem`, strongly consistent).
+    async fn load_attempt_context(
+        &self,
+        delivery_id: &str,
+        webhook_id: &str,
+        event_id: &str,
+    ) -> StoreResult<AttemptContext>;
+    /// Write each outcome atomically (attempt + delivery + health change), in as few round
+    /// trips as the store allows (SQLite: one transaction for all; DynamoDB: one
+    /// `TransactWriteItems` per outcome, all at once). An attempt number that is already
+    /// recorded (a duplicate message raced us) is left as it was, and the rest still written.
+    /// A delivery or webhook that is gone is skipped. One result per outcome, in order.
+    async fn record_outcomes(&self, outcomes: &[OutcomeRecord]) -> Vec<StoreResult<()>>;
+    /// Claim the probe of a webhook whose circuit cool-down has run out: moves the circuit's
+    /// `open_until` from `seen` to `until` if it still is `seen` (`Ok(false)` otherwise, or when
+    /// the webhook is gone), so exactly one attempt probes.
+    async fn claim_probe(
+        &self,
+        webhook_id: &str,
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+}
+
 /// How a key check went, decided by the store in one round trip where it can.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KeyVerdict {
@@ -313,5 +359,11 @@ pub trait Sender: Send + Sync {
 }
 
 /// Every port the main table serves, as one object-safe trait for `Arc<dyn Store>`.
-pub trait Store: AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore + TokenStore {}
-impl<T: AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore + TokenStore> Store for T {}
+pub trait Store:
+    AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore + AttemptStore + TokenStore
+{
+}
+impl<T: AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore + AttemptStore + TokenStore> Store
+    for T
+{
+}

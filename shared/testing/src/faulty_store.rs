@@ -8,8 +8,8 @@ use patchbay_core::model::{
     App, AppToken, Attempt, Delivery, DeliveryStatus, EventState, StoredEvent, Webhook,
 };
 use patchbay_core::ports::{
-    AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, Page, Store, StoreError, StoreResult,
-    TokenStore, WebhookStore,
+    AppSecretIndex, AppStore, AttemptContext, AttemptStore, DeliveryStore, EventCreation, EventStore,
+    OutcomeRecord, Page, Store, StoreError, StoreResult, TokenStore, WebhookStore,
 };
 
 use crate::Faults;
@@ -175,5 +175,33 @@ impl DeliveryStore for FaultyStore {
     async fn list_attempts(&self, delivery_id: &str) -> StoreResult<Vec<Attempt>> {
         self.enter("list_attempts")?;
         self.inner.list_attempts(delivery_id).await
+    }
+}
+
+#[async_trait]
+impl AttemptStore for FaultyStore {
+    async fn load_attempt_context(
+        &self,
+        delivery_id: &str,
+        webhook_id: &str,
+        event_id: &str,
+    ) -> StoreResult<AttemptContext> {
+        self.enter("load_attempt_context")?;
+        self.inner.load_attempt_context(delivery_id, webhook_id, event_id).await
+    }
+    async fn record_outcomes(&self, outcomes: &[OutcomeRecord]) -> Vec<StoreResult<()>> {
+        if let Err(err) = self.enter("record_outcomes") {
+            return outcomes.iter().map(|_| Err(StoreError::Unavailable(err.to_string()))).collect();
+        }
+        self.inner.record_outcomes(outcomes).await
+    }
+    async fn claim_probe(
+        &self,
+        webhook_id: &str,
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.enter("claim_probe")?;
+        self.inner.claim_probe(webhook_id, seen, until).await
     }
 }

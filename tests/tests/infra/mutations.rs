@@ -205,13 +205,28 @@ fn each_drift_is_caught() {
         ("batch size over 10000", |t| sqs_event_mut(t)["BatchSize"] = json!(10_001), "BatchSize"),
         ("batch size 0", |t| sqs_event_mut(t)["BatchSize"] = json!(0), "BatchSize"),
         (
-            "maximum concurrency 1",
-            |t| sqs_event_mut(t)["ScalingConfig"]["MaximumConcurrency"] = json!(1),
+            "maximum concurrency not a parameter",
+            |t| sqs_event_mut(t)["ScalingConfig"]["MaximumConcurrency"] = json!(10),
             "MaximumConcurrency",
         ),
         (
-            "maximum concurrency 1001",
-            |t| sqs_event_mut(t)["ScalingConfig"]["MaximumConcurrency"] = json!(1001),
+            "maximum concurrency parameter allows 1",
+            |t| t["Parameters"]["DeliverMaxConcurrency"]["MinValue"] = json!(1),
+            "MaximumConcurrency",
+        ),
+        (
+            "maximum concurrency parameter allows 1001",
+            |t| t["Parameters"]["DeliverMaxConcurrency"]["MaxValue"] = json!(1001),
+            "MaximumConcurrency",
+        ),
+        (
+            "maximum concurrency parameter unbounded",
+            |t| {
+                t["Parameters"]["DeliverMaxConcurrency"]
+                    .as_object_mut()
+                    .expect("parameter")
+                    .remove("MaxValue");
+            },
             "MaximumConcurrency",
         ),
         (

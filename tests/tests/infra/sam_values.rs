@@ -9,7 +9,7 @@ use patchbay_core::metrics::{self, catalog};
 use patchbay_core::retry::{RetrySchedule, parse_duration};
 use serde_json::{Value, json};
 
-use crate::cfn::{as_getatt, as_ref, evaluate, mentions, number};
+use crate::cfn::{as_getatt, as_ref, evaluate, mentions, number, parameter};
 use crate::checker::Checker;
 use crate::{DELIVER, Function, INGEST};
 
@@ -118,11 +118,23 @@ pub fn check_queue(c: &mut Checker<'_>) -> Option<Queues> {
             "DeliverFunction.{event}: BatchSize must be 1..={batch_limit} (batching window {window} s), not {batch:?}"
         ));
     }
-    let concurrency = number(c.t, &e["ScalingConfig"]["MaximumConcurrency"]);
-    if !concurrency.is_some_and(|n| (2..=1000).contains(&n)) {
-        c.fail(format!(
-            "DeliverFunction.{event}: ScalingConfig.MaximumConcurrency must be 2..=1000, not {concurrency:?}"
-        ));
+    // A parameter, so operators size it per stack; SQS allows 2..=1000, which cfn-lint does not
+    // check: the parameter's own bounds must keep every value it accepts in that range.
+    let max_concurrency = &e["ScalingConfig"]["MaximumConcurrency"];
+    match as_ref(max_concurrency).and_then(|name| parameter(c.t, name).map(|p| (name, p))) {
+        None => c.fail(format!(
+            "DeliverFunction.{event}: ScalingConfig.MaximumConcurrency must be a !Ref to a parameter, not {max_concurrency}"
+        )),
+        Some((name, p)) => {
+            let bound = |field: &str| number(c.t, &p[field]);
+            let (min, max, default) = (bound("MinValue"), bound("MaxValue"), bound("Default"));
+            let in_range = |v: Option<u64>| v.is_some_and(|n| (2..=1000).contains(&n));
+            if p["Type"] != "Number" || !in_range(min) || !in_range(max) || !in_range(default) || min > max {
+                c.fail(format!(
+                    "DeliverFunction.{event}: ScalingConfig.MaximumConcurrency's parameter {name} must be a Number with MinValue, MaxValue and Default within 2..=1000 (min {min:?}, max {max:?}, default {default:?})"
+                ));
+            }
+        }
     }
 
     // Timeouts: deliver outlives its slowest send, the queue hides a message for 6 × that.

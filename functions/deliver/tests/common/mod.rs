@@ -208,7 +208,7 @@ pub async fn create_delivery(store: &dyn Store, webhook: &Webhook) -> Delivery {
 /// The queue message body for a delivery.
 #[must_use]
 pub fn message_body(delivery_id: &str) -> String {
-    DeliveryMessage::outgoing(delivery_id).body
+    DeliveryMessage::for_id(delivery_id).body
 }
 
 pub async fn delivery(store: &dyn Store, id: &str) -> Delivery {
@@ -222,7 +222,7 @@ pub async fn attempts(store: &dyn Store, id: &str) -> Vec<Attempt> {
 /// Put one message per delivery id on `queue`, then receive them all (30 s visibility),
 /// returned in the order of `ids`.
 pub async fn send_and_receive(queue: &dyn Queue, ids: &[&str]) -> Vec<ReceivedMessage> {
-    let messages: Vec<OutgoingMessage> = ids.iter().map(|id| DeliveryMessage::outgoing(id)).collect();
+    let messages: Vec<OutgoingMessage> = ids.iter().map(|id| DeliveryMessage::for_id(id)).collect();
     queue.send(&messages).await.unwrap();
     let mut got = Vec::new();
     for _ in 0..20 {
@@ -287,6 +287,7 @@ fn recording_handler_over(backends: &EventBackends, config: &DeliverConfig) -> (
 #[must_use]
 pub fn store_failing_handler(backends: &Backends, config: &DeliverConfig) -> (Handler, Arc<FaultyQueue>) {
     let store = FaultyStore::new(backends.store.clone());
+    store.faults().fail_calls_to("load_attempt_context");
     store.faults().fail_calls_to("get_delivery");
     let failing = EventBackends { store, queue: backends.queue.clone() };
     recording_handler_over(&failing, config)

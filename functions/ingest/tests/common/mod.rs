@@ -247,8 +247,9 @@ pub fn delivery_ids(refs: &[(String, String)]) -> BTreeSet<String> {
     refs.iter().map(|(id, _)| id.clone()).collect()
 }
 
-/// Read every visible message, check each is exactly `{"delivery_id":"dlv_…"}`, delete it, and
-/// return the delivery ids in the order read.
+/// Read every visible message, check each is exactly
+/// `{"delivery_id":"dlv_…","event_id":…,"webhook_id":…}` (references only, the delivery id
+/// derived from the other two), delete it, and return the delivery ids in the order read.
 pub async fn drain(queue: &dyn Queue) -> Vec<String> {
     let mut ids = Vec::new();
     loop {
@@ -258,8 +259,11 @@ pub async fn drain(queue: &dyn Queue) -> Vec<String> {
         }
         for message in batch {
             let body: Value = serde_json::from_str(&message.body).unwrap();
-            assert_eq!(keys(&body), ["delivery_id"], "{body}");
+            assert_eq!(keys(&body), ["delivery_id", "event_id", "webhook_id"], "{body}");
             let id = body["delivery_id"].as_str().unwrap().to_owned();
+            let (event_id, webhook_id) =
+                (body["event_id"].as_str().unwrap(), body["webhook_id"].as_str().unwrap());
+            assert_eq!(id, patchbay_core::ids::delivery_id(event_id, webhook_id), "{body}");
             assert!(id.starts_with("dlv_"), "{id}");
             ids.push(id);
             queue.delete(&message.receipt_handle).await.unwrap();

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, Delete, KeysAndAttributes, Put, PutRequest, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, WriteRequest,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,8 +17,8 @@ use futures::{StreamExt, TryStreamExt, stream};
 use patchbay_core::ids::secret_lookup_hash;
 use patchbay_core::model::{App, Attempt, Delivery, DeliveryStatus, EventState, StoredEvent, Webhook};
 use patchbay_core::ports::{
-    AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, Page, StoreError, StoreResult,
-    WebhookStore,
+    AppSecretIndex, AppStore, AttemptContext, AttemptStore, DeliveryStore, EventCreation, EventStore,
+    OutcomeRecord, Page, StoreError, StoreResult, WebhookStore,
 };
 
 use super::schema::{GSI1, GSI1PK, GSI1SK, PK, SK, TTL_ATTRIBUTE};
@@ -33,6 +34,11 @@ const DELIVERIES_WITH_EVENT: usize = 99;
 const WRITE_CONCURRENCY: usize = 16;
 /// The most items one `list_deliveries` call returns.
 const MAX_PAGE: usize = 1_000;
+
+/// `BatchWriteItem`'s limit.
+const BATCH_WRITE: usize = 25;
+/// Rounds of `UnprocessedKeys`/`UnprocessedItems` (throttling) before giving up.
+const BATCH_ROUNDS: u32 = 6;
 
 pub(super) const NOT_EXISTS: &str = "attribute_not_exists(pk)";
 pub(super) const EXISTS: &str = "attribute_exists(pk)";
@@ -81,12 +87,27 @@ fn secret_index_item(app: &App, secret_hash: &str) -> StoreResult<Item> {
     Ok(item)
 }
 
+/// The circuit's `open_until` (authoritative over the copy in `doc`: `claim_probe` moves it
+/// alone).
+const CIRCUIT_OPEN_UNTIL: &str = "circuit_open_until";
+
 fn webhook_item(webhook: &Webhook) -> StoreResult<Item> {
     let mut item = key(webhook_pk(&webhook.id), "WH");
     item.insert("doc".into(), to_doc(webhook)?);
+    if let Some(until) = webhook.circuit.open_until {
+        item.insert(CIRCUIT_OPEN_UNTIL.into(), s(ts(until)));
+    }
     item.insert(GSI1PK.into(), s(format!("APPWH#{}", webhook.app_id)));
     item.insert(GSI1SK.into(), s(format!("{}#{}", ts(webhook.created_at), webhook.id)));
     Ok(item)
+}
+
+fn webhook_from_item(item: &Item) -> StoreResult<Webhook> {
+    let mut webhook: Webhook = from_doc(item)?;
+    if item.contains_key(CIRCUIT_OPEN_UNTIL) {
+        webhook.circuit.open_until = Some(attr_ts(item, CIRCUIT_OPEN_UNTIL)?);
+    }
+    Ok(webhook)
 }
 
 fn state_str(state: EventState) -> &'static str {
@@ -383,7 +404,7 @@ impl WebhookStore for DynamoStore {
     }
 
     async fn get_webhook(&self, id: &str) -> StoreResult<Option<Webhook>> {
-        self.get_item(webhook_pk(id), "WH").await?.as_ref().map(from_doc).transpose()
+        self.get_item(webhook_pk(id), "WH").await?.as_ref().map(webhook_from_item).transpose()
     }
 
     async fn list_webhooks(&self, app_id: &str) -> StoreResult<Vec<Webhook>> {
@@ -396,7 +417,7 @@ impl WebhookStore for DynamoStore {
                 &[(":pk", s(format!("APPWH#{app_id}")))],
             )
             .await?;
-        items.iter().map(from_doc).collect()
+        items.iter().map(webhook_from_item).collect()
     }
 
     async fn update_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
@@ -660,6 +681,235 @@ where
         Err(err) if update_condition_failed(&err) => Err(on_condition()),
         Err(err) => Err(unavailable(err)),
     }
+}
+
+#[async_trait]
+impl AttemptStore for DynamoStore {
+    async fn load_attempt_context(
+        &self,
+        delivery_id: &str,
+        webhook_id: &str,
+        event_id: &str,
+    ) -> StoreResult<AttemptContext> {
+        let wanted =
+            [(delivery_pk(delivery_id), "DLV"), (webhook_pk(webhook_id), "WH"), (event_pk(event_id), "EVT")];
+        let keys: Vec<Item> = wanted.iter().map(|(pk, sk)| key(pk.clone(), sk)).collect();
+        let mut request = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()
+            .map_err(build_error)?;
+        let mut found: HashMap<String, Item> = HashMap::new();
+        for round in 0.. {
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
+                found.insert(attr_s(&item, PK)?.to_owned(), item);
+            }
+            match out.unprocessed_keys.unwrap_or_default().remove(&self.table) {
+                Some(rest) if !rest.keys().is_empty() => {
+                    if round >= BATCH_ROUNDS {
+                        return Err(StoreError::Unavailable("attempt read throttled".into()));
+                    }
+                    request = rest;
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << round.min(5))).await;
+                }
+                _ => break,
+            }
+        }
+        let [(d, _), (w, _), (e, _)] = &wanted;
+        Ok(AttemptContext {
+            delivery: found.get(d).map(delivery_from_item).transpose()?,
+            webhook: found.get(w).map(webhook_from_item).transpose()?,
+            event: found.get(e).map(event_from_item).transpose()?,
+        })
+    }
+
+    async fn record_outcomes(&self, outcomes: &[OutcomeRecord]) -> Vec<StoreResult<()>> {
+        // A health change must not bring back a deleted webhook, so its outcome is a
+        // transaction with conditions; every other outcome is plain puts, packed into as few
+        // `BatchWriteItem` calls as the 25-item limit allows.
+        let mut results: Vec<Option<StoreResult<()>>> =
+            std::iter::repeat_with(|| None).take(outcomes.len()).collect();
+        let mut plain = Vec::new();
+        let mut guarded = Vec::new();
+        for (i, outcome) in outcomes.iter().enumerate() {
+            if outcome.webhook.is_some() {
+                guarded.push(i);
+            } else {
+                plain.push(i);
+            }
+        }
+        let transactions: Vec<_> = guarded.iter().map(|&i| self.record_guarded(&outcomes[i])).collect();
+        let plain_outcomes: Vec<&OutcomeRecord> = plain.iter().map(|&i| &outcomes[i]).collect();
+        let (batched, transacted) =
+            tokio::join!(self.record_plain(&plain_outcomes), futures::future::join_all(transactions));
+        for (&i, result) in plain.iter().zip(batched) {
+            results[i] = Some(result);
+        }
+        for (&i, result) in guarded.iter().zip(transacted) {
+            results[i] = Some(result);
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(StoreError::Unavailable("unwritten".into()))))
+            .collect()
+    }
+    async fn claim_probe(
+        &self,
+        webhook_id: &str,
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(webhook_pk(webhook_id), "WH")))
+            .update_expression("SET #open = :until")
+            .condition_expression("#open = :seen")
+            .expression_attribute_names("#open", CIRCUIT_OPEN_UNTIL)
+            .expression_attribute_values(":until", s(ts(until)))
+            .expression_attribute_values(":seen", s(ts(seen)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if update_condition_failed(&err) => Ok(false),
+            Err(err) => Err(unavailable(err)),
+        }
+    }
+}
+
+impl DynamoStore {
+    /// Attempts and deliveries as plain puts (the attempt number is the sort key, so a
+    /// duplicate message's attempt replaces the other's record of the same try), in calls of
+    /// 25 items with no key twice in one call (all at once).
+    async fn record_plain(&self, outcomes: &[&OutcomeRecord]) -> Vec<StoreResult<()>> {
+        let mut calls: Vec<BatchCall> = Vec::new();
+        let mut failed: Vec<Option<StoreError>> =
+            std::iter::repeat_with(|| None).take(outcomes.len()).collect();
+        for (i, outcome) in outcomes.iter().enumerate() {
+            let items = match outcome_items(outcome) {
+                Ok(items) => items,
+                Err(err) => {
+                    failed[i] = Some(err);
+                    continue;
+                }
+            };
+            let keys: Vec<(String, String)> = items.iter().map(item_key).collect();
+            let fits = calls.last().is_some_and(|(_, batch, seen)| {
+                batch.len() + items.len() <= BATCH_WRITE && keys.iter().all(|k| !seen.contains(k))
+            });
+            if !fits {
+                calls.push((Vec::new(), Vec::new(), HashSet::new()));
+            }
+            let (owners, batch, seen) = calls.last_mut().expect("pushed above");
+            owners.extend(std::iter::repeat_n(i, items.len()));
+            batch.extend(items);
+            seen.extend(keys);
+        }
+        let writes: Vec<_> = calls.iter().map(|(_, batch, _)| self.batch_put(batch.clone())).collect();
+        let written = futures::future::join_all(writes).await;
+        for ((owners, _, _), result) in calls.iter().zip(written) {
+            if let Err(err) = result {
+                for &i in owners {
+                    failed[i].get_or_insert_with(|| StoreError::Unavailable(err.to_string()));
+                }
+            }
+        }
+        failed.into_iter().map(|f| f.map_or(Ok(()), Err)).collect()
+    }
+
+    /// One `BatchWriteItem` of puts, re-sending unprocessed items (throttling) a few times.
+    async fn batch_put(&self, items: Vec<Item>) -> StoreResult<()> {
+        let mut requests = Vec::with_capacity(items.len());
+        for item in items {
+            let put = PutRequest::builder().set_item(Some(item)).build().map_err(build_error)?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+        }
+        for round in 0.. {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            requests = out.unprocessed_items.unwrap_or_default().remove(&self.table).unwrap_or_default();
+            if requests.is_empty() {
+                return Ok(());
+            }
+            if round >= BATCH_ROUNDS {
+                return Err(StoreError::Unavailable("outcome write throttled".into()));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25 << round.min(5))).await;
+        }
+        Ok(())
+    }
+
+    /// An outcome with a health change: one `TransactWriteItems` of the attempt (if that number
+    /// is new), the delivery and the webhook (if it still exists). Failed conditions drop their
+    /// action and the rest is tried again.
+    async fn record_guarded(&self, outcome: &OutcomeRecord) -> StoreResult<()> {
+        let mut with_attempt = outcome.attempt.is_some();
+        let mut with_webhook = true;
+        for _ in 0..3 {
+            let mut actions = Vec::new();
+            if with_attempt && let Some(attempt) = &outcome.attempt {
+                actions.push(self.put_action(attempt_item(attempt)?, NOT_EXISTS, &[], false)?);
+            }
+            actions.push(self.put_action(delivery_item(&outcome.delivery)?, EXISTS, &[], false)?);
+            if with_webhook && let Some(webhook) = &outcome.webhook {
+                actions.push(self.put_action(webhook_item(webhook)?, EXISTS, &[], false)?);
+            }
+            let had_attempt = with_attempt && outcome.attempt.is_some();
+            match transact(&self.client, actions).await? {
+                Transaction::Committed => return Ok(()),
+                Transaction::ConditionsFailed(reasons) => {
+                    let failed: Vec<bool> = reasons.iter().map(reason_is_condition).collect();
+                    let mut at = 0;
+                    if had_attempt {
+                        with_attempt &= !failed[at];
+                        at += 1;
+                    }
+                    if failed.get(at).copied().unwrap_or(false) {
+                        // The delivery is gone: nothing to record.
+                        return Ok(());
+                    }
+                    with_webhook &= !failed.get(at + 1).copied().unwrap_or(false);
+                }
+            }
+        }
+        Err(StoreError::Conflict(format!("delivery {}", outcome.delivery.id)))
+    }
+}
+
+/// One `BatchWriteItem`: the outcome each item belongs to, the items, their keys (a call holds
+/// each key at most once).
+type BatchCall = (Vec<usize>, Vec<Item>, HashSet<(String, String)>);
+
+/// The plain items of an outcome without a health change.
+fn outcome_items(outcome: &OutcomeRecord) -> StoreResult<Vec<Item>> {
+    let mut items = Vec::with_capacity(2);
+    if let Some(attempt) = &outcome.attempt {
+        items.push(attempt_item(attempt)?);
+    }
+    items.push(delivery_item(&outcome.delivery)?);
+    Ok(items)
+}
+
+fn item_key(item: &Item) -> (String, String) {
+    let part = |name| match item.get(name) {
+        Some(AttributeValue::S(v)) => v.clone(),
+        _ => String::new(),
+    };
+    (part(PK), part(SK))
 }
 
 #[cfg(test)]

@@ -92,6 +92,16 @@
 //!   with an app token costs); `delete_token` reads the id item, then deletes both in one
 //!   transaction; `touch_token` reads the id item, then `UpdateItem`s `last_used_at` conditional
 //!   on the token existing (so a touch racing a revoke never recreates it).
+//! * The deliver path, two round trips per attempt: `load_attempt_context` is one
+//!   strongly consistent `BatchGetItem` of the delivery, webhook and event (keys named by the
+//!   queue message). `record_outcomes` writes outcomes without a health change as plain puts of
+//!   the attempt and the delivery, packed into `BatchWriteItem` calls of up to 25 items (no key
+//!   twice in one call; unprocessed items are re-sent), 1 write unit per item of ≤ 1 KB; each
+//!   item is atomic, a call is not, which is harmless here: a lost delivery write means the
+//!   message comes back and the same attempt number is written again (a duplicate message's
+//!   attempt likewise replaces the record of the same number). An outcome that changes the
+//!   webhook's health is one `TransactWriteItems` (attempt if new, delivery, webhook
+//!   conditional on existing, so a health write never brings back a deleted webhook).
 //! * `list_attempts` hides attempts whose `expires_at` has passed (DynamoDB's TTL sweep lags).
 //! * Every `GetItem` and main-table `Query` is strongly consistent.
 //! * A transaction cancelled by a concurrent transaction on the same items

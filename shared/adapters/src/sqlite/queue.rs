@@ -1,7 +1,7 @@
 //! A queue with SQS's semantics on SQLite: at-least-once, visibility timeouts, receive counts,
 //! delays, and a dead-letter table after `max_receive_count` receives.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -9,6 +9,7 @@ use chrono::Utc;
 use patchbay_core::ports::{OutgoingMessage, Queue, QueueError, QueueResult, ReceivedMessage};
 use rand::Rng;
 use rusqlite::params;
+use tokio::sync::oneshot;
 
 use super::Db;
 
@@ -21,6 +22,15 @@ pub struct SqliteQueue {
     /// Like an SQS redrive policy: a message received this many times without being deleted
     /// goes to `dead_letters` on its next receive. `None` keeps it forever.
     max_receive_count: Option<u32>,
+    deletes: Arc<DeleteGroup>,
+}
+
+/// Deletes waiting for a commit: whoever holds `turn` deletes every waiting receipt in one
+/// transaction (group commit: the worker settles many messages at once).
+#[derive(Default)]
+struct DeleteGroup {
+    waiting: Mutex<Vec<(String, oneshot::Sender<QueueResult<()>>)>>,
+    turn: tokio::sync::Mutex<()>,
 }
 
 fn now_ms() -> i64 {
@@ -41,10 +51,16 @@ fn random_token() -> String {
     hex::encode(bytes)
 }
 
+/// The message id a receipt handle starts with (`<message_id>.<token>`): settling looks the
+/// message up through its unique index instead of scanning the queue for the receipt.
+fn receipt_message_id(receipt_handle: &str) -> &str {
+    receipt_handle.split_once('.').map_or(receipt_handle, |(id, _)| id)
+}
+
 impl SqliteQueue {
     #[must_use]
     pub fn new(db: Arc<Db>, max_receive_count: Option<u32>) -> Self {
-        SqliteQueue { db, max_receive_count }
+        SqliteQueue { db, max_receive_count, deletes: Arc::default() }
     }
 
     fn receive_now(&self, max: usize, visibility: Duration) -> QueueResult<Vec<ReceivedMessage>> {
@@ -142,10 +158,14 @@ impl Queue for SqliteQueue {
         let conn = self.db.lock();
         let visibility = visibility.min(patchbay_core::retry::MAX_DELAY);
         let changed = conn
-            .execute(
-                "UPDATE queue SET visible_at_ms = ?2 WHERE receipt = ?1",
-                params![receipt_handle, now_ms().saturating_add(ms(visibility))],
-            )
+            .prepare_cached("UPDATE queue SET visible_at_ms = ?3 WHERE message_id = ?1 AND receipt = ?2")
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    receipt_message_id(receipt_handle),
+                    receipt_handle,
+                    now_ms().saturating_add(ms(visibility))
+                ])
+            })
             .map_err(queue_err)?;
         if changed == 0 {
             return Err(QueueError::InvalidReceipt);
@@ -154,11 +174,43 @@ impl Queue for SqliteQueue {
     }
 
     async fn delete(&self, receipt_handle: &str) -> QueueResult<()> {
-        let conn = self.db.lock();
-        // Like SQS, deleting an already-deleted message succeeds: deletes are retried.
-        conn.prepare_cached("DELETE FROM queue WHERE receipt = ?1")
-            .and_then(|mut stmt| stmt.execute([receipt_handle]))
-            .map_err(queue_err)?;
-        Ok(())
+        let (tx, mut rx) = oneshot::channel();
+        self.lock_waiting().push((receipt_handle.to_owned(), tx));
+        let turn = self.deletes.turn.lock().await;
+        // A commit before ours may have taken ours along.
+        if let Ok(result) = rx.try_recv() {
+            return result;
+        }
+        let batch = std::mem::take(&mut *self.lock_waiting());
+        if !batch.is_empty() {
+            let result = self.delete_all(batch.iter().map(|(receipt, _)| receipt.as_str()));
+            for (_, waiter) in batch {
+                let _ =
+                    waiter.send(result.as_ref().copied().map_err(|e| QueueError::Unavailable(e.to_string())));
+            }
+        }
+        drop(turn);
+        rx.await.unwrap_or_else(|_| Err(QueueError::Unavailable("delete was abandoned".to_owned())))
+    }
+}
+
+impl SqliteQueue {
+    fn lock_waiting(&self) -> std::sync::MutexGuard<'_, Vec<(String, oneshot::Sender<QueueResult<()>>)>> {
+        self.deletes.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Like SQS, deleting an already-deleted message succeeds: deletes are retried.
+    fn delete_all<'a>(&self, receipts: impl Iterator<Item = &'a str>) -> QueueResult<()> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction().map_err(queue_err)?;
+        {
+            let mut stmt = tx
+                .prepare_cached("DELETE FROM queue WHERE message_id = ?1 AND receipt = ?2")
+                .map_err(queue_err)?;
+            for receipt in receipts {
+                stmt.execute([receipt_message_id(receipt), receipt]).map_err(queue_err)?;
+            }
+        }
+        tx.commit().map_err(queue_err)
     }
 }

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use patchbay_core::ids::secret_lookup_hash;
 use patchbay_core::model::{App, Attempt, Delivery, DeliveryStatus, EventState, StoredEvent, Webhook};
 use patchbay_core::ports::{
-    AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, Page, StoreError, StoreResult,
-    WebhookStore,
+    AppSecretIndex, AppStore, AttemptContext, AttemptStore, DeliveryStore, EventCreation, EventStore,
+    OutcomeRecord, Page, StoreError, StoreResult, WebhookStore,
 };
 use rusqlite::{OptionalExtension, params};
 
@@ -388,4 +388,88 @@ impl DeliveryStore for SqliteStore {
             .map_err(db_err)?;
         docs.iter().map(|d| from_doc(d)).collect()
     }
+}
+
+#[async_trait]
+impl AttemptStore for SqliteStore {
+    async fn load_attempt_context(
+        &self,
+        delivery_id: &str,
+        webhook_id: &str,
+        event_id: &str,
+    ) -> StoreResult<AttemptContext> {
+        let conn = self.db.lock();
+        let delivery = doc_by_id(&conn, "SELECT doc FROM deliveries WHERE id = ?1", delivery_id)?;
+        let webhook = doc_by_id(&conn, "SELECT doc FROM webhooks WHERE id = ?1", webhook_id)?;
+        let event = doc_by_id(&conn, "SELECT doc FROM events WHERE id = ?1", event_id)?;
+        Ok(AttemptContext {
+            delivery: delivery.as_deref().map(from_doc).transpose()?,
+            webhook: webhook.as_deref().map(from_doc).transpose()?,
+            event: event.as_deref().map(from_doc).transpose()?,
+        })
+    }
+
+    async fn record_outcomes(&self, outcomes: &[OutcomeRecord]) -> Vec<StoreResult<()>> {
+        let mut conn = self.db.lock();
+        let written = (|| {
+            let tx = conn.transaction().map_err(db_err)?;
+            for outcome in outcomes {
+                write_outcome(&tx, outcome)?;
+            }
+            tx.commit().map_err(db_err)
+        })();
+        match written {
+            Ok(()) => outcomes.iter().map(|_| Ok(())).collect(),
+            Err(err) => outcomes.iter().map(|_| Err(StoreError::Unavailable(err.to_string()))).collect(),
+        }
+    }
+
+    async fn claim_probe(
+        &self,
+        webhook_id: &str,
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut conn = self.db.lock();
+        let tx = conn.transaction().map_err(db_err)?;
+        let Some(doc) = doc_by_id(&tx, "SELECT doc FROM webhooks WHERE id = ?1", webhook_id)? else {
+            return Ok(false);
+        };
+        let mut webhook: Webhook = from_doc(&doc)?;
+        if webhook.circuit.open_until != Some(seen) {
+            return Ok(false);
+        }
+        webhook.circuit.open_until = Some(until);
+        tx.execute("UPDATE webhooks SET doc = ?2 WHERE id = ?1", params![webhook_id, to_doc(&webhook)?])
+            .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        Ok(true)
+    }
+}
+
+/// One outcome inside the caller's transaction: an attempt number already recorded stays as it
+/// was; a delivery or webhook that is gone is not brought back.
+fn write_outcome(conn: &rusqlite::Connection, outcome: &OutcomeRecord) -> StoreResult<()> {
+    if let Some(attempt) = &outcome.attempt {
+        let doc = to_doc(attempt)?;
+        conn.prepare_cached(
+            "INSERT OR IGNORE INTO attempts (delivery_id, number, expires_at, doc) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![attempt.delivery_id, attempt.number, attempt.expires_at.timestamp(), doc])
+        })
+        .map_err(db_err)?;
+    }
+    let delivery = &outcome.delivery;
+    let doc = to_doc(delivery)?;
+    conn.prepare_cached("UPDATE deliveries SET status = ?2, doc = ?3 WHERE id = ?1")
+        .and_then(|mut stmt| stmt.execute(params![delivery.id, delivery.status.as_str(), doc]))
+        .map_err(db_err)?;
+    if let Some(webhook) = &outcome.webhook {
+        let doc = to_doc(webhook)?;
+        conn.prepare_cached("UPDATE webhooks SET doc = ?2 WHERE id = ?1")
+            .and_then(|mut stmt| stmt.execute(params![webhook.id, doc]))
+            .map_err(db_err)?;
+    }
+    Ok(())
 }

@@ -2,6 +2,7 @@
 
 mod app;
 mod app_token;
+pub mod circuit;
 mod delivery;
 mod event;
 mod license_key;
@@ -10,6 +11,7 @@ mod webhook;
 
 pub use app::App;
 pub use app_token::{AppToken, TOKEN_PREFIX};
+pub use circuit::{Circuit, CircuitChange, CircuitState};
 pub use delivery::{Attempt, AttemptError, Delivery, DeliveryStatus};
 pub use event::{
     AppInfo, DeliveryRef, EventBody, EventName, EventPayload, EventState, FailedDelivery, OperationalBody,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{EventName, SigningSecrets};
+use super::{Circuit, EventName, SigningSecrets};
 use crate::retry::{RetrySchedule, parse_duration};
 
 /// HTTP methods a webhook may use.
@@ -125,6 +125,9 @@ pub struct Webhook {
     /// First failed attempt since the last success; drives auto-disable.
     #[serde(default)]
     pub failing_since: Option<DateTime<Utc>>,
+    /// The circuit breaker (absent while closed and clean).
+    #[serde(default, skip_serializing_if = "Circuit::is_clean")]
+    pub circuit: Circuit,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -142,6 +145,7 @@ impl Webhook {
             disabled_reason: None,
             disabled_at: None,
             failing_since: None,
+            circuit: Circuit::default(),
             created_at: now,
             updated_at: now,
         }
@@ -154,6 +158,7 @@ impl Webhook {
             self.disabled_reason = None;
             self.disabled_at = None;
             self.failing_since = None;
+            self.circuit = Circuit::default();
         } else {
             self.disabled_at = Some(now);
         }

@@ -38,6 +38,16 @@ impl Tried {
         matches!(&self.outcome.result, Ok(r) if (200..300).contains(&r.status))
     }
 
+    /// The receiver could not be reached: a timeout or a connection failure (what the circuit
+    /// breaker counts; any answer, whatever its status, means it is reachable).
+    #[must_use]
+    pub fn unreachable(&self) -> bool {
+        matches!(
+            &self.outcome.result,
+            Err(f) if matches!(f.kind, AttemptError::Timeout | AttemptError::Connect | AttemptError::Dns)
+        )
+    }
+
     /// Why it failed, whether retrying cannot help, and the receiver's `Retry-After`.
     #[must_use]
     pub fn failure(&self) -> Failure {

@@ -8,7 +8,7 @@ use crate::model::{EventPayload, Webhook};
 use crate::ports::{OutgoingRequest, SendOutcome, Sender};
 use crate::service::outgoing::finalize;
 use crate::signing::VerifyError;
-use crate::template::{self, TemplateError, Values};
+use crate::template::{self, CompiledWebhook, TemplateError, Values};
 
 /// Why no request could be built (nothing was sent).
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +30,21 @@ pub fn prepare(
     message_id: &str,
     at: DateTime<Utc>,
 ) -> Result<OutgoingRequest, PrepareError> {
-    let rendered = template::compile(&webhook.spec)?.render(&Values::from_payload(event))?;
+    prepare_compiled(webhook, &template::compile(&webhook.spec)?, event, message_id, at)
+}
+
+/// [`prepare`] with templates compiled already (the deliver path caches them per revision).
+///
+/// # Errors
+/// As [`prepare`].
+pub fn prepare_compiled(
+    webhook: &Webhook,
+    compiled: &CompiledWebhook,
+    event: &EventPayload,
+    message_id: &str,
+    at: DateTime<Utc>,
+) -> Result<OutgoingRequest, PrepareError> {
+    let rendered = compiled.render(&Values::from_payload(event))?;
     let mut request = finalize(rendered, &webhook.secrets.active(at), message_id, at)?;
     request.timeout = webhook.spec.own_timeout();
     Ok(request)

@@ -4,13 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use tokio::sync::watch;
 use tracing::{Instrument, Span};
 
 use crate::bounded::BoundedTasks;
 use crate::config::MAX_WEBHOOK_TIMEOUT;
-use crate::ports::{Queue, ReceivedMessage};
+use crate::ports::{OutgoingMessage, Queue, ReceivedMessage};
 use crate::service::deliver::{Deliver, MessageOutcome, ProcessingError};
 
 /// Messages processed at once from one batch: enough to overlap slow receivers, few enough
@@ -23,8 +22,8 @@ const RECEIVE_MAX: usize = 10;
 /// The local worker's default bound on deliveries in flight.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
-/// Process every message, concurrently (bounded), returning each outcome in input order.
-/// One message's failure never affects another's.
+/// Process every message, concurrently (bounded), returning each outcome in input order;
+/// their outcomes are written in one store call. One message's failure never affects another's.
 pub async fn process_batch(
     deliverer: &Deliver,
     bodies: Vec<String>,
@@ -38,13 +37,7 @@ pub async fn process_batch_in_spans(
     deliverer: &Deliver,
     records: Vec<(String, Span)>,
 ) -> Vec<Result<MessageOutcome, ProcessingError>> {
-    // Owned bodies keep the future `Send` for `tokio::spawn` (borrowed ones trip a
-    // higher-ranked lifetime limitation of the compiler).
-    futures::stream::iter(records)
-        .map(|(body, span)| async move { deliverer.process(&body).await }.instrument(span))
-        .buffered(BATCH_CONCURRENCY)
-        .collect()
-        .await
+    deliverer.process_all(&records, BATCH_CONCURRENCY).await
 }
 
 /// The span one attempt runs in: its event's correlation id (from the queue message) and, on
@@ -76,6 +69,19 @@ pub async fn settle(
     let result = match outcome {
         Ok(MessageOutcome::Done) => queue.delete(&message.receipt_handle).await,
         Ok(MessageOutcome::RetryIn(delay)) => queue.change_visibility(&message.receipt_handle, *delay).await,
+        Ok(MessageOutcome::Defer(delay)) => {
+            // A new message starts its receive count afresh; if it cannot be sent, waiting
+            // through visibility costs one receive, which is bounded by the queue's limit.
+            let again = OutgoingMessage {
+                body: message.body.clone(),
+                delay: *delay,
+                correlation_id: message.correlation_id.clone(),
+            };
+            match queue.send(std::slice::from_ref(&again)).await {
+                Ok(()) => queue.delete(&message.receipt_handle).await,
+                Err(_) => queue.change_visibility(&message.receipt_handle, *delay).await,
+            }
+        }
         Err(err) => {
             tracing::warn!(message_id = %message.message_id, error = %err, "message left for the queue to retry");
             Ok(())
@@ -183,7 +189,7 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::ports::{OutgoingMessage, QueueResult};
+    use crate::ports::QueueResult;
 
     /// Records the visibility changes asked of it; nothing else is called.
     #[derive(Default)]

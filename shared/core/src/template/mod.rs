@@ -8,6 +8,7 @@
 //! percent-encoding in the URL, validation in headers, form encoding for `form` bodies and
 //! GET/DELETE queries.
 
+mod cache;
 mod form;
 mod headers;
 mod parse;
@@ -18,6 +19,7 @@ mod vars;
 
 use crate::model::{EventName, PayloadFormat, WebhookMethod, WebhookSpec};
 
+pub use cache::TemplateCache;
 pub use parse::{ParseError, Segment, Template};
 pub use vars::{PATCHKIT_VARIABLES, Values, Variable, sample_event, sample_payload};
 

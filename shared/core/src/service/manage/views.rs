@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::model::{App, Attempt, AttemptError, Delivery, DeliveryStatus, EventName, Webhook, WebhookSpec};
+use crate::model::{
+    App, Attempt, AttemptError, CircuitState, Delivery, DeliveryStatus, EventName, Webhook, WebhookSpec,
+};
 
 #[derive(Debug, Serialize)]
 pub struct AppView {
@@ -41,6 +43,8 @@ pub struct WebhookView {
     /// When each replaced signing secret stops signing next to the current one (newest
     /// first): the overlap of recent rotations. Never the secrets themselves.
     pub previous_secrets_until: Vec<DateTime<Utc>>,
+    /// Delivery health: the failing streak and the circuit breaker.
+    pub health: HealthView,
     /// Only in answers that create or rotate it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
@@ -60,9 +64,50 @@ impl WebhookView {
             disabled_at: w.disabled_at,
             failing_since: w.failing_since,
             previous_secrets_until: w.secrets.retired.iter().map(|r| r.until).collect(),
+            health: HealthView::of(w, Utc::now()),
             secret: with_secret.then(|| w.secrets.current.expose().to_owned()),
             created_at: w.created_at,
             updated_at: w.updated_at,
+        }
+    }
+}
+
+/// `{"failing_since", "circuit": {"state": "closed"|"open"|"half_open", "open_until",
+/// "consecutive_failures", "cooldown_s"}}`.
+#[derive(Debug, Serialize)]
+pub struct HealthView {
+    /// First failed attempt since the last success (auto-disable counts from here).
+    pub failing_since: Option<DateTime<Utc>>,
+    pub circuit: CircuitView,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CircuitView {
+    pub state: &'static str,
+    /// While open: deliveries wait, without a request, until then; then one probe decides.
+    pub open_until: Option<DateTime<Utc>>,
+    /// Timeouts or connection failures in a row.
+    pub consecutive_failures: u32,
+    /// The last opening's cool-down (doubles from 60 s to 3600 s on each reopening).
+    pub cooldown_s: u64,
+}
+
+impl HealthView {
+    #[must_use]
+    pub fn of(w: &Webhook, now: DateTime<Utc>) -> Self {
+        let state = match w.circuit.state(now) {
+            CircuitState::Closed => "closed",
+            CircuitState::Open(_) => "open",
+            CircuitState::HalfOpen => "half_open",
+        };
+        HealthView {
+            failing_since: w.failing_since,
+            circuit: CircuitView {
+                state,
+                open_until: w.circuit.open_until,
+                consecutive_failures: w.circuit.failures,
+                cooldown_s: w.circuit.cooldown_s,
+            },
         }
     }
 }
