@@ -8,11 +8,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use patchbay_core::model::{
-    App, Attempt, Delivery, DeliveryStatus, EventState, LicenseKey, StoredEvent, Webhook,
+    App, AppCollections, AppToken, Attempt, Collection, CollectionId, Delivery, DeliveryStatus, EventState,
+    LicenseKey, StoredEvent, Webhook,
 };
 use patchbay_core::ports::{
-    AppSecretIndex, AppStore, DeliveryStore, EventCreation, EventStore, KeyStore, KeyVerdict,
-    OutgoingMessage, Page, Queue, QueueResult, ReceivedMessage, Store, StoreResult, WebhookStore,
+    AppSecretIndex, AppStore, AttemptContext, AttemptStore, DeliveryStore, EventCreation, EventStore, KeyStore,
+    KeyVerdict, OutcomeRecord, OutgoingMessage, Page, Queue, QueueResult, ReceivedMessage, Store, StoreResult,
+    TokenStore, WebhookStore,
 };
 
 /// Calls per operation name, and the items they carried.
@@ -153,6 +155,62 @@ impl DeliveryStore for CountingStore {
     }
 }
 
+#[async_trait]
+impl AttemptStore for CountingStore {
+    async fn load_attempt_context(
+        &self,
+        delivery_id: &str,
+        webhook_id: &str,
+        event_id: &str,
+    ) -> StoreResult<AttemptContext> {
+        // One BatchGetItem of three items.
+        self.counts.add("load_attempt_context", 3);
+        self.inner.load_attempt_context(delivery_id, webhook_id, event_id).await
+    }
+    async fn record_outcomes(&self, outcomes: &[OutcomeRecord]) -> Vec<StoreResult<()>> {
+        // Plain outcomes are puts packed into BatchWriteItem calls; one that changes the
+        // webhook's health is a TransactWriteItems of its own.
+        let items = |o: &OutcomeRecord| usize::from(o.attempt.is_some()) + 1 + usize::from(o.webhook.is_some());
+        let (batched, transacted): (Vec<_>, Vec<_>) = outcomes.iter().partition(|o| o.webhook.is_none());
+        if !batched.is_empty() {
+            let n: usize = batched.iter().map(|o| items(o)).sum();
+            self.counts.add("record_outcomes(batch)", n);
+        }
+        for o in transacted {
+            self.counts.add("record_outcomes(transact)", items(o));
+        }
+        self.inner.record_outcomes(outcomes).await
+    }
+    async fn claim_probe(&self, webhook_id: &str, seen: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<bool> {
+        self.counts.add("claim_probe", 1);
+        self.inner.claim_probe(webhook_id, seen, until).await
+    }
+}
+
+#[async_trait]
+impl TokenStore for CountingStore {
+    async fn create_token(&self, token: &AppToken) -> StoreResult<()> {
+        self.counts.add("create_token", 1);
+        self.inner.create_token(token).await
+    }
+    async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<AppToken>> {
+        self.counts.add("token_by_hash", 1);
+        self.inner.token_by_hash(hash).await
+    }
+    async fn list_tokens(&self, app_id: &str) -> StoreResult<Vec<AppToken>> {
+        self.counts.add("list_tokens", 1);
+        self.inner.list_tokens(app_id).await
+    }
+    async fn delete_token(&self, id: &str) -> StoreResult<AppToken> {
+        self.counts.add("delete_token", 1);
+        self.inner.delete_token(id).await
+    }
+    async fn touch_token(&self, id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        self.counts.add("touch_token", 1);
+        self.inner.touch_token(id, at).await
+    }
+}
+
 pub struct CountingKeys {
     pub inner: Arc<dyn KeyStore>,
     pub counts: Counts,
@@ -175,6 +233,39 @@ impl KeyStore for CountingKeys {
     async fn set_key_blocked(&self, key: &str, blocked: bool) -> StoreResult<LicenseKey> {
         self.counts.add("set_key_blocked", 1);
         self.inner.set_key_blocked(key, blocked).await
+    }
+    async fn delete_app_keys(&self, app_id: &str) -> StoreResult<usize> {
+        self.counts.add("delete_app_keys", 1);
+        self.inner.delete_app_keys(app_id).await
+    }
+    async fn create_collection(&self, app_id: &str, name: &str, now: DateTime<Utc>) -> StoreResult<Collection> {
+        self.counts.add("create_collection", 1);
+        self.inner.create_collection(app_id, name, now).await
+    }
+    async fn get_collection(&self, id: CollectionId) -> StoreResult<Option<Collection>> {
+        self.counts.add("get_collection", 1);
+        self.inner.get_collection(id).await
+    }
+    async fn list_collections(&self, app_id: &str) -> StoreResult<Vec<Collection>> {
+        self.counts.add("list_collections", 1);
+        self.inner.list_collections(app_id).await
+    }
+    async fn set_collection_blocked(&self, id: CollectionId, blocked: bool) -> StoreResult<Collection> {
+        self.counts.add("set_collection_blocked", 1);
+        self.inner.set_collection_blocked(id, blocked).await
+    }
+    async fn app_collections(&self, app_id: &str) -> StoreResult<AppCollections> {
+        self.counts.add("app_collections", 1);
+        self.inner.app_collections(app_id).await
+    }
+    async fn list_collection_keys(
+        &self,
+        id: CollectionId,
+        offset: usize,
+        size: usize,
+    ) -> StoreResult<(usize, Vec<LicenseKey>)> {
+        self.counts.add("list_collection_keys", 1);
+        self.inner.list_collection_keys(id, offset, size).await
     }
 }
 

@@ -54,7 +54,13 @@ fn units(method: &str, calls: u64, items: u64) -> (f64, f64) {
     match method {
         // Consistent GetItem, or one Query page.
         "get_app" | "get_webhook" | "get_event" | "get_delivery" | "app_for_secret" | "get_key"
-        | "list_webhooks" | "list_deliveries" | "list_attempts" => (c, 0.0),
+        | "list_webhooks" | "list_deliveries" | "list_attempts" | "token_by_hash" | "list_tokens"
+        | "get_collection" | "list_collections" | "app_collections" | "list_collection_keys" => (c, 0.0),
+        // One strongly consistent BatchGetItem: a unit per item read.
+        "load_attempt_context" => (i, 0.0),
+        // BatchWriteItem puts: a unit per item; TransactWriteItems: two per item.
+        "record_outcomes(batch)" => (0.0, i),
+        "record_outcomes(transact)" => (0.0, 2.0 * i),
         // Eventually consistent GetItem.
         "check_key(read)" => (0.5 * c, 0.0),
         // TransactWriteItems: the event and each delivery, two units per item.
@@ -269,7 +275,7 @@ async fn key_checks() -> (Bill, Bill, String) {
     let apps = Arc::new(CountingStore { inner: backends.store.clone(), counts: counts.clone() });
     let app = App::new(random_id("app"), "n".into(), "N".into(), chrono::Utc::now());
     backends.store.create_app(&app).await.unwrap();
-    let key = LicenseKey::new(patchbay_core::ids::license_key(), &app.id, None, chrono::Utc::now());
+    let key = LicenseKey::new(patchbay_core::ids::license_key(), &app.id, 0, chrono::Utc::now());
     backends.keys.create_keys(std::slice::from_ref(&key)).await.unwrap();
     let check = KeyCheck::new(keys, apps, Arc::new(AppSecretCache::new()));
     let run = async |key_secret: Option<&str>| {
