@@ -84,7 +84,7 @@ fn send_config() -> SendConfig {
 
 /// Ingest `events` events with `fan_out` webhooks each, then let the worker drain the queue.
 /// Returns deliveries per second for the drain.
-async fn pipeline_round(url: &str, hits: &AtomicU64, events: usize, fan_out: usize) -> f64 {
+async fn pipeline_round(url: &str, hits: &AtomicU64, events: usize, fan_out: usize, max_in_flight: usize) -> f64 {
     let backends = testing::sqlite().await;
     let app_id = random_id("app");
     for _ in 0..fan_out {
@@ -107,7 +107,7 @@ async fn pipeline_round(url: &str, hits: &AtomicU64, events: usize, fan_out: usi
         backends.queue.clone(),
         worker::WorkerOptions {
             visibility: Duration::from_secs(60),
-            max_in_flight: worker::DEFAULT_MAX_IN_FLIGHT,
+            max_in_flight,
         },
         stop_rx,
     ));
@@ -182,17 +182,26 @@ async fn main() {
     let (url, hits) = receiver().await;
     let (events, fan_out) = (400, 5);
     let mut pipeline = Vec::new();
+    let mut pipeline_matched = Vec::new();
     let mut bare = Vec::new();
     // Warm-up: connection pools, SQLite page cache, allocator.
-    pipeline_round(&url, &hits, 20, fan_out).await;
+    pipeline_round(&url, &hits, 20, fan_out, worker::DEFAULT_MAX_IN_FLIGHT).await;
     bare_round(&url, 200).await;
+    // Alternating: the default worker (64 in flight), the worker at the baseline's own
+    // concurrency, and the baseline.
     for _ in 0..ROUNDS {
-        pipeline.push(pipeline_round(&url, &hits, events, fan_out).await);
+        pipeline.push(pipeline_round(&url, &hits, events, fan_out, worker::DEFAULT_MAX_IN_FLIGHT).await);
+        pipeline_matched.push(pipeline_round(&url, &hits, events, fan_out, CONCURRENCY).await);
         bare.push(bare_round(&url, events * fan_out).await);
     }
-    let (p, b) = (median(pipeline), median(bare));
+    let (p, pm, b) = (median(pipeline), median(pipeline_matched), median(bare));
     println!(
-        "| local delivery pipeline (ingest → SQLite queue → worker → 200 receiver) | {p:.0} deliveries/s | goal ≥ 2000/s |"
+        "| local delivery pipeline (ingest → SQLite queue → worker → 200 receiver), {} in flight (default) | {p:.0} deliveries/s | goal ≥ 2000/s |",
+        worker::DEFAULT_MAX_IN_FLIGHT
+    );
+    println!(
+        "| the same, {CONCURRENCY} in flight (the baseline's concurrency) | {pm:.0} deliveries/s = {:.2} of bare | — |",
+        pm / b
     );
     println!(
         "| bare reqwest POST loop, {CONCURRENCY} concurrent, same receiver | {b:.0} requests/s | baseline |"
