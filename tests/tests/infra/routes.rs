@@ -36,6 +36,8 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/v1/apps/app_1/tokens", "IngestFunction"),
     ("DELETE", "/v1/tokens/tok_1", "IngestFunction"),
     ("GET", "/v2/keys/ABCD-1234", "LicenseCheckFunction"),
+    ("HEAD", "/v2/keys/ABCD-1234", "LicenseCheckFunction"),
+    ("OPTIONS", "/v2/keys/ABCD-1234", "LicenseCheckFunction"),
     ("POST", "/v1/apps/app_1/keys", "LicenseCheckFunction"),
     ("POST", "/v1/apps/app_1/keys/import", "LicenseCheckFunction"),
     ("GET", "/v1/keys/ABCD-1234", "LicenseCheckFunction"),
