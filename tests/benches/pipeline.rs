@@ -84,7 +84,13 @@ fn send_config() -> SendConfig {
 
 /// Ingest `events` events with `fan_out` webhooks each, then let the worker drain the queue.
 /// Returns deliveries per second for the drain.
-async fn pipeline_round(url: &str, hits: &AtomicU64, events: usize, fan_out: usize, max_in_flight: usize) -> f64 {
+async fn pipeline_round(
+    url: &str,
+    hits: &AtomicU64,
+    events: usize,
+    fan_out: usize,
+    max_in_flight: usize,
+) -> f64 {
     let backends = testing::sqlite().await;
     let app_id = random_id("app");
     for _ in 0..fan_out {
@@ -105,10 +111,7 @@ async fn pipeline_round(url: &str, hits: &AtomicU64, events: usize, fan_out: usi
     let worker = tokio::spawn(worker::run(
         deliver,
         backends.queue.clone(),
-        worker::WorkerOptions {
-            visibility: Duration::from_secs(60),
-            max_in_flight,
-        },
+        worker::WorkerOptions { visibility: Duration::from_secs(60), max_in_flight },
         stop_rx,
     ));
     while hits.load(Ordering::Relaxed) - before < total {

@@ -45,7 +45,8 @@ impl Fixture {
     }
 
     async fn call(&self, bearer: &str, method: &str, path: &str, body: Option<Value>) -> (u16, String) {
-        let router = if path.starts_with("/v1/keys") || path.contains("/keys") || path.contains("collections") {
+        let router = if path.starts_with("/v1/keys") || path.contains("/keys") || path.contains("collections")
+        {
             self.keys.clone()
         } else {
             self.ingest.clone()

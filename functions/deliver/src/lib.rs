@@ -43,12 +43,7 @@ impl Handler {
     /// the record's correlation id (message attribute `correlation_id`).
     pub async fn handle_invocation(&self, event: SqsEvent, request_id: Option<&str>) -> SqsBatchResponse {
         let records = event.records;
-        let spans: Vec<_> = records
-            .iter()
-            .map(|r| {
-                attempt_span(correlation_id(r), request_id)
-            })
-            .collect();
+        let spans: Vec<_> = records.iter().map(|r| attempt_span(correlation_id(r), request_id)).collect();
         let work =
             records.iter().zip(&spans).map(|(r, span)| (r.body.clone().unwrap_or_default(), span.clone()));
         let outcomes = process_batch_in_spans(&self.deliver, work.collect()).await;
@@ -67,13 +62,14 @@ impl Handler {
                 _ => None,
             })
             .collect();
-        let requeued = deferred.is_empty() || {
-            let sent = self.queue.send(&deferred).await;
-            if let Err(err) = &sent {
-                tracing::warn!(error = %err, "could not re-send deferred records; they wait through visibility");
-            }
-            sent.is_ok()
-        };
+        let requeued = deferred.is_empty()
+            || {
+                let sent = self.queue.send(&deferred).await;
+                if let Err(err) = &sent {
+                    tracing::warn!(error = %err, "could not re-send deferred records; they wait through visibility");
+                }
+                sent.is_ok()
+            };
         for ((record, outcome), span) in records.iter().zip(outcomes).zip(spans) {
             let id = record.message_id.clone().unwrap_or_default();
             let failed = async {

@@ -11,10 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use axum::http::Method;
+use chrono::{DateTime, Utc};
 use common::{ADMIN_TOKEN, Harness, VERDICT_KEY, blocked, check_uri, get_request, send_to};
 use patchbay_adapters::backends::{Backends, KeyBackends};
 use patchbay_core::config::{KeysTable, LicenseCheckConfig, StoreConfig};
-use chrono::{DateTime, Utc};
 use patchbay_core::model::{AppCollections, Collection, CollectionId, LicenseKey};
 use patchbay_core::ports::{KeyStore, KeyVerdict, StoreResult};
 use patchbay_core::secret::Secret;
@@ -58,7 +58,12 @@ impl KeyStore for Counting {
     async fn delete_app_keys(&self, app_id: &str) -> StoreResult<usize> {
         self.inner.delete_app_keys(app_id).await
     }
-    async fn create_collection(&self, app_id: &str, name: &str, now: DateTime<Utc>) -> StoreResult<Collection> {
+    async fn create_collection(
+        &self,
+        app_id: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Collection> {
         self.inner.create_collection(app_id, name, now).await
     }
     async fn get_collection(&self, id: CollectionId) -> StoreResult<Option<Collection>> {

@@ -20,9 +20,9 @@ use patchbay_core::service::ingest::Ingest;
 use patchbay_core::service::key_admin::KeyAdmin;
 use patchbay_core::service::keys::KeyCheck;
 use patchbay_core::service::manage::Manage;
+use patchbay_core::service::notices::Notices;
 use patchbay_core::service::tokens::Tokens;
 use patchbay_core::verdict::VerdictSigner;
-use patchbay_core::service::notices::Notices;
 
 use crate::backends::{Backends, EventBackends, KeyBackends};
 use crate::secrets::{SecretResolver, SecretsError};

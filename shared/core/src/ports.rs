@@ -363,7 +363,7 @@ pub trait Store:
     AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore + AttemptStore + TokenStore
 {
 }
-impl<T: AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore + AttemptStore + TokenStore> Store
-    for T
+impl<T: AppStore + AppSecretIndex + WebhookStore + EventStore + DeliveryStore + AttemptStore + TokenStore>
+    Store for T
 {
 }

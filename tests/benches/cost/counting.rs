@@ -12,9 +12,9 @@ use patchbay_core::model::{
     LicenseKey, StoredEvent, Webhook,
 };
 use patchbay_core::ports::{
-    AppSecretIndex, AppStore, AttemptContext, AttemptStore, DeliveryStore, EventCreation, EventStore, KeyStore,
-    KeyVerdict, OutcomeRecord, OutgoingMessage, Page, Queue, QueueResult, ReceivedMessage, Store, StoreResult,
-    TokenStore, WebhookStore,
+    AppSecretIndex, AppStore, AttemptContext, AttemptStore, DeliveryStore, EventCreation, EventStore,
+    KeyStore, KeyVerdict, OutcomeRecord, OutgoingMessage, Page, Queue, QueueResult, ReceivedMessage, Store,
+    StoreResult, TokenStore, WebhookStore,
 };
 
 /// Calls per operation name, and the items they carried.
@@ -170,7 +170,8 @@ impl AttemptStore for CountingStore {
     async fn record_outcomes(&self, outcomes: &[OutcomeRecord]) -> Vec<StoreResult<()>> {
         // Plain outcomes are puts packed into BatchWriteItem calls; one that changes the
         // webhook's health is a TransactWriteItems of its own.
-        let items = |o: &OutcomeRecord| usize::from(o.attempt.is_some()) + 1 + usize::from(o.webhook.is_some());
+        let items =
+            |o: &OutcomeRecord| usize::from(o.attempt.is_some()) + 1 + usize::from(o.webhook.is_some());
         let (batched, transacted): (Vec<_>, Vec<_>) = outcomes.iter().partition(|o| o.webhook.is_none());
         if !batched.is_empty() {
             let n: usize = batched.iter().map(|o| items(o)).sum();
@@ -181,7 +182,12 @@ impl AttemptStore for CountingStore {
         }
         self.inner.record_outcomes(outcomes).await
     }
-    async fn claim_probe(&self, webhook_id: &str, seen: DateTime<Utc>, until: DateTime<Utc>) -> StoreResult<bool> {
+    async fn claim_probe(
+        &self,
+        webhook_id: &str,
+        seen: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
         self.counts.add("claim_probe", 1);
         self.inner.claim_probe(webhook_id, seen, until).await
     }
@@ -238,7 +244,12 @@ impl KeyStore for CountingKeys {
         self.counts.add("delete_app_keys", 1);
         self.inner.delete_app_keys(app_id).await
     }
-    async fn create_collection(&self, app_id: &str, name: &str, now: DateTime<Utc>) -> StoreResult<Collection> {
+    async fn create_collection(
+        &self,
+        app_id: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Collection> {
         self.counts.add("create_collection", 1);
         self.inner.create_collection(app_id, name, now).await
     }

@@ -53,9 +53,21 @@ fn units(method: &str, calls: u64, items: u64) -> (f64, f64) {
     let (c, i) = (calls as f64, items as f64);
     match method {
         // Consistent GetItem, or one Query page.
-        "get_app" | "get_webhook" | "get_event" | "get_delivery" | "app_for_secret" | "get_key"
-        | "list_webhooks" | "list_deliveries" | "list_attempts" | "token_by_hash" | "list_tokens"
-        | "get_collection" | "list_collections" | "app_collections" | "list_collection_keys" => (c, 0.0),
+        "get_app"
+        | "get_webhook"
+        | "get_event"
+        | "get_delivery"
+        | "app_for_secret"
+        | "get_key"
+        | "list_webhooks"
+        | "list_deliveries"
+        | "list_attempts"
+        | "token_by_hash"
+        | "list_tokens"
+        | "get_collection"
+        | "list_collections"
+        | "app_collections"
+        | "list_collection_keys" => (c, 0.0),
         // One strongly consistent BatchGetItem: a unit per item read.
         "load_attempt_context" => (i, 0.0),
         // BatchWriteItem puts: a unit per item; TransactWriteItems: two per item.

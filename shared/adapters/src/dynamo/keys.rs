@@ -20,8 +20,8 @@ use patchbay_core::secret::Secret;
 
 use super::schema::{COLLECTION, KEY, KEYS_BY_COLLECTION};
 use super::{
-    Item, Transaction, attr_bool, attr_opt_s, attr_s, attr_ts, attr_u64, build_error, n, reason_is_condition, s,
-    transact, ts, unavailable, update_condition_failed,
+    Item, Transaction, attr_bool, attr_opt_s, attr_s, attr_ts, attr_u64, build_error, n, reason_is_condition,
+    s, transact, ts, unavailable, update_condition_failed,
 };
 
 /// `TransactWriteItems` takes at most 100 actions, `BatchGetItem` 100 keys.

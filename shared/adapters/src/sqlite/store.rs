@@ -95,18 +95,11 @@ impl AppSecretIndex for SqliteStore {
 impl WebhookStore for SqliteStore {
     async fn create_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
         let conn = self.db.lock();
-        conn.execute(
+        let result = conn.execute(
             "INSERT INTO webhooks (id, app_id, created_at, doc) VALUES (?1, ?2, ?3, ?4)",
             params![webhook.id, webhook.app_id, ts(webhook.created_at), to_doc(webhook)?],
-        )
-        .map(|_| ())
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::AlreadyExists(format!("webhook {}", webhook.id))
-            } else {
-                db_err(e)
-            }
-        })
+        );
+        inserted(result, || format!("webhook {}", webhook.id))
     }
 
     async fn get_webhook(&self, id: &str) -> StoreResult<Option<Webhook>> {
@@ -117,15 +110,7 @@ impl WebhookStore for SqliteStore {
 
     async fn list_webhooks(&self, app_id: &str) -> StoreResult<Vec<Webhook>> {
         let conn = self.db.lock();
-        let mut stmt = conn
-            .prepare_cached("SELECT doc FROM webhooks WHERE app_id = ?1 ORDER BY created_at, id")
-            .map_err(db_err)?;
-        let docs = stmt
-            .query_map([app_id], |r| r.get::<_, String>(0))
-            .map_err(db_err)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(db_err)?;
-        docs.iter().map(|d| from_doc(d)).collect()
+        docs_where(&conn, "SELECT doc FROM webhooks WHERE app_id = ?1 ORDER BY created_at, id", app_id)
     }
 
     async fn update_webhook(&self, webhook: &Webhook) -> StoreResult<()> {
@@ -152,6 +137,30 @@ impl WebhookStore for SqliteStore {
 pub(super) fn doc_by_id(conn: &rusqlite::Connection, sql: &str, id: &str) -> StoreResult<Option<String>> {
     let mut stmt = conn.prepare_cached(sql).map_err(db_err)?;
     stmt.query_row([id], |r| r.get(0)).optional().map_err(db_err)
+}
+
+/// Every record `sql` selects (one `doc` column, one parameter), in its order.
+pub(super) fn docs_where<T: serde::de::DeserializeOwned>(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    param: &str,
+) -> StoreResult<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db_err)?;
+    let docs = stmt
+        .query_map([param], |r| r.get::<_, String>(0))
+        .map_err(db_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_err)?;
+    docs.iter().map(|d| from_doc(d)).collect()
+}
+
+/// An insert's result: `AlreadyExists(what)` when a unique constraint refused it.
+pub(super) fn inserted(result: rusqlite::Result<usize>, what: impl FnOnce() -> String) -> StoreResult<()> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists(what())),
+        Err(e) => Err(db_err(e)),
+    }
 }
 
 fn insert_delivery(conn: &rusqlite::Connection, d: &Delivery) -> StoreResult<bool> {
@@ -357,20 +366,19 @@ impl DeliveryStore for SqliteStore {
     async fn record_attempt(&self, attempt: &Attempt) -> StoreResult<()> {
         let conn = self.db.lock();
         let doc = to_doc(attempt)?;
-        conn.prepare_cached(
-            "INSERT INTO attempts (delivery_id, number, expires_at, doc) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .and_then(|mut stmt| {
-            stmt.execute(params![attempt.delivery_id, attempt.number, attempt.expires_at.timestamp(), doc])
-        })
-        .map(|_| ())
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::AlreadyExists(format!("attempt {} of {}", attempt.number, attempt.delivery_id))
-            } else {
-                db_err(e)
-            }
-        })
+        let result = conn
+            .prepare_cached(
+                "INSERT INTO attempts (delivery_id, number, expires_at, doc) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    attempt.delivery_id,
+                    attempt.number,
+                    attempt.expires_at.timestamp(),
+                    doc
+                ])
+            });
+        inserted(result, || format!("attempt {} of {}", attempt.number, attempt.delivery_id))
     }
 
     async fn list_attempts(&self, delivery_id: &str) -> StoreResult<Vec<Attempt>> {

@@ -6,25 +6,18 @@ use patchbay_core::model::AppToken;
 use patchbay_core::ports::{StoreError, StoreResult, TokenStore};
 use rusqlite::params;
 
-use super::store::{SqliteStore, doc_by_id};
-use super::{db_err, from_doc, is_unique_violation, to_doc, ts};
+use super::store::{SqliteStore, doc_by_id, docs_where, inserted};
+use super::{db_err, from_doc, to_doc, ts};
 
 #[async_trait]
 impl TokenStore for SqliteStore {
     async fn create_token(&self, token: &AppToken) -> StoreResult<()> {
         let conn = self.db.lock();
-        conn.execute(
+        let result = conn.execute(
             "INSERT INTO app_tokens (id, app_id, hash, created_at, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![token.id, token.app_id, token.hash, ts(token.created_at), to_doc(token)?],
-        )
-        .map(|_| ())
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::AlreadyExists(format!("token {}", token.id))
-            } else {
-                db_err(e)
-            }
-        })
+        );
+        inserted(result, || format!("token {}", token.id))
     }
 
     async fn token_by_hash(&self, hash: &str) -> StoreResult<Option<AppToken>> {
@@ -35,15 +28,7 @@ impl TokenStore for SqliteStore {
 
     async fn list_tokens(&self, app_id: &str) -> StoreResult<Vec<AppToken>> {
         let conn = self.db.lock();
-        let mut stmt = conn
-            .prepare_cached("SELECT doc FROM app_tokens WHERE app_id = ?1 ORDER BY created_at, id")
-            .map_err(db_err)?;
-        let docs = stmt
-            .query_map([app_id], |r| r.get::<_, String>(0))
-            .map_err(db_err)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(db_err)?;
-        docs.iter().map(|d| from_doc(d)).collect()
+        docs_where(&conn, "SELECT doc FROM app_tokens WHERE app_id = ?1 ORDER BY created_at, id", app_id)
     }
 
     async fn delete_token(&self, id: &str) -> StoreResult<AppToken> {

@@ -14,8 +14,8 @@ pub mod extract;
 mod routes_events;
 mod routes_keys;
 mod routes_manage;
-mod routes_tokens;
 mod routes_patchkit;
+mod routes_tokens;
 
 use std::sync::Arc;
 

@@ -221,7 +221,8 @@ impl Deliver {
             })
             .collect();
         let mut written =
-            if writes.is_empty() { Vec::new() } else { self.store.record_outcomes(&writes).await }.into_iter();
+            if writes.is_empty() { Vec::new() } else { self.store.record_outcomes(&writes).await }
+                .into_iter();
         steps
             .into_iter()
             .zip(records)
