@@ -323,6 +323,9 @@ def run(binary, screenshots):
         # --- create a webhook: a bad template first, its error at the field --------------------
         browser.find("#new-webhook").click()
         browser.wait(lambda: browser.finds("#webhook-form"), what="the editor")
+        # Studios can subscribe to the operational events too (another webhook broke, gave up…).
+        for name in ("webhook.disabled", "delivery.failed", "webhook.recovered"):
+            assert browser.finds(f'input[name=events][value="{name}"]'), f"the editor offers {name}"
         for label in ("Method", "URL", "Headers", "Format", "Payload (JSON template)"):
             assert d.find_elements(By.XPATH, f"//label[normalize-space()='{label}']"), f"label {label}"
         type_into(browser.find("#url"), receiver.url + "/hooks/{{app.name}}")

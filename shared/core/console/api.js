@@ -82,5 +82,9 @@ export async function api(method, path, body, query) {
 export const enc = encodeURIComponent;
 export const appPath = (suffix = '') => `/v1/apps/${enc(session.get().appId)}${suffix}`;
 
-export const EVENTS = ['version_published', 'version_processed', 'version_process_failed'];
+// The pipeline's events, then the operational ones Patchbay raises about the app's webhooks.
+export const EVENTS = [
+  'version_published', 'version_processed', 'version_process_failed',
+  'webhook.disabled', 'delivery.failed', 'webhook.recovered',
+];
 export const METHODS = ['POST', 'PUT', 'PATCH', 'GET', 'DELETE'];
