@@ -20,8 +20,8 @@ use patchbay_core::secret::Secret;
 
 use super::schema::{COLLECTION, KEY, KEYS_BY_COLLECTION};
 use super::{
-    Item, Transaction, attr_bool, attr_opt_s, attr_s, attr_ts, attr_u64, build_error, n, reason_is_condition,
-    s, transact, ts, unavailable, update_condition_failed,
+    Item, Transaction, attr_bool, attr_opt_s, attr_s, attr_ts, attr_u64, batch_get_all, build_error, n,
+    reason_is_condition, s, transact, ts, unavailable, update_condition_failed,
 };
 
 /// `TransactWriteItems` takes at most 100 actions, `BatchGetItem` 100 keys.
@@ -158,34 +158,16 @@ impl DynamoKeyStore {
     async fn existing(&self, keys: &[&str]) -> StoreResult<HashSet<String>> {
         let mut found = HashSet::new();
         for chunk in keys.chunks(CHUNK) {
-            let mut request = KeysAndAttributes::builder()
+            let request = KeysAndAttributes::builder()
                 .set_keys(Some(chunk.iter().map(|k| key_of(k)).collect()))
                 .projection_expression("#k")
                 .expression_attribute_names("#k", KEY)
                 .consistent_read(true)
                 .build()
                 .map_err(build_error)?;
-            for round in 0.. {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
-                    found.insert(attr_s(&item, KEY)?.to_owned());
-                }
-                match out.unprocessed_keys.unwrap_or_default().remove(&self.table) {
-                    Some(rest) if !rest.keys().is_empty() => {
-                        if round >= BATCH_ROUNDS {
-                            return Err(StoreError::Unavailable("key lookup throttled".into()));
-                        }
-                        request = rest;
-                        tokio::time::sleep(Duration::from_millis(25 << round.min(5))).await;
-                    }
-                    _ => break,
-                }
+            let items = batch_get_all(&self.client, &self.table, request, BATCH_ROUNDS, "key lookup").await?;
+            for item in items {
+                found.insert(attr_s(&item, KEY)?.to_owned());
             }
         }
         Ok(found)
@@ -745,33 +727,15 @@ impl DynamoKeyStore {
     async fn read_many(&self, keys: &[&str]) -> StoreResult<Vec<LicenseKey>> {
         let mut found: HashMap<String, LicenseKey> = HashMap::new();
         for chunk in keys.chunks(CHUNK) {
-            let mut request = KeysAndAttributes::builder()
+            let request = KeysAndAttributes::builder()
                 .set_keys(Some(chunk.iter().map(|k| key_of(k)).collect()))
                 .consistent_read(true)
                 .build()
                 .map_err(build_error)?;
-            for round in 0.. {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(unavailable)?;
-                for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
-                    let k = key_from_item(&item)?;
-                    found.insert(k.key.clone(), k);
-                }
-                match out.unprocessed_keys.unwrap_or_default().remove(&self.table) {
-                    Some(rest) if !rest.keys().is_empty() => {
-                        if round >= BATCH_ROUNDS {
-                            return Err(StoreError::Unavailable("key lookup throttled".into()));
-                        }
-                        request = rest;
-                        tokio::time::sleep(Duration::from_millis(25 << round.min(5))).await;
-                    }
-                    _ => break,
-                }
+            let items = batch_get_all(&self.client, &self.table, request, BATCH_ROUNDS, "key lookup").await?;
+            for item in items {
+                let k = key_from_item(&item)?;
+                found.insert(k.key.clone(), k);
             }
         }
         Ok(keys.iter().filter_map(|k| found.remove(*k)).collect())

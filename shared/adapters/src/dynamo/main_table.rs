@@ -23,8 +23,8 @@ use patchbay_core::ports::{
 
 use super::schema::{GSI1, GSI1PK, GSI1SK, PK, SK, TTL_ATTRIBUTE};
 use super::{
-    Item, Transaction, attr_bool, attr_s, attr_ts, build_error, from_doc, n, reason_is_condition, s, to_doc,
-    transact, ts, unavailable, update_condition_failed,
+    Item, Transaction, attr_bool, attr_s, attr_ts, batch_get_all, build_error, from_doc, n,
+    reason_is_condition, s, to_doc, transact, ts, unavailable, update_condition_failed,
 };
 
 /// Deliveries written in the same transaction as their event (the 100-action limit, less one
@@ -694,33 +694,15 @@ impl AttemptStore for DynamoStore {
         let wanted =
             [(delivery_pk(delivery_id), "DLV"), (webhook_pk(webhook_id), "WH"), (event_pk(event_id), "EVT")];
         let keys: Vec<Item> = wanted.iter().map(|(pk, sk)| key(pk.clone(), sk)).collect();
-        let mut request = KeysAndAttributes::builder()
+        let request = KeysAndAttributes::builder()
             .set_keys(Some(keys))
             .consistent_read(true)
             .build()
             .map_err(build_error)?;
+        let items = batch_get_all(&self.client, &self.table, request, BATCH_ROUNDS, "attempt read").await?;
         let mut found: HashMap<String, Item> = HashMap::new();
-        for round in 0.. {
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
-                found.insert(attr_s(&item, PK)?.to_owned(), item);
-            }
-            match out.unprocessed_keys.unwrap_or_default().remove(&self.table) {
-                Some(rest) if !rest.keys().is_empty() => {
-                    if round >= BATCH_ROUNDS {
-                        return Err(StoreError::Unavailable("attempt read throttled".into()));
-                    }
-                    request = rest;
-                    tokio::time::sleep(std::time::Duration::from_millis(25 << round.min(5))).await;
-                }
-                _ => break,
-            }
+        for item in items {
+            found.insert(attr_s(&item, PK)?.to_owned(), item);
         }
         let [(d, _), (w, _), (e, _)] = &wanted;
         Ok(AttemptContext {

@@ -125,7 +125,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, KeysAndAttributes, TransactWriteItem};
 use chrono::{DateTime, SecondsFormat, Utc};
 use patchbay_core::ports::{StoreError, StoreResult};
 use serde::Serialize;
@@ -216,6 +216,34 @@ pub(crate) fn from_doc<T: DeserializeOwned>(item: &Item) -> StoreResult<T> {
 
 /// Any SDK failure we do not interpret: the store is unavailable. The message carries the
 /// service's error code and text (no request payloads, so no secrets).
+/// Every item one table's `BatchGetItem` of `request` returns, asking again for the keys
+/// DynamoDB left unprocessed (throttling) after a growing pause, at most `rounds` times; then
+/// `Unavailable("{what} throttled")`.
+pub(crate) async fn batch_get_all(
+    client: &Client,
+    table: &str,
+    mut request: KeysAndAttributes,
+    rounds: u32,
+    what: &str,
+) -> StoreResult<Vec<Item>> {
+    let mut items = Vec::new();
+    for round in 0.. {
+        let out = client.batch_get_item().request_items(table, request).send().await.map_err(unavailable)?;
+        items.extend(out.responses.unwrap_or_default().remove(table).unwrap_or_default());
+        match out.unprocessed_keys.unwrap_or_default().remove(table) {
+            Some(rest) if !rest.keys().is_empty() => {
+                if round >= rounds {
+                    return Err(StoreError::Unavailable(format!("{what} throttled")));
+                }
+                request = rest;
+                tokio::time::sleep(Duration::from_millis(25 << round.min(5))).await;
+            }
+            _ => break,
+        }
+    }
+    Ok(items)
+}
+
 pub(crate) fn unavailable<E, R>(err: SdkError<E, R>) -> StoreError
 where
     E: std::error::Error + 'static,
