@@ -29,7 +29,7 @@ async fn each_answer_is_counted_by_status() {
     let api = KeysApi {
         check: KeyCheck::new(backends.keys.clone(), store.clone(), Arc::default())
             .with_metrics(Metrics::to(sink.clone())),
-        admin: KeyAdmin::new(backends.keys.clone(), store.clone(), Arc::default()),
+        admin: KeyAdmin::new(backends.keys.clone(), store.clone(), Arc::default(), Arc::default()),
         admin_token: Secret::new(ADMIN_TOKEN).into(),
         tokens: Arc::new(Tokens::new(store.clone())),
         verdict: None,

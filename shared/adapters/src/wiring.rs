@@ -150,11 +150,14 @@ async fn keys_api_sharing(
     secrets: &SecretResolver,
     app_secrets: Arc<AppSecretCache>,
 ) -> Result<KeysApi, InitError> {
+    let check = KeyCheck::new(backends.keys.clone(), backends.store.clone(), app_secrets.clone())
+        .with_metrics(metrics())
+        .with_registration_limit(config.key_registrations_per_hour);
+    let admin =
+        KeyAdmin::new(backends.keys.clone(), backends.store.clone(), app_secrets, check.blocked_keys());
     Ok(KeysApi {
-        check: KeyCheck::new(backends.keys.clone(), backends.store.clone(), app_secrets.clone())
-            .with_metrics(metrics())
-            .with_registration_limit(config.key_registrations_per_hour),
-        admin: KeyAdmin::new(backends.keys.clone(), backends.store.clone(), app_secrets),
+        check,
+        admin,
         admin_token: secrets.resolve(&config.admin_token, ADMIN_TOKEN_VARIABLE).await?,
         tokens: Arc::new(Tokens::new(backends.store.clone())),
         verdict: match &config.verdict_key {

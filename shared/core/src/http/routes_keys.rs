@@ -224,9 +224,7 @@ async fn unblock(
     if !caller.is_admin() {
         own_key(&api, &caller, &key).await?;
     }
-    let unblocked = api.admin.set_blocked(&key, false).await?;
-    api.check.forget_blocked(&key);
-    Ok(Json(unblocked).into_response())
+    Ok(Json(api.admin.set_blocked(&key, false).await?).into_response())
 }
 
 /// A collection id from the path; anything but an integer names no collection.
@@ -292,7 +290,5 @@ async fn unblock_collection(
     ApiPath(id): ApiPath,
 ) -> Result<Response, ApiError> {
     caller.require_admin()?;
-    let unblocked = api.admin.set_collection_blocked(collection_id(&id)?, false).await?;
-    api.check.forget_all_blocked();
-    Ok(Json(unblocked).into_response())
+    Ok(Json(api.admin.set_collection_blocked(collection_id(&id)?, false).await?).into_response())
 }

@@ -136,12 +136,7 @@ async fn set_collection(api: &KeysApi, id: &str, blocked: bool) -> Response {
         return message(404, "Collection does not exist.");
     };
     match api.admin.set_collection_blocked(id, blocked).await {
-        Ok(view) => {
-            if !blocked {
-                api.check.forget_all_blocked();
-            }
-            patchkit(200, json!(view).to_string())
-        }
+        Ok(view) => patchkit(200, json!(view).to_string()),
         Err(err) => refused(&err, "Collection does not exist."),
     }
 }
@@ -178,12 +173,7 @@ pub async fn key_post(api: &KeysApi, path: Option<&str>, headers: &HeaderMap) ->
         return Some(message(403, "Forbidden"));
     }
     Some(match api.admin.patchkit_set_blocked(key, blocked).await {
-        Ok(view) => {
-            if !blocked {
-                api.check.forget_blocked(key);
-            }
-            patchkit(200, json!(view).to_string())
-        }
+        Ok(view) => patchkit(200, json!(view).to_string()),
         Err(err) => refused(&err, "Key not known"),
     })
 }

@@ -11,6 +11,7 @@ use crate::model::App;
 use crate::model::{Collection, CollectionId, LicenseKey};
 use crate::ports::{KeyStore, Store, StoreError};
 use crate::service::app_secrets::AppSecretCache;
+use crate::service::blocked_keys::BlockedKeys;
 use crate::service::keys::KeyResponse;
 use crate::service::keys::MAX_KEY_LEN;
 use crate::validation::FieldError;
@@ -223,6 +224,8 @@ pub struct KeyAdmin {
     apps: Arc<dyn Store>,
     /// The key check's cache in this process: a collection blocked here takes effect at once.
     app_cache: Arc<AppSecretCache>,
+    /// The key check's blocked-key cache in this process: an unblock here takes effect at once.
+    blocked: Arc<BlockedKeys>,
 }
 
 /// Keys from other systems are accepted as they are, within what every client carries through
@@ -265,8 +268,20 @@ pub const DEFAULT_COLLECTION_NAME: &str = "default";
 
 impl KeyAdmin {
     #[must_use]
-    pub fn new(keys: Arc<dyn KeyStore>, apps: Arc<dyn Store>, app_cache: Arc<AppSecretCache>) -> Self {
-        KeyAdmin { keys, apps, app_cache }
+    pub fn new(
+        keys: Arc<dyn KeyStore>,
+        apps: Arc<dyn Store>,
+        app_cache: Arc<AppSecretCache>,
+        blocked: Arc<BlockedKeys>,
+    ) -> Self {
+        KeyAdmin { keys, apps, app_cache, blocked }
+    }
+
+    /// What the key check remembers as blocked is checked against the store again.
+    fn forget_blocked(&self, key: &str, blocked: bool) {
+        if !blocked {
+            self.blocked.forget(key);
+        }
     }
 
     /// The collection new keys of `app_id` go to: `requested` if it is the app's, else the
@@ -354,8 +369,12 @@ impl KeyAdmin {
             StoreError::NotFound(_) => KeyAdminError::NotFound(format!("collection {id}")),
             other => other.into(),
         })?;
-        // At once in this process; within the app cache's TTL in others.
+        // At once in this process; within the caches' TTL in others. Which keys the collection
+        // holds is the store's, so an unblock forgets every remembered block.
         self.app_cache.forget_app(&updated.app_id);
+        if !blocked {
+            self.blocked.clear();
+        }
         tracing::info!(collection_id = id, blocked, "collection block state changed");
         Ok(CollectionView::from(&updated))
     }
@@ -598,6 +617,7 @@ impl KeyAdmin {
             StoreError::NotFound(_) => KeyAdminError::NotFound("key".into()),
             other => other.into(),
         })?;
+        self.forget_blocked(key, blocked);
         self.patchkit_view(&updated, None).await
     }
 
@@ -623,6 +643,7 @@ impl KeyAdmin {
     /// Unknown key.
     pub async fn set_blocked(&self, key: &str, blocked: bool) -> Result<KeyView, KeyAdminError> {
         let updated = self.keys.set_key_blocked(key, blocked).await?;
+        self.forget_blocked(key, blocked);
         tracing::info!(key = %crate::ids::key_fingerprint(key), blocked, "key block state changed");
         self.view(&updated).await
     }

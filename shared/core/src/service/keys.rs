@@ -70,7 +70,7 @@ pub struct KeyCheck {
     app_secrets: Arc<AppSecretCache>,
     metrics: Metrics,
     /// Keys the store said are blocked, answered 410 without asking again for a while.
-    blocked: BlockedKeys,
+    blocked: Arc<BlockedKeys>,
     /// `PATCHBAY_KEY_REGISTRATIONS_PER_HOUR`: above it a key blocks itself.
     registrations_per_hour: Option<u64>,
 }
@@ -87,7 +87,7 @@ impl KeyCheck {
             apps,
             app_secrets,
             metrics: Metrics::default(),
-            blocked: BlockedKeys::default(),
+            blocked: Arc::default(),
             registrations_per_hour: None,
         }
     }
@@ -100,16 +100,12 @@ impl KeyCheck {
         self
     }
 
-    /// An unblocked key is checked against the store again at once (on this instance; others
-    /// within [`BLOCKED_TTL`](crate::service::blocked_keys::BLOCKED_TTL)).
-    pub fn forget_blocked(&self, key: &str) {
-        self.blocked.forget(key);
-    }
-
-    /// A collection was unblocked: every key is checked against the store again (on this
-    /// instance at once; others within the cache TTL).
-    pub fn forget_all_blocked(&self) {
-        self.blocked.clear();
+    /// The blocked-key cache, for [`KeyAdmin`](crate::service::key_admin::KeyAdmin) to clear
+    /// what it unblocks (at once on this instance; others within
+    /// [`BLOCKED_TTL`](crate::service::blocked_keys::BLOCKED_TTL)).
+    #[must_use]
+    pub fn blocked_keys(&self) -> Arc<BlockedKeys> {
+        self.blocked.clone()
     }
 
     /// Report each answer's status to `metrics` ([`KeyCheck::count_answer`]).
