@@ -71,8 +71,11 @@ pub fn generate_verdict_key() -> Secret {
 #[derive(Clone)]
 pub struct VerdictSigner {
     key: LiveSecret,
-    expanded: Arc<RwLock<Option<(Secret, Arc<Ed25519KeyPair>)>>>,
+    expanded: Arc<RwLock<Option<Expanded>>>,
 }
+
+/// A key value and the key pair expanded from it.
+type Expanded = (Secret, Arc<Ed25519KeyPair>);
 
 impl std::fmt::Debug for VerdictSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
