@@ -98,6 +98,9 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 ";
 
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 128;
+
 /// A shared SQLite database; clone the `Arc` into each adapter.
 pub struct Db {
     conn: Mutex<Connection>,
@@ -131,6 +134,9 @@ impl Db {
              PRAGMA busy_timeout = 5000;"
         ))
         .map_err(StoreError::unavailable)?;
+        // Every hot statement stays prepared: the store, queue and key statements together are
+        // more than rusqlite's default 16, and a statement pushed out is parsed again.
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.execute_batch(SCHEMA).map_err(StoreError::unavailable)?;
         keys::migrate(&conn).map_err(StoreError::unavailable)?;
         migrate(&conn).map_err(StoreError::unavailable)?;

@@ -95,11 +95,11 @@ impl SqliteQueue {
                 continue;
             }
             let receipt = format!("{message_id}.{}", random_token());
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE queue SET visible_at_ms = ?2, receive_count = receive_count + 1, receipt = ?3
                  WHERE seq = ?1",
-                params![seq, now.saturating_add(ms(visibility)), receipt],
             )
+            .and_then(|mut stmt| stmt.execute(params![seq, now.saturating_add(ms(visibility)), receipt]))
             .map_err(queue_err)?;
             received.push(ReceivedMessage {
                 message_id,

@@ -19,6 +19,10 @@ pub const BATCH_CONCURRENCY: usize = 10;
 /// The most messages one receive may return (SQS's limit, kept by the SQLite queue too).
 const RECEIVE_MAX: usize = 10;
 
+/// How long a busy worker waits for more slots to free before a receive, so that one receive
+/// (one SQLite transaction) takes several messages instead of one per finished delivery.
+const RECEIVE_LINGER: Duration = Duration::from_millis(2);
+
 /// The local worker's default bound on deliveries in flight.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 
@@ -147,6 +151,20 @@ pub async fn run(
             && let Some(slot) = in_flight.try_slot()
         {
             slots.push(slot);
+        }
+        // Busy: deliveries finish one at a time, so wait a moment for more of them.
+        if slots.len() < RECEIVE_MAX && !in_flight.is_empty() {
+            let linger = tokio::time::sleep(RECEIVE_LINGER);
+            tokio::pin!(linger);
+            while slots.len() < RECEIVE_MAX {
+                tokio::select! {
+                    slot = in_flight.slot(&mut shutdown) => match slot {
+                        Some(slot) => slots.push(slot),
+                        None => break,
+                    },
+                    () = &mut linger => break,
+                }
+            }
         }
         let received = tokio::select! {
             r = queue.receive(slots.len(), options.visibility, Duration::from_secs(1)) => r,
