@@ -1,14 +1,12 @@
 //! License keys in SQLite. The check and the registration count are one UPDATE … RETURNING,
 //! the same single round trip the DynamoDB adapter makes.
 //!
-//! Registrations are group-committed: whichever caller gets the turn takes every registration
-//! waiting at that moment (up to [`MAX_GROUP`]) and runs them in one transaction, in arrival
-//! order, so each caller still gets its own exact count while concurrent games share one commit
-//! instead of queueing for one each. The commit runs on the caller's own task, not on a writer
-//! thread: on two busy cores, handing each group to another OS thread cost a scheduler wake-up
-//! per group, which showed in the registering call's p99 under `scripts/wrk-bench`.
+//! Registrations are group-committed: one writer thread takes every registration waiting at
+//! that moment (up to [`MAX_GROUP`]) and runs them in one transaction, in arrival order, so
+//! each caller still gets its own exact count while concurrent games share one commit instead
+//! of queueing for one each.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,7 +15,7 @@ use patchbay_core::ports::{KeyStore, KeyVerdict, StoreError, StoreResult};
 use patchbay_core::secret::Secret;
 use rusqlite::types::ValueRef;
 use rusqlite::{OptionalExtension, Row, params};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use super::{Db, db_err, ts};
 
@@ -30,18 +28,11 @@ pub const GROUP_COMMIT_VARIABLE: &str = "PATCHBAY_SQLITE_GROUP_COMMIT";
 #[derive(Clone)]
 pub struct SqliteKeyStore {
     db: Arc<Db>,
-    /// `None`: registrations commit one by one.
-    registrations: Option<Arc<RegistrationGroup>>,
+    /// `None`: registrations commit one by one on the caller's thread.
+    registrations: Option<mpsc::UnboundedSender<Registration>>,
 }
 
-/// Registrations waiting for a commit, and the turn to make one.
-#[derive(Default)]
-struct RegistrationGroup {
-    waiting: Mutex<Vec<Registration>>,
-    turn: tokio::sync::Mutex<()>,
-}
-
-/// One registering check waiting for a commit.
+/// One registering check waiting for the writer.
 struct Registration {
     key: String,
     app_id: String,
@@ -51,10 +42,52 @@ struct Registration {
 }
 
 impl SqliteKeyStore {
+    /// The store, and its registration writer (a thread that ends with the last clone).
     #[must_use]
     pub fn new(db: Arc<Db>) -> Self {
-        let grouped = !std::env::var(GROUP_COMMIT_VARIABLE).is_ok_and(|v| v.trim() == "off");
-        SqliteKeyStore { db, registrations: grouped.then(Arc::default) }
+        if std::env::var(GROUP_COMMIT_VARIABLE).is_ok_and(|v| v.trim() == "off") {
+            return SqliteKeyStore { db, registrations: None };
+        }
+        let (registrations, waiting) = mpsc::unbounded_channel();
+        let writer_db = db.clone();
+        let spawned = std::thread::Builder::new()
+            .name("sqlite-registrations".into())
+            .spawn(move || write_registrations(&writer_db, waiting));
+        if let Err(err) = spawned {
+            // Without the thread every registration answers "unavailable" (its sender fails).
+            tracing::error!(error = %err, "cannot start the SQLite registration writer");
+        }
+        SqliteKeyStore { db, registrations: Some(registrations) }
+    }
+}
+
+/// The writer: waits for a registration, takes every other one already waiting, commits them
+/// together, answers each.
+fn write_registrations(db: &Db, mut waiting: mpsc::UnboundedReceiver<Registration>) {
+    let mut group: Vec<Registration> = Vec::with_capacity(MAX_GROUP);
+    while let Some(first) = waiting.blocking_recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match waiting.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        let mut conn = db.lock();
+        let answers = register_group(&mut conn, &group);
+        drop(conn);
+        match answers {
+            Ok(answers) => {
+                for (registration, answer) in group.drain(..).zip(answers) {
+                    let _ = registration.answer.send(answer);
+                }
+            }
+            Err(err) => {
+                for registration in group.drain(..) {
+                    let _ = registration.answer.send(Err(StoreError::Unavailable(err.to_string())));
+                }
+            }
+        }
     }
 }
 
@@ -401,47 +434,11 @@ impl SqliteKeyStore {
                 None => check(&conn, key, app_id, register),
             };
         };
-        let (answer, mut answered) = oneshot::channel::<StoreResult<KeyVerdict>>();
+        let (answer, answered) = oneshot::channel();
         let registration = Registration { key: key.to_owned(), app_id: app_id.to_owned(), limit, answer };
-        let waiting = || registrations.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        waiting().push(registration);
-        // Until our answer comes, whoever holds the turn commits everything waiting; a caller
-        // answered by someone else's commit leaves the line at once instead of taking its turn.
-        loop {
-            tokio::select! {
-                biased;
-                verdict = &mut answered => {
-                    return verdict.map_err(|_| StoreError::Unavailable("a registration was abandoned".into()))?;
-                }
-                _turn = registrations.turn.lock() => {
-                    // A caller dropped while waiting leaves its registration here; the next
-                    // group counts it (the game had asked) and its answer goes nowhere.
-                    let mut group = std::mem::take(&mut *waiting());
-                    while !group.is_empty() {
-                        let rest = group.split_off(group.len().min(MAX_GROUP));
-                        self.commit_group(group);
-                        group = rest;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Commit `group` in one transaction and answer each of its callers.
-    fn commit_group(&self, group: Vec<Registration>) {
-        let answers = register_group(&mut self.db.lock(), &group);
-        match answers {
-            Ok(answers) => {
-                for (registration, answer) in group.into_iter().zip(answers) {
-                    let _ = registration.answer.send(answer);
-                }
-            }
-            Err(err) => {
-                for registration in group {
-                    let _ = registration.answer.send(Err(StoreError::Unavailable(err.to_string())));
-                }
-            }
-        }
+        let gone = || StoreError::Unavailable("the SQLite registration writer has stopped".into());
+        registrations.send(registration).map_err(|_| gone())?;
+        answered.await.map_err(|_| gone())?
     }
 }
 
