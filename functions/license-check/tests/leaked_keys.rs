@@ -1,7 +1,7 @@
 //! Leaked keys at scale: a key checked by many clients at once blocks itself above
 //! `PATCHBAY_KEY_REGISTRATIONS_PER_HOUR`, and a blocked key is answered 410 from the instance's
 //! negative cache without a store call (store calls counted by a wrapper), over SQLite and over
-//! DynamoDB on moto.
+//! DynamoDB on moto; so is a key of a blocked collection after its first check.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -187,4 +187,53 @@ async fn flood(h: &Harness, calls: &Counting) {
     let answer = h.check(&key, Some(&secret), None).await;
     assert_eq!(answer.status.as_u16(), 200, "{}", answer.body);
     assert_eq!(calls.calls.load(Ordering::SeqCst), before + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_collections_key_stops_reaching_the_store_on_sqlite() {
+    let backends = testing::sqlite().await;
+    let (h, calls) = harness(&backends, StoreConfig::Sqlite("(testing::sqlite)".into()), "sqlite").await;
+    blocked_collection(&h, &calls).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto: ./scripts/test runs it"]
+async fn a_blocked_collections_key_stops_reaching_the_store_on_dynamodb_on_moto() {
+    let Some(moto) = testing::moto("leaked_keys::collection", 5).await else {
+        return;
+    };
+    let store = StoreConfig::Aws { table: moto.table.clone(), resource: KeysTable(moto.keys_table.clone()) };
+    let (h, calls) = harness(&moto.backends, store, "dynamodb").await;
+    blocked_collection(&h, &calls).await;
+}
+
+/// A leaked key of a blocked collection, hammered: the first check asks the store (which key
+/// is in which collection is the store's), later ones are 410 from the cache and count no use.
+async fn blocked_collection(h: &Harness, calls: &Counting) {
+    let app = h.new_app().await;
+    let secret = app.app_secret.expose().to_owned();
+    let leaked = h.new_collection(&app.id, "leaked").await;
+    let key = h.generate(&app.id, 1, Some(leaked)).await.remove(0);
+    let key_secret = h.key_secret(&key).await;
+    let answer = h.admin(Method::POST, &format!("/v1/collections/{leaked}/block"), None).await;
+    assert_eq!(answer.status.as_u16(), 200, "{}", answer.body);
+
+    let before = calls.calls.load(Ordering::SeqCst);
+    h.check(&key, Some(&secret), None).await.assert_patchkit(410, blocked());
+    assert_eq!(calls.calls.load(Ordering::SeqCst), before + 1, "the first check asks the store");
+    let registrations = h.registrations(&key).await;
+    for _ in 0..50 {
+        h.check(&key, Some(&secret), None).await.assert_patchkit(410, blocked());
+        h.check(&key, Some(&secret), Some(&key_secret)).await.assert_patchkit(410, blocked());
+    }
+    assert_eq!(calls.calls.load(Ordering::SeqCst), before + 1, "a cached blocked key reached the store");
+    assert_eq!(h.registrations(&key).await, registrations, "refused checks counted uses");
+    assert_eq!(h.key_view(&key).await["blocked"], false, "the key itself is not blocked");
+
+    // Unblocking the collection forgets the cached refusal at once in this process.
+    let answer = h.admin(Method::POST, &format!("/v1/collections/{leaked}/unblock"), None).await;
+    assert_eq!(answer.status.as_u16(), 200, "{}", answer.body);
+    let answer = h.check(&key, Some(&secret), None).await;
+    assert_eq!(answer.status.as_u16(), 200, "{}", answer.body);
+    assert_eq!(calls.calls.load(Ordering::SeqCst), before + 2);
 }

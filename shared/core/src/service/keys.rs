@@ -166,9 +166,12 @@ impl KeyCheck {
             }
         };
         // Blocked collections travel with the cached app (within `APP_CACHE_TTL`), so this
-        // costs no store call.
+        // costs no store call; the key then joins the negative cache like a blocked key, so
+        // a leaked key of a blocked collection stops reaching the store (and counting uses)
+        // after its first check. Unblocking a collection clears that cache.
         let collection_id = collections.collection_of(&found);
         if collections.is_blocked(collection_id) {
+            self.blocked.insert(&app.id, key);
             return Err(refuse(&fingerprint, KeyRefusal::Blocked));
         }
         tracing::debug!(key = %fingerprint, app_id = %app.id, registrations = found.registrations, "key check: valid");
