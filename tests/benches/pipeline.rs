@@ -90,8 +90,15 @@ async fn pipeline_round(
     events: usize,
     fan_out: usize,
     max_in_flight: usize,
+    durable: bool,
 ) -> f64 {
-    let backends = testing::sqlite().await;
+    // Not durable: the same SQLite statements on an in-memory database (no WAL writes, no
+    // fsync), to measure what durability costs the pipeline.
+    let backends = if durable {
+        testing::sqlite().await
+    } else {
+        patchbay_adapters::backends::Backends::sqlite(":memory:").unwrap()
+    };
     let app_id = random_id("app");
     for _ in 0..fan_out {
         backends.store.create_webhook(&webhook(&app_id, url)).await.unwrap();
@@ -186,18 +193,22 @@ async fn main() {
     let (events, fan_out) = (400, 5);
     let mut pipeline = Vec::new();
     let mut pipeline_matched = Vec::new();
+    let mut pipeline_in_memory = Vec::new();
     let mut bare = Vec::new();
     // Warm-up: connection pools, SQLite page cache, allocator.
-    pipeline_round(&url, &hits, 20, fan_out, worker::DEFAULT_MAX_IN_FLIGHT).await;
+    pipeline_round(&url, &hits, 20, fan_out, worker::DEFAULT_MAX_IN_FLIGHT, true).await;
     bare_round(&url, 200).await;
     // Alternating: the default worker (64 in flight), the worker at the baseline's own
     // concurrency, and the baseline.
     for _ in 0..ROUNDS {
-        pipeline.push(pipeline_round(&url, &hits, events, fan_out, worker::DEFAULT_MAX_IN_FLIGHT).await);
-        pipeline_matched.push(pipeline_round(&url, &hits, events, fan_out, CONCURRENCY).await);
+        pipeline.push(pipeline_round(&url, &hits, events, fan_out, worker::DEFAULT_MAX_IN_FLIGHT, true).await);
+        pipeline_matched.push(pipeline_round(&url, &hits, events, fan_out, CONCURRENCY, true).await);
+        pipeline_in_memory
+            .push(pipeline_round(&url, &hits, events, fan_out, worker::DEFAULT_MAX_IN_FLIGHT, false).await);
         bare.push(bare_round(&url, events * fan_out).await);
     }
     let (p, pm, b) = (median(pipeline), median(pipeline_matched), median(bare));
+    let in_memory = median(pipeline_in_memory);
     println!(
         "| local delivery pipeline (ingest → SQLite queue → worker → 200 receiver), {} in flight (default) | {p:.0} deliveries/s | goal ≥ 2000/s |",
         worker::DEFAULT_MAX_IN_FLIGHT
@@ -205,6 +216,11 @@ async fn main() {
     println!(
         "| the same, {CONCURRENCY} in flight (the baseline's concurrency) | {pm:.0} deliveries/s = {:.2} of bare | — |",
         pm / b
+    );
+    println!(
+        "| the same on an in-memory SQLite (no WAL writes, no fsync: what durability costs), {} in flight | {in_memory:.0} deliveries/s = {:.2} of bare | — |",
+        worker::DEFAULT_MAX_IN_FLIGHT,
+        in_memory / b
     );
     println!(
         "| bare reqwest POST loop, {CONCURRENCY} concurrent, same receiver | {b:.0} requests/s | baseline |"
