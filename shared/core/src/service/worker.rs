@@ -160,10 +160,14 @@ pub async fn run(
                 tokio::select! {
                     slot = in_flight.slot(&mut shutdown) => match slot {
                         Some(slot) => slots.push(slot),
+                        // Shutting down: receive nothing more.
                         None => break,
                     },
                     () = &mut linger => break,
                 }
+            }
+            if *shutdown.borrow() {
+                break;
             }
         }
         let received = tokio::select! {
