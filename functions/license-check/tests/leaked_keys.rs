@@ -7,94 +7,35 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use async_trait::async_trait;
 use axum::http::Method;
-use chrono::{DateTime, Utc};
 use common::{ADMIN_TOKEN, Harness, VERDICT_KEY, blocked, check_uri, get_request, send_to};
 use patchbay_adapters::backends::{Backends, KeyBackends};
 use patchbay_core::config::{KeysTable, LicenseCheckConfig, StoreConfig};
-use patchbay_core::model::{AppCollections, Collection, CollectionId, LicenseKey};
-use patchbay_core::ports::{KeyStore, KeyVerdict, StoreResult};
 use patchbay_core::secret::Secret;
 use patchbay_testing::backends as testing;
+use patchbay_testing::counting::{CountingKeys, Counts};
 
 const PER_HOUR: u64 = 20;
 const CLIENTS: usize = 16;
 const CHECKS_EACH: usize = 10;
 
-/// Counts every key-store call the key check makes.
-struct Counting {
-    inner: Arc<dyn KeyStore>,
-    calls: AtomicU64,
-}
+/// The key-store calls a key check makes: a check, registering or not.
+const CHECK_CALLS: &[&str] = &["check_key(register)", "check_key(read)", "register_limited"];
 
-#[async_trait]
-impl KeyStore for Counting {
-    async fn create_keys(&self, keys: &[LicenseKey]) -> StoreResult<Vec<String>> {
-        self.inner.create_keys(keys).await
-    }
-    async fn get_key(&self, key: &str) -> StoreResult<Option<LicenseKey>> {
-        self.inner.get_key(key).await
-    }
-    async fn check_key(&self, key: &str, app_id: &str, register: bool) -> StoreResult<KeyVerdict> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.check_key(key, app_id, register).await
-    }
-    async fn set_key_blocked(&self, key: &str, blocked: bool) -> StoreResult<LicenseKey> {
-        self.inner.set_key_blocked(key, blocked).await
-    }
-    async fn register_limited(
-        &self,
-        key: &str,
-        app_id: &str,
-        per_hour: u64,
-        hour: i64,
-    ) -> StoreResult<KeyVerdict> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.inner.register_limited(key, app_id, per_hour, hour).await
-    }
-    async fn delete_app_keys(&self, app_id: &str) -> StoreResult<usize> {
-        self.inner.delete_app_keys(app_id).await
-    }
-    async fn create_collection(
-        &self,
-        app_id: &str,
-        name: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<Collection> {
-        self.inner.create_collection(app_id, name, now).await
-    }
-    async fn get_collection(&self, id: CollectionId) -> StoreResult<Option<Collection>> {
-        self.inner.get_collection(id).await
-    }
-    async fn list_collections(&self, app_id: &str) -> StoreResult<Vec<Collection>> {
-        self.inner.list_collections(app_id).await
-    }
-    async fn set_collection_blocked(&self, id: CollectionId, blocked: bool) -> StoreResult<Collection> {
-        self.inner.set_collection_blocked(id, blocked).await
-    }
-    async fn app_collections(&self, app_id: &str) -> StoreResult<AppCollections> {
-        self.inner.app_collections(app_id).await
-    }
-    async fn list_collection_keys(
-        &self,
-        id: CollectionId,
-        offset: usize,
-        size: usize,
-    ) -> StoreResult<(usize, Vec<LicenseKey>)> {
-        self.inner.list_collection_keys(id, offset, size).await
-    }
+/// Key-store calls made so far that check a key.
+fn checks(counts: &Counts) -> u64 {
+    counts.calls_to(CHECK_CALLS)
 }
 
 async fn harness(
     backends: &Backends,
     store: StoreConfig<KeysTable>,
     backend: &'static str,
-) -> (Harness, Arc<Counting>) {
-    let counting = Arc::new(Counting { inner: backends.keys.clone(), calls: AtomicU64::new(0) });
-    let key_backends = KeyBackends { store: backends.store.clone(), keys: counting.clone() };
+) -> (Harness, Counts) {
+    let counts = Counts::default();
+    let counting = Arc::new(CountingKeys { inner: backends.keys.clone(), counts: counts.clone() });
+    let key_backends = KeyBackends { store: backends.store.clone(), keys: counting };
     let config = LicenseCheckConfig {
         store,
         admin_token: Secret::new(ADMIN_TOKEN).into(),
@@ -102,7 +43,7 @@ async fn harness(
         key_registrations_per_hour: Some(PER_HOUR),
     };
     let router = license_check::router_with(&key_backends, &config).await.unwrap();
-    (Harness { router, store: backends.store.clone(), keys: backends.keys.clone(), backend }, counting)
+    (Harness { router, store: backends.store.clone(), keys: backends.keys.clone(), backend }, counts)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,7 +64,7 @@ async fn flooded_key_blocks_itself_on_dynamodb_on_moto() {
     flood(&h, &calls).await;
 }
 
-async fn flood(h: &Harness, calls: &Counting) {
+async fn flood(h: &Harness, calls: &Counts) {
     let (app, key, key_secret) = h.app_with_key().await;
     let secret = app.app_secret.expose().to_owned();
 
@@ -169,12 +110,12 @@ async fn flood(h: &Harness, calls: &Counting) {
     }
 
     // Later checks, registering or not, are 410 without a store call.
-    let before = calls.calls.load(Ordering::SeqCst);
+    let before = checks(calls);
     for _ in 0..50 {
         h.check(&key, Some(&secret), None).await.assert_patchkit(410, blocked());
         h.check(&key, Some(&secret), Some(&key_secret)).await.assert_patchkit(410, blocked());
     }
-    assert_eq!(calls.calls.load(Ordering::SeqCst), before, "a cached blocked key reached the store");
+    assert_eq!(checks(calls), before, "a cached blocked key reached the store");
     // Another app's check of the same key is not answered from the cache (it is 404 there).
     let (other_app, _, _) = h.app_with_key().await;
     h.check(&key, Some(other_app.app_secret.expose()), None).await.assert_patchkit(404, common::not_known());
@@ -183,10 +124,10 @@ async fn flood(h: &Harness, calls: &Counting) {
     let unblocked = h.admin(Method::POST, &format!("/v1/keys/{key}/unblock"), None).await;
     assert_eq!(unblocked.status.as_u16(), 200, "{}", unblocked.body);
     assert!(unblocked.json().get("blocked_reason").is_none(), "{}", unblocked.body);
-    let before = calls.calls.load(Ordering::SeqCst);
+    let before = checks(calls);
     let answer = h.check(&key, Some(&secret), None).await;
     assert_eq!(answer.status.as_u16(), 200, "{}", answer.body);
-    assert_eq!(calls.calls.load(Ordering::SeqCst), before + 1);
+    assert_eq!(checks(calls), before + 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,7 +150,7 @@ async fn a_blocked_collections_key_stops_reaching_the_store_on_dynamodb_on_moto(
 
 /// A leaked key of a blocked collection, hammered: the first check asks the store (which key
 /// is in which collection is the store's), later ones are 410 from the cache and count no use.
-async fn blocked_collection(h: &Harness, calls: &Counting) {
+async fn blocked_collection(h: &Harness, calls: &Counts) {
     let app = h.new_app().await;
     let secret = app.app_secret.expose().to_owned();
     let leaked = h.new_collection(&app.id, "leaked").await;
@@ -218,15 +159,15 @@ async fn blocked_collection(h: &Harness, calls: &Counting) {
     let answer = h.admin(Method::POST, &format!("/v1/collections/{leaked}/block"), None).await;
     assert_eq!(answer.status.as_u16(), 200, "{}", answer.body);
 
-    let before = calls.calls.load(Ordering::SeqCst);
+    let before = checks(calls);
     h.check(&key, Some(&secret), None).await.assert_patchkit(410, blocked());
-    assert_eq!(calls.calls.load(Ordering::SeqCst), before + 1, "the first check asks the store");
+    assert_eq!(checks(calls), before + 1, "the first check asks the store");
     let registrations = h.registrations(&key).await;
     for _ in 0..50 {
         h.check(&key, Some(&secret), None).await.assert_patchkit(410, blocked());
         h.check(&key, Some(&secret), Some(&key_secret)).await.assert_patchkit(410, blocked());
     }
-    assert_eq!(calls.calls.load(Ordering::SeqCst), before + 1, "a cached blocked key reached the store");
+    assert_eq!(checks(calls), before + 1, "a cached blocked key reached the store");
     assert_eq!(h.registrations(&key).await, registrations, "refused checks counted uses");
     assert_eq!(h.key_view(&key).await["blocked"], false, "the key itself is not blocked");
 
@@ -235,5 +176,5 @@ async fn blocked_collection(h: &Harness, calls: &Counting) {
     assert_eq!(answer.status.as_u16(), 200, "{}", answer.body);
     let answer = h.check(&key, Some(&secret), None).await;
     assert_eq!(answer.status.as_u16(), 200, "{}", answer.body);
-    assert_eq!(calls.calls.load(Ordering::SeqCst), before + 2);
+    assert_eq!(checks(calls), before + 2);
 }

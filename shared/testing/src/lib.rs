@@ -5,10 +5,12 @@
 //! * [`backends`]: a fresh set of adapters on a throwaway SQLite file or on moto;
 //! * [`samples`]: valid records to store;
 //! * [`FaultyStore`] / [`FaultyQueue`]: any store or queue, failing when told to and recording
-//!   the calls made.
+//!   the calls made;
+//! * [`counting`]: any store, key store or queue, counting every call by name.
 
 pub mod aws;
 pub mod backends;
+pub mod counting;
 mod faults;
 mod faulty_queue;
 mod faulty_store;

@@ -5,7 +5,6 @@
 //! Priced with `prices.rs`. `./scripts/bench` prints the table; the README's Cost section shows it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
-mod counting;
 mod prices;
 
 use std::collections::BTreeMap;
@@ -28,7 +27,7 @@ use patchbay_core::signing::{SignatureHeaders, generate_secret, signature_header
 use patchbay_e2e::dev::event;
 use patchbay_testing::backends as testing;
 
-use counting::{CountingKeys, CountingQueue, CountingStore, Counts};
+use patchbay_testing::counting::{CountingKeys, CountingQueue, CountingStore, Counts};
 use prices::{
     DYNAMODB_PER_MILLION_RRU, DYNAMODB_PER_MILLION_WRU, HTTP_API_PER_MILLION_REQUESTS,
     LAMBDA_ARM_PER_GB_SECOND, LAMBDA_MEMORY_GB, LAMBDA_PER_MILLION_REQUESTS, READ_ON,

@@ -1,5 +1,6 @@
 //! Counting wrappers around the ports: every store, key-store and queue call, with how many
-//! items it carried, so the bench can turn a run into DynamoDB and SQS requests.
+//! items it carried. The cost bench turns a run into DynamoDB and SQS requests with them; the
+//! leaked-key tests check that a cached refusal made no store call.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -23,14 +24,23 @@ pub struct Counts(Arc<Mutex<BTreeMap<&'static str, (u64, u64)>>>);
 
 impl Counts {
     fn add(&self, name: &'static str, items: usize) {
-        let mut map = self.0.lock().unwrap();
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = map.entry(name).or_default();
         entry.0 += 1;
         entry.1 += items as u64;
     }
 
+    /// Every count so far, leaving none.
+    #[must_use]
     pub fn take(&self) -> BTreeMap<&'static str, (u64, u64)> {
-        std::mem::take(&mut *self.0.lock().unwrap())
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// How many calls were made to any of `names` so far.
+    #[must_use]
+    pub fn calls_to(&self, names: &[&str]) -> u64 {
+        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        names.iter().filter_map(|name| map.get(name)).map(|(calls, _)| calls).sum()
     }
 }
 
@@ -235,6 +245,16 @@ impl KeyStore for CountingKeys {
     async fn check_key(&self, key: &str, app_id: &str, register: bool) -> StoreResult<KeyVerdict> {
         self.counts.add(if register { "check_key(register)" } else { "check_key(read)" }, 1);
         self.inner.check_key(key, app_id, register).await
+    }
+    async fn register_limited(
+        &self,
+        key: &str,
+        app_id: &str,
+        per_hour: u64,
+        hour: i64,
+    ) -> StoreResult<KeyVerdict> {
+        self.counts.add("register_limited", 1);
+        self.inner.register_limited(key, app_id, per_hour, hour).await
     }
     async fn set_key_blocked(&self, key: &str, blocked: bool) -> StoreResult<LicenseKey> {
         self.counts.add("set_key_blocked", 1);
