@@ -210,10 +210,7 @@ async fn block(
     caller: Caller,
     ApiPath(key): ApiPath,
 ) -> Result<Response, ApiError> {
-    if !caller.is_admin() {
-        own_key(&api, &caller, &key).await?;
-    }
-    Ok(Json(api.admin.set_blocked(&key, true).await?).into_response())
+    set_blocked(&api, &caller, &key, true).await
 }
 
 async fn unblock(
@@ -221,10 +218,15 @@ async fn unblock(
     caller: Caller,
     ApiPath(key): ApiPath,
 ) -> Result<Response, ApiError> {
+    set_blocked(&api, &caller, &key, false).await
+}
+
+/// Block or unblock a key this caller may see (an app token: only its own app's keys).
+async fn set_blocked(api: &KeysApi, caller: &Caller, key: &str, blocked: bool) -> Result<Response, ApiError> {
     if !caller.is_admin() {
-        own_key(&api, &caller, &key).await?;
+        own_key(api, caller, key).await?;
     }
-    Ok(Json(api.admin.set_blocked(&key, false).await?).into_response())
+    Ok(Json(api.admin.set_blocked(key, blocked).await?).into_response())
 }
 
 /// A collection id from the path; anything but an integer names no collection.
