@@ -515,31 +515,24 @@ impl KeyStore for DynamoKeyStore {
     /// A `Scan` of the keys table for the app's keys (administration, rare), then batched
     /// deletes.
     async fn delete_app_keys(&self, app_id: &str) -> StoreResult<usize> {
-        let mut keys: Vec<String> = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("#app = :app")
-                .projection_expression("#k")
-                .expression_attribute_names("#app", "app_id")
-                .expression_attribute_names("#k", KEY)
-                .expression_attribute_values(":app", s(app_id))
-                .set_exclusive_start_key(start)
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in out.items.unwrap_or_default() {
-                keys.push(attr_s(&item, KEY)?.to_owned());
-            }
-            start = out.last_evaluated_key.filter(|k| !k.is_empty());
-            if start.is_none() {
-                break;
-            }
-        }
+        let items = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("#app = :app")
+            .projection_expression("#k")
+            .expression_attribute_names("#app", "app_id")
+            .expression_attribute_names("#k", KEY)
+            .expression_attribute_values(":app", s(app_id))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
+        let keys =
+            items.iter().map(|item| attr_s(item, KEY).map(str::to_owned)).collect::<StoreResult<Vec<_>>>()?;
         let names: Vec<&str> = keys.iter().map(String::as_str).collect();
         self.roll_back(&names).await;
         Ok(keys.len())
@@ -615,30 +608,23 @@ impl KeyStore for DynamoKeyStore {
     ) -> StoreResult<(usize, Vec<LicenseKey>)> {
         // The index holds keys only: walk it for the count and the page's keys, then read the
         // page's items.
-        let mut names: Vec<String> = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(KEYS_BY_COLLECTION)
-                .key_condition_expression("#c = :c")
-                .expression_attribute_names("#c", COLLECTION)
-                .expression_attribute_values(":c", n(id))
-                .select(Select::AllProjectedAttributes)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in out.items.unwrap_or_default() {
-                names.push(attr_s(&item, KEY)?.to_owned());
-            }
-            start = out.last_evaluated_key.filter(|k| !k.is_empty());
-            if start.is_none() {
-                break;
-            }
-        }
+        let items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(KEYS_BY_COLLECTION)
+            .key_condition_expression("#c = :c")
+            .expression_attribute_names("#c", COLLECTION)
+            .expression_attribute_values(":c", n(id))
+            .select(Select::AllProjectedAttributes)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
+        let names =
+            items.iter().map(|item| attr_s(item, KEY).map(str::to_owned)).collect::<StoreResult<Vec<_>>>()?;
         let total = names.len();
         let page: Vec<&str> = names.iter().skip(offset).take(size).map(String::as_str).collect();
         Ok((total, self.read_many(&page).await?))
