@@ -94,17 +94,24 @@ pub struct Values {
 }
 
 impl Values {
-    #[must_use]
-    pub fn from_event(body: &EventBody) -> Values {
-        let EventBody { event, app, version } = body;
+    /// `event.name` and the `app.*` variables, which every event carries.
+    fn for_app(event_name: &str, app: &AppInfo) -> Values {
         let mut values = Values::default();
         let mut set = |var: Variable, value: Option<String>| values.set(var, value.unwrap_or_default());
-        set(Variable::EventName, Some(event.as_str().to_owned()));
+        set(Variable::EventName, Some(event_name.to_owned()));
         set(Variable::AppName, app.name.clone());
         set(Variable::AppDisplayName, app.display_name.clone());
         set(Variable::AppGroupName, app.group_name.clone());
         set(Variable::AppDownloadUrl, app.download_url.clone());
         set(Variable::AppDirectDownloadUrl, app.direct_download_url.clone());
+        values
+    }
+
+    #[must_use]
+    pub fn from_event(body: &EventBody) -> Values {
+        let EventBody { event, app, version } = body;
+        let mut values = Values::for_app(event.as_str(), app);
+        let mut set = |var: Variable, value: Option<String>| values.set(var, value.unwrap_or_default());
         set(Variable::VersionId, Some(version.id.to_string()));
         set(Variable::VersionLabel, version.label.clone());
         set(Variable::VersionPublishedAt, version.published_at.map(timestamp));
@@ -129,14 +136,8 @@ impl Values {
     #[must_use]
     pub fn from_operational(body: &OperationalBody) -> Values {
         let OperationalBody { event, app, webhook, delivery, occurred_at } = body;
-        let mut values = Values::default();
+        let mut values = Values::for_app(event.as_str(), app);
         let mut set = |var: Variable, value: Option<String>| values.set(var, value.unwrap_or_default());
-        set(Variable::EventName, Some(event.as_str().to_owned()));
-        set(Variable::AppName, app.name.clone());
-        set(Variable::AppDisplayName, app.display_name.clone());
-        set(Variable::AppGroupName, app.group_name.clone());
-        set(Variable::AppDownloadUrl, app.download_url.clone());
-        set(Variable::AppDirectDownloadUrl, app.direct_download_url.clone());
         set(Variable::EventOccurredAt, Some(timestamp(*occurred_at)));
         set(Variable::WebhookId, Some(webhook.id.clone()));
         set(Variable::WebhookUrl, Some(webhook.url.clone()));
