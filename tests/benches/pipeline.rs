@@ -16,12 +16,13 @@ use axum::routing::post;
 use patchbay_core::config::SendConfig;
 use patchbay_core::ids::random_id;
 use patchbay_core::model::{DeliveryStatus, EventName, PayloadFormat, Webhook, WebhookMethod, WebhookSpec};
-use patchbay_core::service::ingest::{Ingest, IngestRequest};
+use patchbay_core::service::ingest::Ingest;
 use patchbay_core::service::worker;
-use patchbay_core::signing::{SignatureHeaders, generate_secret, signature_header};
+use patchbay_core::signing::generate_secret;
 use patchbay_e2e::LocalFunctions;
 use patchbay_e2e::dev::event;
 use patchbay_testing::backends as testing;
+use patchbay_testing::samples::signed_ingest_request;
 
 const ROUNDS: usize = 3;
 const CONCURRENCY: usize = 10;
@@ -68,16 +69,6 @@ fn webhook(app_id: &str, url: &str) -> Webhook {
     Webhook::new(app_id, spec, chrono::Utc::now())
 }
 
-fn signed(secret: &patchbay_core::secret::Secret, id: &str, body: &[u8]) -> IngestRequest {
-    let ts = chrono::Utc::now().timestamp();
-    let signature = SignatureHeaders {
-        id: id.to_owned(),
-        timestamp: ts.to_string(),
-        signature: signature_header(&[secret], id, ts, body).unwrap(),
-    };
-    IngestRequest { signature, body: body.to_vec(), declared_json: true }
-}
-
 fn send_config() -> SendConfig {
     SendConfig { allow_cidrs: vec!["127.0.0.0/8".parse().unwrap()], ..SendConfig::default() }
 }
@@ -108,7 +99,7 @@ async fn pipeline_round(
     for i in 0..events {
         let body = event("version_published", &app_id, i64::try_from(i).unwrap()).to_string();
         let id = random_id("msg");
-        ingest.handle(&signed(&secret, &id, body.as_bytes())).await.unwrap();
+        ingest.handle(&signed_ingest_request(&secret, &id, body.as_bytes())).await.unwrap();
     }
     let total = u64::try_from(events * fan_out).unwrap();
     let before = hits.load(Ordering::Relaxed);
@@ -182,7 +173,7 @@ async fn fan_out_round(fan_out: usize, events: usize) -> f64 {
         .collect();
     let started = Instant::now();
     for (id, body) in &bodies {
-        ingest.handle(&signed(&secret, id, body.as_bytes())).await.unwrap();
+        ingest.handle(&signed_ingest_request(&secret, id, body.as_bytes())).await.unwrap();
     }
     events as f64 / started.elapsed().as_secs_f64()
 }
@@ -201,7 +192,8 @@ async fn main() {
     // Alternating: the default worker (64 in flight), the worker at the baseline's own
     // concurrency, and the baseline.
     for _ in 0..ROUNDS {
-        pipeline.push(pipeline_round(&url, &hits, events, fan_out, worker::DEFAULT_MAX_IN_FLIGHT, true).await);
+        pipeline
+            .push(pipeline_round(&url, &hits, events, fan_out, worker::DEFAULT_MAX_IN_FLIGHT, true).await);
         pipeline_matched.push(pipeline_round(&url, &hits, events, fan_out, CONCURRENCY, true).await);
         pipeline_in_memory
             .push(pipeline_round(&url, &hits, events, fan_out, worker::DEFAULT_MAX_IN_FLIGHT, false).await);

@@ -13,9 +13,10 @@ use aws_sdk_sqs::types::MessageSystemAttributeName;
 use deliver::{CORRELATION_ATTRIBUTE, Handler};
 use patchbay_adapters::backends::Backends;
 use patchbay_core::ids::correlation_id;
-use patchbay_core::service::ingest::{Ingest, IngestOutcome, IngestRequest};
-use patchbay_core::signing::{SignatureHeaders, generate_secret, signature_header};
+use patchbay_core::service::ingest::{Ingest, IngestOutcome};
+use patchbay_core::signing::generate_secret;
 use patchbay_testing::backends::{moto, sqlite};
+use patchbay_testing::samples::signed_ingest_request;
 use serde_json::{Value, json};
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -56,13 +57,7 @@ async fn ingest(backends: &Backends, app_id: &str) -> String {
     let ingest = Ingest::new(backends.store.clone(), backends.queue.clone(), secret.clone());
     let event_id = patchbay_core::ids::random_id("msg");
     let body = json!({"event": "version_published", "app": {"id": app_id}, "version": {"id": 7}}).to_string();
-    let timestamp = chrono::Utc::now().timestamp();
-    let signature = signature_header(&[&secret], &event_id, timestamp, body.as_bytes()).unwrap();
-    let request = IngestRequest {
-        signature: SignatureHeaders { id: event_id.clone(), timestamp: timestamp.to_string(), signature },
-        body: body.into_bytes(),
-        declared_json: true,
-    };
+    let request = signed_ingest_request(&secret, &event_id, body.as_bytes());
     assert!(matches!(ingest.handle(&request).await.unwrap(), IngestOutcome::Accepted(_)));
     event_id
 }

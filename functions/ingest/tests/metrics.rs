@@ -6,14 +6,14 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{Harness, event_body, now_secs, on_both_backends};
+use common::{Harness, event_body, on_both_backends};
 use patchbay_adapters::backends::Backends;
 use patchbay_core::metrics::Metrics;
 use patchbay_core::metrics::catalog::INGEST_FAN_OUT;
 use patchbay_core::metrics::sinks::RecordingSink;
 use patchbay_core::model::EventName;
-use patchbay_core::service::ingest::{Ingest, IngestOutcome, IngestRequest};
-use patchbay_core::signing::{SignatureHeaders, signature_header};
+use patchbay_core::service::ingest::{Ingest, IngestOutcome};
+use patchbay_testing::samples::signed_ingest_request;
 
 on_both_backends!(an_accepted_event_reports_its_deliveries);
 
@@ -28,17 +28,8 @@ async fn an_accepted_event_reports_its_deliveries(backends: Backends) {
     h.webhook(&app.id, &[EventName::VersionProcessed], true).await;
 
     let event_id = patchbay_core::ids::random_id("msg");
-    let body = event_body("version_published", &app.id).into_bytes();
-    let timestamp = now_secs();
-    let request = IngestRequest {
-        signature: SignatureHeaders {
-            id: event_id.clone(),
-            timestamp: timestamp.to_string(),
-            signature: signature_header(&[&h.secret], &event_id, timestamp, &body).unwrap(),
-        },
-        body,
-        declared_json: true,
-    };
+    let body = event_body("version_published", &app.id);
+    let request = signed_ingest_request(&h.secret, &event_id, body.as_bytes());
     assert!(matches!(ingest.handle(&request).await.unwrap(), IngestOutcome::Accepted(_)));
     assert!(matches!(ingest.handle(&request).await.unwrap(), IngestOutcome::Duplicate(_)));
 

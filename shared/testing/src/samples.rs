@@ -6,6 +6,9 @@ use patchbay_core::model::{
     App, Delivery, DeliveryRef, EventName, EventState, LicenseKey, PayloadFormat, StoredEvent, Webhook,
     WebhookMethod, WebhookSpec,
 };
+use patchbay_core::secret::Secret;
+use patchbay_core::service::ingest::IngestRequest;
+use patchbay_core::signing::{SignatureHeaders, signature_header};
 
 /// Whole milliseconds: every adapter keeps at least that, so values round-trip exactly.
 #[must_use]
@@ -64,4 +67,20 @@ pub fn sample_delivery(event_id: &str, webhook_id: &str, app_id: &str, at: DateT
 #[must_use]
 pub fn sample_key(app_id: &str) -> LicenseKey {
     LicenseKey::new(license_key(), app_id, 1, now())
+}
+
+/// An ingest request for `body`, signed now with `secret` under message id `id`, as the
+/// publishing pipeline sends it (JSON declared).
+///
+/// # Panics
+/// Signing with a well-formed secret cannot fail; a malformed test secret panics.
+#[must_use]
+pub fn signed_ingest_request(secret: &Secret, id: &str, body: &[u8]) -> IngestRequest {
+    let timestamp = Utc::now().timestamp();
+    let signature = signature_header(&[secret], id, timestamp, body).expect("sign a test event");
+    IngestRequest {
+        signature: SignatureHeaders { id: id.to_owned(), timestamp: timestamp.to_string(), signature },
+        body: body.to_vec(),
+        declared_json: true,
+    }
 }

@@ -21,11 +21,12 @@ use patchbay_core::model::{App, EventName, LicenseKey, PayloadFormat, Webhook, W
 use patchbay_core::ports::{KeyStore, Queue, Store};
 use patchbay_core::retry::RetrySchedule;
 use patchbay_core::service::app_secrets::AppSecretCache;
-use patchbay_core::service::ingest::{Ingest, IngestRequest};
+use patchbay_core::service::ingest::Ingest;
 use patchbay_core::service::keys::{KeyCheck, KeyQuery, Registration};
-use patchbay_core::signing::{SignatureHeaders, generate_secret, signature_header};
+use patchbay_core::signing::generate_secret;
 use patchbay_e2e::dev::event;
 use patchbay_testing::backends as testing;
+use patchbay_testing::samples::signed_ingest_request;
 
 use patchbay_testing::counting::{CountingKeys, CountingQueue, CountingStore, Counts};
 use prices::{
@@ -187,16 +188,6 @@ fn webhook(app_id: &str, url: &str) -> Webhook {
     Webhook::new(app_id, spec, chrono::Utc::now())
 }
 
-fn signed(secret: &patchbay_core::secret::Secret, id: &str, body: &[u8]) -> IngestRequest {
-    let ts = chrono::Utc::now().timestamp();
-    let signature = signature_header(&[secret], id, ts, body).unwrap();
-    IngestRequest {
-        signature: SignatureHeaders { id: id.to_owned(), timestamp: ts.to_string(), signature },
-        body: body.to_vec(),
-        declared_json: true,
-    }
-}
-
 /// Per delivery at `fan_out`: the counted bill and a line of what was counted.
 async fn deliveries(url: &str, fan_out: usize) -> (Bill, String) {
     let backends = testing::sqlite().await;
@@ -228,7 +219,7 @@ async fn deliveries(url: &str, fan_out: usize) -> (Bill, String) {
     for i in 0..EVENTS {
         let body = event("version_published", &app_id, i64::try_from(i).unwrap()).to_string();
         let started = Instant::now();
-        ingest.handle(&signed(&secret, &random_id("msg"), body.as_bytes())).await.unwrap();
+        ingest.handle(&signed_ingest_request(&secret, &random_id("msg"), body.as_bytes())).await.unwrap();
         ingest_times.push(started.elapsed());
     }
     let ingest_counts = counts.take();
