@@ -201,6 +201,16 @@ impl DevServer {
         (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
     }
 
+    /// Create the "Space Race" app under `app_id` through the management API; asserts the 201.
+    ///
+    /// # Panics
+    /// The API refuses it.
+    pub async fn create_app(&self, app_id: &str) {
+        let app = serde_json::json!({"id": app_id, "name": "space-race", "display_name": "Space Race"});
+        let (status, body) = self.admin(reqwest::Method::POST, "/v1/apps", Some(app)).await;
+        assert_eq!(status, 201, "{body}");
+    }
+
     /// Post a signed event; returns status and JSON body.
     pub async fn post_event(&self, id: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
         self.event_poster().post(id, body).await.expect("ingest reachable")

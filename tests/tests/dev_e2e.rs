@@ -14,14 +14,7 @@ use serde_json::{Value, json};
 const FAST: &[(&str, &str)] = &[("PATCHBAY_RETRY_SCHEDULE", "1s,1s"), ("PATCHBAY_DELIVERY_TIMEOUT", "2s")];
 
 async fn app_and_webhook(dev: &DevServer, app_id: &str, url: &str) -> Value {
-    let (status, app) = dev
-        .admin(
-            Method::POST,
-            "/v1/apps",
-            Some(json!({"id": app_id, "name": "space-race", "display_name": "Space Race"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{app}");
+    dev.create_app(app_id).await;
     let (status, webhook) = dev
         .admin(
             Method::POST,

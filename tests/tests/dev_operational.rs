@@ -12,17 +12,6 @@ use patchbay_e2e::{DevServer, Receiver};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-async fn app(dev: &DevServer, app_id: &str) {
-    let (status, app) = dev
-        .admin(
-            Method::POST,
-            "/v1/apps",
-            Some(json!({"id": app_id, "name": "space-race", "display_name": "Space Race"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{app}");
-}
-
 async fn webhook(dev: &DevServer, app_id: &str, events: &[&str], url: &str, payload: Value) -> Value {
     let (status, webhook) = dev
         .admin(
@@ -77,7 +66,7 @@ async fn a_webhook_auto_disabled_is_announced_signed_to_the_apps_other_webhook()
         ("PATCHBAY_DELIVERY_TIMEOUT", "2s"),
         ("PATCHBAY_AUTO_DISABLE_AFTER", "1s"),
     ]);
-    app(&dev, "app_ops").await;
+    dev.create_app("app_ops").await;
     let broken = Receiver::start(&[500; 20]).await;
     let listener = Receiver::start(&[]).await;
     // The failing webhook subscribes to webhook.disabled too: it must never hear about itself.
@@ -138,7 +127,7 @@ async fn a_webhook_auto_disabled_is_announced_signed_to_the_apps_other_webhook()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_given_up_delivery_and_the_recovery_after_it_are_announced() {
     let dev = DevServer::start(&[("PATCHBAY_RETRY_SCHEDULE", "1s"), ("PATCHBAY_DELIVERY_TIMEOUT", "2s")]);
-    app(&dev, "app_heal").await;
+    dev.create_app("app_heal").await;
     // Two failures use up the one-retry schedule; the next event succeeds.
     let flaky = Receiver::start(&[503, 500]).await;
     let listener = Receiver::start(&[]).await;
@@ -176,7 +165,7 @@ async fn a_given_up_delivery_and_the_recovery_after_it_are_announced() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operational_names_are_for_webhooks_not_for_the_pipeline() {
     let dev = DevServer::start(&[]);
-    app(&dev, "app_names").await;
+    dev.create_app("app_names").await;
     let created = webhook(&dev, "app_names", &["webhook.recovered"], "https://example.com/", json!({})).await;
     let id = created["id"].as_str().unwrap();
     let (status, patched) = dev

@@ -36,9 +36,7 @@ async fn hanging_receiver() -> (String, Arc<AtomicUsize>) {
 }
 
 async fn app_with_webhooks(dev: &DevServer, app_id: &str, url: &str, count: usize) {
-    let app = json!({"id": app_id, "name": "space-race", "display_name": "Space Race"});
-    let (status, body) = dev.admin(Method::POST, "/v1/apps", Some(app)).await;
-    assert_eq!(status, 201, "{body}");
+    dev.create_app(app_id).await;
     for _ in 0..count {
         let webhook = json!({"events": ["version_published"], "method": "POST", "url": url, "format": "json",
                              "payload": {"text": "{{version.label}}"}});
